@@ -1,0 +1,2 @@
+/** Sluice admin module. */
+package dev.sluice.admin;

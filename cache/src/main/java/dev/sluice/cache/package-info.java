@@ -1,0 +1,2 @@
+/** Sluice cache module. */
+package dev.sluice.cache;

@@ -1,0 +1,2 @@
+/** Sluice conf module. */
+package dev.sluice.conf;

@@ -1,0 +1,2 @@
+/** Sluice loadtest module. */
+package dev.sluice.loadtest;

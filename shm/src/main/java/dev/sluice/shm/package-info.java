@@ -1,0 +1,2 @@
+/** Sluice shm module. */
+package dev.sluice.shm;

@@ -1,0 +1,2 @@
+/** Sluice splice module. */
+package dev.sluice.splice;
