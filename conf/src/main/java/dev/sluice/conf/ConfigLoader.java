@@ -1,0 +1,570 @@
+package dev.sluice.conf;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigList;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigOrigin;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigSyntax;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueFactory;
+import com.typesafe.config.ConfigValueType;
+import dev.sluice.conf.SluiceConfig.AccessLogConfig;
+import dev.sluice.conf.SluiceConfig.AccessLogFormat;
+import dev.sluice.conf.SluiceConfig.AdminConfig;
+import dev.sluice.conf.SluiceConfig.Balance;
+import dev.sluice.conf.SluiceConfig.DemoConfig;
+import dev.sluice.conf.SluiceConfig.HeaderMatch;
+import dev.sluice.conf.SluiceConfig.HostPort;
+import dev.sluice.conf.SluiceConfig.Limits;
+import dev.sluice.conf.SluiceConfig.ListenerConfig;
+import dev.sluice.conf.SluiceConfig.ListenerMode;
+import dev.sluice.conf.SluiceConfig.RouteConfig;
+import dev.sluice.conf.SluiceConfig.ServerConfig;
+import dev.sluice.conf.SluiceConfig.Timeouts;
+import dev.sluice.conf.SluiceConfig.Transport;
+import dev.sluice.conf.SluiceConfig.UpstreamConfig;
+import dev.sluice.conf.SluiceConfig.ZeroCopy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * Reads HOCON into a {@link SluiceConfig}. Every problem found is collected and reported at once,
+ * each naming file:line and the full key, so an operator fixes a file in one pass.
+ */
+public final class ConfigLoader {
+    /** The configuration `sluice` runs when given no file: the demo origin behind one route. */
+    public static final String DEMO_RESOURCE = "sluice-demo.conf";
+
+    private static final String ROOT = "sluice";
+
+    private ConfigLoader() {}
+
+    /** Loads and validates an operator's file. */
+    public static SluiceConfig load(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new ConfigException(List.of(file + ": no such file"));
+        }
+        Config user;
+        try {
+            user = ConfigFactory.parseFile(file.toFile(),
+                    ConfigParseOptions.defaults().setAllowMissing(false).setSyntax(ConfigSyntax.CONF));
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException(List.of(describe(e)));
+        }
+        return build(user, file.toString(), Map.of());
+    }
+
+    /** Loads and validates HOCON text; {@code name} stands in for the file name in messages. */
+    public static SluiceConfig parse(String hocon, String name) {
+        return parse(hocon, name, Map.of());
+    }
+
+    /**
+     * Like {@link #parse(String, String)} with overrides applied on top (keys are full paths such as
+     * {@code sluice.upstreams.demo.servers}); the demo uses this to point its route at the origin's port.
+     */
+    public static SluiceConfig parse(String hocon, String name, Map<String, Object> overrides) {
+        Config user;
+        try {
+            user = ConfigFactory.parseString(hocon,
+                    ConfigParseOptions.defaults().setOriginDescription(name).setSyntax(ConfigSyntax.CONF));
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigException(List.of(describe(e)));
+        }
+        return build(user, name, overrides);
+    }
+
+    /** The built-in demo configuration, with overrides (e.g. the demo origin's bound address). */
+    public static SluiceConfig demo(Map<String, Object> overrides) {
+        Config user = ConfigFactory.parseResources(ConfigLoader.class, "/" + DEMO_RESOURCE,
+                ConfigParseOptions.defaults().setAllowMissing(false));
+        return build(user, "built-in demo (" + DEMO_RESOURCE + ")", overrides);
+    }
+
+    private static SluiceConfig build(Config user, String source, Map<String, Object> overrides) {
+        List<String> problems = new ArrayList<>();
+        Config reference = ConfigFactory.parseResources(ConfigLoader.class, "/reference.conf");
+        checkUnknownKeys(user.root(), reference.root(), problems);
+        Config merged = user;
+        for (Map.Entry<String, Object> o : overrides.entrySet()) {
+            merged = merged.withValue(o.getKey(), ConfigValueFactory.fromAnyRef(o.getValue(), "override"));
+        }
+        try {
+            merged = merged.withFallback(reference).resolve();
+        } catch (com.typesafe.config.ConfigException e) {
+            problems.add(describe(e));
+            throw new ConfigException(problems);
+        }
+        SluiceConfig config = new Reader(merged.getConfig(ROOT), ROOT, problems).read(source);
+        if (!problems.isEmpty()) {
+            throw new ConfigException(problems);
+        }
+        return config;
+    }
+
+    // ---- unknown keys: every key an operator writes must exist in reference.conf or its templates ----
+
+    private static void checkUnknownKeys(ConfigObject user, ConfigObject reference, List<String> problems) {
+        for (Map.Entry<String, ConfigValue> e : user.entrySet()) {
+            if (!e.getKey().equals(ROOT)) {
+                problems.add(at(e.getValue().origin()) + e.getKey() + ": unknown top-level key (expected '" + ROOT + "')");
+            }
+        }
+        ConfigValue root = user.get(ROOT);
+        if (root instanceof ConfigObject sluice) {
+            ConfigObject ref = (ConfigObject) reference.get(ROOT);
+            checkObject(sluice, ref, ROOT, ref, problems);
+        } else if (root != null) {
+            problems.add(at(root.origin()) + ROOT + ": must be an object");
+        }
+    }
+
+    private static void checkObject(ConfigObject user, ConfigObject template, String path, ConfigObject ref,
+            List<String> problems) {
+        for (Map.Entry<String, ConfigValue> e : user.entrySet()) {
+            String key = path + "." + quote(e.getKey());
+            ConfigValue value = e.getValue();
+            if (!template.containsKey(e.getKey())) {
+                problems.add(at(value.origin()) + key + ": unknown key" + suggestion(e.getKey(), template.keySet()));
+                continue;
+            }
+            switch (key) {
+                case "sluice.listeners" -> checkElements(value, (ConfigObject) ref.get("listener-defaults"), key, ref, problems);
+                case "sluice.routes" -> checkElements(value, (ConfigObject) ref.get("route-defaults"), key, ref, problems);
+                case "sluice.upstreams" -> {
+                    if (value instanceof ConfigObject groups) {
+                        for (Map.Entry<String, ConfigValue> g : groups.entrySet()) {
+                            String gkey = key + "." + quote(g.getKey());
+                            if (g.getValue() instanceof ConfigObject group) {
+                                checkObject(group, (ConfigObject) ref.get("upstream-defaults"), gkey, ref, problems);
+                            } else {
+                                problems.add(at(g.getValue().origin()) + gkey + ": must be an object");
+                            }
+                        }
+                    }
+                }
+                default -> {
+                    if (key.endsWith(".servers") && path.startsWith("sluice.upstreams.")) {
+                        checkElements(value, (ConfigObject) ref.get("server-defaults"), key, ref, problems);
+                    } else if (key.matches("sluice\\.routes\\[\\d+]\\.header") && value instanceof ConfigObject h) {
+                        checkObject(h, ConfigValueFactory.fromMap(Map.of("name", "", "value", "")), key, ref, problems);
+                    } else if (value instanceof ConfigObject obj && template.get(e.getKey()) instanceof ConfigObject t) {
+                        checkObject(obj, t, key, ref, problems);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void checkElements(ConfigValue value, ConfigObject template, String path, ConfigObject ref,
+            List<String> problems) {
+        if (!(value instanceof ConfigList list)) {
+            return; // wrong type: reported by the typed reader with its location
+        }
+        for (int i = 0; i < list.size(); i++) {
+            if (list.get(i) instanceof ConfigObject obj) {
+                checkObject(obj, template, path + "[" + i + "]", ref, problems);
+            }
+        }
+    }
+
+    private static String suggestion(String key, Set<String> known) {
+        String best = null;
+        int bestDistance = 3;
+        for (String k : known) {
+            if (k.endsWith("-defaults")) {
+                continue;
+            }
+            int d = distance(key, k);
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = k;
+            }
+        }
+        return best == null ? "" : " (did you mean '" + best + "'?)";
+    }
+
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    private static String quote(String key) {
+        return key.matches("[A-Za-z0-9_-]+") ? key : '"' + key + '"';
+    }
+
+    /** "file:line: " for a value's origin, the way compilers name a place in a file. */
+    static String at(ConfigOrigin origin) {
+        if (origin == null) {
+            return "";
+        }
+        String where = origin.filename() != null ? origin.filename()
+                : origin.resource() != null ? origin.resource() : origin.description();
+        if (origin.lineNumber() > 0 && origin.filename() == null && origin.resource() == null) {
+            // description already carries ": line" for strings; keep just the name part
+            int colon = where.lastIndexOf(": ");
+            if (colon > 0) {
+                where = where.substring(0, colon);
+            }
+        }
+        return origin.lineNumber() > 0 ? where + ":" + origin.lineNumber() + ": " : where + ": ";
+    }
+
+    static String describe(com.typesafe.config.ConfigException e) {
+        String msg = e.getMessage();
+        if (e.origin() != null) {
+            String desc = e.origin().description();
+            if (msg.startsWith(desc + ": ")) {
+                msg = msg.substring(desc.length() + 2);
+            }
+            return at(e.origin()) + msg;
+        }
+        return msg;
+    }
+
+    // ---- typed reading: each getter reports problems with file:line and the full key ----
+
+    private static final class Reader {
+        private final Config c;
+        private final String path;
+        private final List<String> problems;
+
+        Reader(Config c, String path, List<String> problems) {
+            this.c = c;
+            this.path = path;
+            this.problems = problems;
+        }
+
+        Reader child(Config child, String childPath) {
+            return new Reader(child, childPath, problems);
+        }
+
+        SluiceConfig read(String source) {
+            int eventLoops = intAtLeast("event-loops", 0);
+            Transport transport = enumOf("transport", Transport.class, Transport.AUTO);
+            Timeouts timeouts = new Timeouts(positive("timeouts.connect"), positive("timeouts.request-head"),
+                    positive("timeouts.idle"), positive("timeouts.upstream-response"));
+            Limits limits = new Limits((int) bytes("limits.max-request-target", 64, Integer.MAX_VALUE),
+                    (int) bytes("limits.max-header-size", 256, Integer.MAX_VALUE),
+                    bytes("limits.max-request-body", 0, Long.MAX_VALUE),
+                    (int) bytes("limits.max-response-header-size", 256, Integer.MAX_VALUE));
+
+            Map<String, UpstreamConfig> upstreams = readUpstreams(timeouts);
+            List<ListenerConfig> listeners = readListeners(upstreams);
+            List<RouteConfig> routes = readRoutes(upstreams, listeners);
+
+            AdminConfig admin = new AdminConfig(bool("admin.enabled"), hostPort("admin.address"),
+                    intAtLeast("admin.event-loops", 1));
+            AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
+                    enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
+            DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
+            return new SluiceConfig(source, eventLoops, transport, listeners, upstreams, routes, timeouts, limits,
+                    admin, accessLog, demo);
+        }
+
+        private Map<String, UpstreamConfig> readUpstreams(Timeouts timeouts) {
+            Map<String, UpstreamConfig> out = new LinkedHashMap<>();
+            ConfigObject groups = get("upstreams", c::getObject);
+            if (groups == null) {
+                return out;
+            }
+            Config defaults = c.getConfig("upstream-defaults");
+            for (String name : groups.keySet()) {
+                String gpath = "upstreams." + quote(name);
+                if (!(groups.get(name) instanceof ConfigObject obj)) {
+                    continue; // reported by the key checker
+                }
+                Reader g = child(obj.toConfig().withFallback(defaults), path + "." + gpath);
+                Balance balance = g.enumOf("balance", Balance.class, Balance.ROUND_ROBIN);
+                List<ServerConfig> servers = g.readServers(c.getConfig("server-defaults"));
+                if (servers.isEmpty()) {
+                    g.problem("servers", "an upstream group needs at least one server");
+                }
+                Duration connect = g.optionalDuration("connect-timeout", timeouts.connect());
+                Duration response = g.optionalDuration("response-timeout", timeouts.upstreamResponse());
+                out.put(name, new UpstreamConfig(name, balance, servers, connect, response,
+                        g.intAtLeast("pool.max-idle", 0), g.positive("pool.idle-timeout")));
+            }
+            return out;
+        }
+
+        private List<ServerConfig> readServers(Config defaults) {
+            List<ServerConfig> out = new ArrayList<>();
+            ConfigList list = get("servers", c::getList);
+            if (list == null) {
+                return out;
+            }
+            for (int i = 0; i < list.size(); i++) {
+                ConfigValue v = list.get(i);
+                String key = "servers[" + i + "]";
+                if (v.valueType() == ConfigValueType.STRING) {
+                    HostPort hp = parseHostPort((String) v.unwrapped(), v.origin(), key);
+                    if (hp != null) {
+                        out.add(new ServerConfig(hp, 1));
+                    }
+                } else if (v instanceof ConfigObject obj) {
+                    Reader s = child(obj.toConfig().withFallback(defaults), path + "." + key);
+                    HostPort hp = s.hostPort("address");
+                    int weight = s.intAtLeast("weight", 1);
+                    if (hp != null) {
+                        out.add(new ServerConfig(hp, weight));
+                    }
+                } else {
+                    problems.add(at(v.origin()) + path + "." + key
+                            + ": a server is \"host:port\" or { address = \"host:port\", weight = N }");
+                }
+            }
+            return out;
+        }
+
+        private List<ListenerConfig> readListeners(Map<String, UpstreamConfig> upstreams) {
+            List<ListenerConfig> out = new ArrayList<>();
+            List<? extends ConfigObject> list = get("listeners", c::getObjectList);
+            if (list == null) {
+                return out;
+            }
+            if (list.isEmpty()) {
+                problem("listeners", "at least one listener is needed");
+            }
+            Config defaults = c.getConfig("listener-defaults");
+            Set<String> names = new HashSet<>();
+            Set<HostPort> addresses = new HashSet<>();
+            for (int i = 0; i < list.size(); i++) {
+                Reader l = child(list.get(i).toConfig().withFallback(defaults), path + ".listeners[" + i + "]");
+                String name = l.string("name");
+                if (name != null && name.isEmpty()) {
+                    name = "listener-" + i;
+                }
+                if (name != null && !names.add(name)) {
+                    l.problem("name", "duplicate listener name '" + name + "'");
+                }
+                ListenerMode mode = l.enumOf("mode", ListenerMode.class, ListenerMode.HTTP);
+                HostPort address = l.hostPort("address");
+                if (address != null && address.port() != 0 && !addresses.add(address)) {
+                    l.problem("address", "another listener already uses " + address);
+                }
+                String upstream = l.string("upstream");
+                if (mode == ListenerMode.TCP) {
+                    if (upstream == null || upstream.isEmpty()) {
+                        l.problem("upstream", "a tcp listener needs an upstream group");
+                    } else if (!upstreams.containsKey(upstream)) {
+                        l.problem("upstream", "no upstream group named '" + upstream + "'" + known(upstreams.keySet()));
+                    }
+                } else if (upstream != null && !upstream.isEmpty()) {
+                    l.problem("upstream", "only tcp listeners name an upstream; http listeners use routes");
+                }
+                out.add(new ListenerConfig(name, mode, address, upstream, l.positive("idle-timeout")));
+            }
+            return out;
+        }
+
+        private List<RouteConfig> readRoutes(Map<String, UpstreamConfig> upstreams, List<ListenerConfig> listeners) {
+            List<RouteConfig> out = new ArrayList<>();
+            List<? extends ConfigObject> list = get("routes", c::getObjectList);
+            if (list == null) {
+                return out;
+            }
+            Config defaults = c.getConfig("route-defaults");
+            Set<String> names = new HashSet<>();
+            for (int i = 0; i < list.size(); i++) {
+                Reader r = child(list.get(i).toConfig().withFallback(defaults), path + ".routes[" + i + "]");
+                String name = r.string("name");
+                if (name != null && name.isEmpty()) {
+                    name = "route-" + i;
+                }
+                if (name != null && !names.add(name)) {
+                    r.problem("name", "duplicate route name '" + name + "'");
+                }
+                String listener = r.string("listener");
+                if (listener != null && !listener.isEmpty()) {
+                    ListenerConfig l = listeners.stream().filter(x -> listener.equals(x.name())).findFirst().orElse(null);
+                    if (l == null) {
+                        r.problem("listener", "no listener named '" + listener + "'");
+                    } else if (l.mode() != ListenerMode.HTTP) {
+                        r.problem("listener", "listener '" + listener + "' is a tcp listener; routes apply to http listeners");
+                    }
+                }
+                String host = r.string("host");
+                if (host != null) {
+                    host = host.toLowerCase(Locale.ROOT);
+                    if (!host.matches("(\\*\\.)?[a-z0-9.\\-\\[\\]:]*") || (host.startsWith("*.") && host.length() == 2)) {
+                        r.problem("host", "host must be a name, or *.suffix for subdomains: '" + host + "'");
+                    }
+                }
+                String prefix = r.string("path-prefix");
+                if (prefix != null && !prefix.startsWith("/")) {
+                    r.problem("path-prefix", "path-prefix must start with '/': '" + prefix + "'");
+                }
+                HeaderMatch header = null;
+                if (r.c.hasPath("header")) {
+                    Reader h = r.child(r.get("header", r.c::getConfig), r.path + ".header");
+                    if (h.c != null) {
+                        String hn = h.string("name");
+                        String hv = h.c.hasPath("value") ? h.string("value") : "";
+                        if (hn == null || !hn.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
+                            h.problem("name", "header name must be a token");
+                        } else {
+                            header = new HeaderMatch(hn, hv == null ? "" : hv);
+                        }
+                    }
+                }
+                String upstream = r.string("upstream");
+                if (upstream != null && upstream.isEmpty()) {
+                    r.problem("upstream", "a route needs an upstream group");
+                } else if (upstream != null && !upstreams.containsKey(upstream)) {
+                    r.problem("upstream", "no upstream group named '" + upstream + "'" + known(upstreams.keySet()));
+                }
+                ZeroCopy zc = r.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO);
+                out.add(new RouteConfig(name, listener, host, prefix, header, upstream, zc));
+            }
+            return out;
+        }
+
+        private static String known(Set<String> names) {
+            return names.isEmpty() ? " (none are defined)" : " (defined: " + String.join(", ", names) + ")";
+        }
+
+        // ---- primitive getters ----
+
+        private <T> T get(String key, Function<String, T> getter) {
+            try {
+                return getter.apply(key);
+            } catch (com.typesafe.config.ConfigException e) {
+                report(key, e);
+                return null;
+            }
+        }
+
+        private void report(String key, com.typesafe.config.ConfigException e) {
+            ConfigOrigin origin = c.hasPathOrNull(key) && !c.getIsNull(key) ? c.getValue(key).origin() : e.origin();
+            String msg = e.getMessage();
+            if (e instanceof com.typesafe.config.ConfigException.WrongType && c.hasPath(key)) {
+                msg = "has type " + c.getValue(key).valueType().name().toLowerCase(Locale.ROOT) + ", expected "
+                        + expected(e.getMessage());
+            } else if (e instanceof com.typesafe.config.ConfigException.BadValue bv) {
+                int idx = msg.indexOf("Invalid value at '");
+                msg = idx >= 0 ? msg.substring(msg.indexOf("':", idx) + 3) : bv.getMessage();
+            }
+            problems.add(at(origin) + path + "." + key + ": " + msg);
+        }
+
+        private static String expected(String typesafeMessage) {
+            int i = typesafeMessage.lastIndexOf("rather than ");
+            return i >= 0 ? typesafeMessage.substring(i + "rather than ".length()).toLowerCase(Locale.ROOT) : "another type";
+        }
+
+        void problem(String key, String what) {
+            ConfigOrigin origin = c.hasPath(key) ? c.getValue(key).origin() : c.root().origin();
+            problems.add(at(origin) + path + "." + key + ": " + what);
+        }
+
+        String string(String key) {
+            return get(key, c::getString);
+        }
+
+        boolean bool(String key) {
+            Boolean b = get(key, c::getBoolean);
+            return b != null && b;
+        }
+
+        int intAtLeast(String key, int min) {
+            Integer v = get(key, c::getInt);
+            if (v == null) {
+                return min;
+            }
+            if (v < min) {
+                problem(key, "must be >= " + min + ", got " + v);
+                return min;
+            }
+            return v;
+        }
+
+        long bytes(String key, long min, long max) {
+            Long v = get(key, c::getBytes);
+            if (v == null) {
+                return min;
+            }
+            if (v != 0 && (v < min || v > max) || (v == 0 && min > 0)) {
+                problem(key, "must be between " + min + " and " + max + " bytes, got " + v);
+                return Math.max(min, 1);
+            }
+            return v;
+        }
+
+        Duration positive(String key) {
+            Duration d = get(key, c::getDuration);
+            if (d == null) {
+                return Duration.ofSeconds(1);
+            }
+            if (d.isNegative() || d.isZero()) {
+                problem(key, "must be a positive duration, got " + d);
+                return Duration.ofSeconds(1);
+            }
+            return d;
+        }
+
+        Duration optionalDuration(String key, Duration fallback) {
+            if (c.getValue(key).valueType() == ConfigValueType.STRING && c.getString(key).isEmpty()) {
+                return fallback;
+            }
+            return positive(key);
+        }
+
+        <E extends Enum<E>> E enumOf(String key, Class<E> type, E fallback) {
+            String s = string(key);
+            if (s == null) {
+                return fallback;
+            }
+            String norm = s.trim().toUpperCase(Locale.ROOT).replace('-', '_');
+            for (E e : type.getEnumConstants()) {
+                if (e.name().equals(norm)) {
+                    return e;
+                }
+            }
+            List<String> names = new ArrayList<>();
+            for (E e : type.getEnumConstants()) {
+                names.add(e.name().toLowerCase(Locale.ROOT).replace('_', type == Transport.class ? '_' : '-'));
+            }
+            problem(key, "'" + s + "' is not one of " + String.join(" | ", names));
+            return fallback;
+        }
+
+        HostPort hostPort(String key) {
+            String s = string(key);
+            return s == null ? null : parseHostPort(s, c.getValue(key).origin(), key);
+        }
+
+        private HostPort parseHostPort(String s, ConfigOrigin origin, String key) {
+            HostPort hp = HostPorts.parse(s);
+            if (hp == null) {
+                problems.add(at(origin) + path + "." + key + ": expected \"host:port\" with port 0-65535, got '" + s + "'");
+            }
+            return hp;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package dev.sluice.conf;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The whole validated configuration, immutable. Built by {@link ConfigLoader}; every default comes
+ * from {@code reference.conf}.
+ *
+ * @param source where the configuration came from (a file path or "built-in demo")
+ */
+public record SluiceConfig(
+        String source,
+        int eventLoops,
+        Transport transport,
+        List<ListenerConfig> listeners,
+        Map<String, UpstreamConfig> upstreams,
+        List<RouteConfig> routes,
+        Timeouts timeouts,
+        Limits limits,
+        AdminConfig admin,
+        AccessLogConfig accessLog,
+        DemoConfig demo) {
+
+    public SluiceConfig {
+        listeners = List.copyOf(listeners);
+        upstreams = Map.copyOf(upstreams);
+        routes = List.copyOf(routes);
+    }
+
+    /** Event loops to run: the configured count, or one per available core. */
+    public int effectiveEventLoops() {
+        return eventLoops > 0 ? eventLoops : Runtime.getRuntime().availableProcessors();
+    }
+
+    public enum Transport { AUTO, IO_URING, EPOLL, NIO }
+
+    public enum ListenerMode { HTTP, TCP }
+
+    public enum Balance { ROUND_ROBIN, LEAST_CONNECTIONS }
+
+    public enum ZeroCopy { AUTO, SPLICE, COPY }
+
+    public enum AccessLogFormat { JSON, COMBINED }
+
+    /** host may be "0.0.0.0" or a name; port 0 binds an ephemeral port (tests). */
+    public record HostPort(String host, int port) {
+        @Override
+        public String toString() {
+            return host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
+        }
+    }
+
+    public record ListenerConfig(String name, ListenerMode mode, HostPort address, String upstream,
+            Duration idleTimeout) {}
+
+    public record ServerConfig(HostPort address, int weight) {}
+
+    public record UpstreamConfig(String name, Balance balance, List<ServerConfig> servers,
+            Duration connectTimeout, Duration responseTimeout, int poolMaxIdle, Duration poolIdleTimeout) {
+        public UpstreamConfig {
+            servers = List.copyOf(servers);
+        }
+    }
+
+    /** value "" matches any value of a present header. */
+    public record HeaderMatch(String name, String value) {}
+
+    /** host "" = any; "*.example.com" matches subdomains of example.com; header may be null. */
+    public record RouteConfig(String name, String listener, String host, String pathPrefix,
+            HeaderMatch header, String upstream, ZeroCopy zeroCopy) {}
+
+    public record Timeouts(Duration connect, Duration requestHead, Duration idle, Duration upstreamResponse) {}
+
+    /** maxRequestBody 0 = unlimited. */
+    public record Limits(int maxRequestTarget, int maxHeaderSize, long maxRequestBody, int maxResponseHeaderSize) {}
+
+    public record AdminConfig(boolean enabled, HostPort address, int eventLoops) {}
+
+    public record AccessLogConfig(boolean enabled, AccessLogFormat format, String target) {}
+
+    public record DemoConfig(boolean enabled, HostPort originAddress) {}
+}

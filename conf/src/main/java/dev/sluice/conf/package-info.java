@@ -1,2 +1,0 @@
-/** Sluice conf module. */
-package dev.sluice.conf;

@@ -1,0 +1,196 @@
+package dev.sluice.conf;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sluice.conf.SluiceConfig.Balance;
+import dev.sluice.conf.SluiceConfig.HostPort;
+import dev.sluice.conf.SluiceConfig.ListenerMode;
+import dev.sluice.conf.SluiceConfig.ZeroCopy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+    private static final String MINIMAL = """
+            sluice {
+              upstreams { origin { servers = ["127.0.0.1:9000"] } }
+              routes = [ { upstream = origin } ]
+            }
+            """;
+
+    @Test
+    void parse_minimal_appliesEveryDefaultFromReferenceConf() {
+        SluiceConfig c = ConfigLoader.parse(MINIMAL, "minimal.conf");
+        assertEquals(1, c.listeners().size());
+        assertEquals(new HostPort("127.0.0.1", 8080), c.listeners().get(0).address());
+        assertEquals(ListenerMode.HTTP, c.listeners().get(0).mode());
+        assertEquals(Duration.ofSeconds(2), c.timeouts().connect());
+        assertEquals(Duration.ofSeconds(30), c.upstreams().get("origin").responseTimeout());
+        assertEquals(32, c.upstreams().get("origin").poolMaxIdle());
+        assertEquals(Balance.ROUND_ROBIN, c.upstreams().get("origin").balance());
+        assertEquals("/", c.routes().get(0).pathPrefix());
+        assertEquals("route-0", c.routes().get(0).name());
+        assertEquals(ZeroCopy.AUTO, c.routes().get(0).zeroCopy());
+        assertNull(c.routes().get(0).header());
+        assertEquals(32 * 1024, c.limits().maxHeaderSize());
+        assertTrue(c.admin().enabled());
+    }
+
+    @Test
+    void parse_unknownKey_namesFileLineAndKeyWithSuggestion() {
+        String hocon = """
+                sluice {
+                  upstreams { origin { servers = ["127.0.0.1:9000"] } }
+                  routes = [
+                    { upstream = origin,
+                      path-prefx = "/a" }
+                  ]
+                }
+                """;
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(hocon, "typo.conf"));
+        assertEquals(List.of("typo.conf:5: sluice.routes[0].path-prefx: unknown key (did you mean 'path-prefix'?)"),
+                e.problems());
+    }
+
+    @Test
+    void parse_unknownTopLevelAndNestedKeys_allReported() {
+        String hocon = """
+                slice { x = 1 }
+                sluice {
+                  timeouts { conect = 1s }
+                  upstreams { origin { servers = [{ address = "127.0.0.1:1", wieght = 2 }], pool { max-idel = 3 } } }
+                  routes = [ { upstream = origin } ]
+                }
+                """;
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(hocon, "k.conf"));
+        String all = e.getMessage();
+        assertTrue(all.contains("k.conf:1: slice: unknown top-level key"), all);
+        assertTrue(all.contains("k.conf:3: sluice.timeouts.conect: unknown key"), all);
+        assertTrue(all.contains("k.conf:4: sluice.upstreams.origin.servers[0].wieght: unknown key"), all);
+        assertTrue(all.contains("k.conf:4: sluice.upstreams.origin.pool.max-idel: unknown key"), all);
+        assertEquals(4, e.problems().size(), all);
+    }
+
+    @Test
+    void parse_wrongType_namesFileLineKeyAndExpectedType() {
+        String hocon = """
+                sluice {
+                  upstreams { origin { servers = ["127.0.0.1:9000"] } }
+                  routes = [ { upstream = origin } ]
+                  timeouts {
+                    idle = "forever"
+                  }
+                  event-loops = "two"
+                }
+                """;
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(hocon, "types.conf"));
+        String all = e.getMessage();
+        assertTrue(all.contains("types.conf:5: sluice.timeouts.idle:"), all);
+        assertTrue(all.contains("types.conf:7: sluice.event-loops: has type string, expected number"), all);
+    }
+
+    @Test
+    void parse_routeNamingMissingUpstream_isAnErrorAtTheRoute() {
+        String hocon = """
+                sluice {
+                  upstreams { origin { servers = ["127.0.0.1:9000"] } }
+                  routes = [
+                    { upstream = origin }
+                    { name = media, upstream = medai }
+                  ]
+                }
+                """;
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(hocon, "r.conf"));
+        assertEquals(List.of("r.conf:5: sluice.routes[1].upstream: no upstream group named 'medai' (defined: origin)"),
+                e.problems());
+    }
+
+    @Test
+    void parse_badValues_eachReported() {
+        String hocon = """
+                sluice {
+                  listeners = [
+                    { name = a, address = "127.0.0.1:80800" }
+                    { name = a, mode = tcp, address = "127.0.0.1:81" }
+                    { name = b, mode = udp, address = "127.0.0.1:82" }
+                  ]
+                  upstreams {
+                    empty { servers = [] }
+                    origin { balance = random, servers = ["nohost"] }
+                  }
+                  routes = [ { upstream = origin, path-prefix = "x", host = "bad host" } ]
+                }
+                """;
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(hocon, "b.conf"));
+        String all = e.getMessage();
+        assertTrue(all.contains("b.conf:3: sluice.listeners[0].address: expected \"host:port\""), all);
+        assertTrue(all.contains("b.conf:4: sluice.listeners[1].name: duplicate listener name 'a'"), all);
+        assertTrue(all.contains("sluice.listeners[1].upstream: a tcp listener needs an upstream group"), all);
+        assertTrue(all.contains("b.conf:5: sluice.listeners[2].mode: 'udp' is not one of http | tcp"), all);
+        assertTrue(all.contains("b.conf:8: sluice.upstreams.empty.servers: an upstream group needs at least one server"), all);
+        assertTrue(all.contains("b.conf:9: sluice.upstreams.origin.balance: 'random' is not one of round-robin | least-connections"), all);
+        assertTrue(all.contains("b.conf:9: sluice.upstreams.origin.servers[0]: expected \"host:port\""), all);
+        assertTrue(all.contains("b.conf:11: sluice.routes[0].path-prefix: path-prefix must start with '/'"), all);
+        assertTrue(all.contains("b.conf:11: sluice.routes[0].host: host must be a name"), all);
+    }
+
+    @Test
+    void parse_syntaxError_namesFileAndLine() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse("sluice {\n  routes = [ \n", "broken.conf"));
+        assertTrue(e.getMessage().startsWith("broken.conf:"), e.getMessage());
+    }
+
+    @Test
+    void load_file_errorsNameTheRealPath(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("sluice.conf");
+        Files.writeString(f, "sluice {\n  admin { adress = \"x\" }\n}\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(f));
+        assertTrue(e.getMessage().startsWith(f + ":2: sluice.admin.adress: unknown key"), e.getMessage());
+        ConfigException missing = assertThrows(ConfigException.class, () -> ConfigLoader.load(dir.resolve("nope.conf")));
+        assertTrue(missing.getMessage().contains("no such file"));
+    }
+
+    @Test
+    void load_shippedExamples_areValid() {
+        Path examples = Path.of("examples");
+        SluiceConfig s3 = ConfigLoader.load(examples.resolve("s3-object-store.conf"));
+        assertEquals(Balance.LEAST_CONNECTIONS, s3.upstreams().get("s3-gateways").balance());
+        assertEquals(2, s3.upstreams().get("s3-gateways").servers().get(0).weight());
+        assertEquals(5L << 30, s3.limits().maxRequestBody());
+        assertEquals("*.s3.example.internal", s3.routes().get(0).host());
+
+        SluiceConfig multi = ConfigLoader.load(examples.resolve("several-routes.conf"));
+        assertEquals(4, multi.routes().size());
+        assertEquals("X-Canary", multi.routes().get(0).header().name());
+        assertEquals(ListenerMode.TCP, multi.listeners().get(1).mode());
+        assertEquals("nvme-targets", multi.listeners().get(1).upstream());
+        assertEquals(Duration.ofMinutes(10), multi.listeners().get(1).idleTimeout());
+        assertEquals(ZeroCopy.SPLICE, multi.routes().get(2).zeroCopy());
+    }
+
+    @Test
+    void demo_withOriginOverride_routesToTheOrigin() {
+        SluiceConfig demo = ConfigLoader.demo(Map.of("sluice.upstreams.demo-origin.servers", List.of("127.0.0.1:4321")));
+        assertTrue(demo.demo().enabled());
+        assertEquals(new HostPort("127.0.0.1", 4321), demo.upstreams().get("demo-origin").servers().get(0).address());
+        assertEquals("demo-origin", demo.routes().get(0).upstream());
+    }
+
+    @Test
+    void hostPorts_parse_acceptsV4V6AndRejectsJunk() {
+        assertEquals(new HostPort("::1", 80), HostPorts.parse("[::1]:80"));
+        assertEquals(new HostPort("example.com", 0), HostPorts.parse("example.com:0"));
+        assertNull(HostPorts.parse("example.com"));
+        assertNull(HostPorts.parse("::1:80"));
+        assertNull(HostPorts.parse("h:65536"));
+        assertNull(HostPorts.parse(":80"));
+    }
+}
