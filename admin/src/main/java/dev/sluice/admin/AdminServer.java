@@ -1,0 +1,131 @@
+package dev.sluice.admin;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
+
+/**
+ * The admin listener, on its own small event loop group so scrapes and cache operations never run on
+ * a data-path loop. Serves {@code GET /health} (JSON) and {@code GET /metrics} (Prometheus text).
+ */
+public final class AdminServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(AdminServer.class.getName());
+
+    private final EventLoopGroup group;
+    private final Channel channel;
+
+    private AdminServer(EventLoopGroup group, Channel channel) {
+        this.group = group;
+        this.channel = channel;
+    }
+
+    /**
+     * @param health returns the body of {@code /health} (a JSON object) and must be thread-safe
+     */
+    public static AdminServer start(String host, int port, int threads, PrometheusMeterRegistry registry,
+            Supplier<String> health) throws InterruptedException {
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads,
+                Thread.ofPlatform().name("sluice-admin-", 0).daemon().factory(), NioIoHandler.newFactory());
+        try {
+            Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel c) {
+                            c.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(64 * 1024),
+                                    new Handler(registry, health));
+                        }
+                    }).bind(host, port).sync().channel();
+            LOG.log(System.Logger.Level.INFO, "admin listening on {0}", ch.localAddress());
+            return new AdminServer(group, ch);
+        } catch (RuntimeException | InterruptedException e) {
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+            throw e;
+        }
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        private final PrometheusMeterRegistry registry;
+        private final Supplier<String> health;
+
+        Handler(PrometheusMeterRegistry registry, Supplier<String> health) {
+            this.registry = registry;
+            this.health = health;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            String path = new QueryStringDecoder(req.uri()).path();
+            FullHttpResponse resp;
+            if (!req.method().equals(HttpMethod.GET) && !req.method().equals(HttpMethod.HEAD)) {
+                resp = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "only GET here\n", "text/plain");
+            } else {
+                resp = switch (path) {
+                    case "/health" -> text(HttpResponseStatus.OK, health.get() + "\n", "application/json");
+                    case "/metrics" -> text(HttpResponseStatus.OK, registry.scrape(),
+                            "text/plain; version=0.0.4; charset=utf-8");
+                    default -> text(HttpResponseStatus.NOT_FOUND, "not found: " + path + "\n", "text/plain");
+                };
+            }
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            HttpUtil.setKeepAlive(resp, keepAlive);
+            if (req.method().equals(HttpMethod.HEAD)) {
+                resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, resp.status(), Unpooled.EMPTY_BUFFER,
+                        resp.headers(), resp.trailingHeaders());
+            }
+            var f = ctx.writeAndFlush(resp);
+            if (!keepAlive) {
+                f.addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        private static FullHttpResponse text(HttpResponseStatus status, String body, String type) {
+            ByteBuf buf = Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
+            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, buf);
+            r.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
+            r.headers().set(HttpHeaderNames.CONTENT_LENGTH, buf.readableBytes());
+            r.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+            return r;
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/** Sluice admin module. */
-package dev.sluice.admin;

@@ -1,0 +1,245 @@
+package dev.sluice.proxy;
+
+import dev.sluice.proxy.ProxyMetrics.Mechanism;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+
+/**
+ * The one place body bytes move between two connections, in one direction. Framing decides where the
+ * body ends; bytes pass through verbatim (chunk framing included) unless de-chunking for an HTTP/1.0
+ * client. Backpressure: the source is read again only after everything written so far has been
+ * accepted by the destination (AUTO_READ is off on both channels), so memory stays bounded by one read.
+ * Fixed-length remainders go through the {@link ZeroCopy} splice path when the route allows it.
+ */
+final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callback {
+    enum Framing { NONE, LENGTH, CHUNKED, UNTIL_CLOSE }
+
+    interface Owner {
+        void bodyProgress(BodyTransfer t);
+
+        void bodyDone(BodyTransfer t);
+
+        void bodyFailed(BodyTransfer t, ProxyException cause);
+    }
+
+    final Channel src;
+    final Channel dst;
+    final Framing framing;
+    private final boolean request;
+    private final Owner owner;
+    private final long limit;
+    private final ChunkedScanner scanner;
+    private final boolean dechunk;
+    private final ZeroCopy zeroCopy;
+    private final ChannelFutureListener writeListener = this::writeDone;
+
+    private long remaining;
+    /** Body bytes (as on the wire from the source) moved so far, by any mechanism. */
+    long bytes;
+    long splicedBytes;
+    private int pendingWrites;
+    private boolean complete;
+    private boolean finished;
+    private Object splice;
+
+    /**
+     * @param length for LENGTH framing the body size
+     * @param limit  fail with 413 when a request body exceeds this (0 = none)
+     * @param zeroCopy the loop's splice path, or null to copy
+     */
+    BodyTransfer(Channel src, Channel dst, Framing framing, long length, boolean request, boolean dechunk,
+            long limit, ZeroCopy zeroCopy, Owner owner) {
+        this.src = src;
+        this.dst = dst;
+        this.framing = framing;
+        this.remaining = length;
+        this.request = request;
+        this.dechunk = dechunk;
+        this.limit = limit;
+        this.zeroCopy = zeroCopy;
+        this.owner = owner;
+        this.scanner = framing == Framing.CHUNKED ? new ChunkedScanner(request) : null;
+        this.complete = framing == Framing.NONE || (framing == Framing.LENGTH && length == 0);
+    }
+
+    boolean isFinished() {
+        return finished;
+    }
+
+    boolean isSplicing() {
+        return splice != null;
+    }
+
+    Mechanism mechanism() {
+        return splicedBytes > 0 ? Mechanism.SPLICE : Mechanism.COPY;
+    }
+
+    /** True when bytes followed the body's end in a read (junk from an upstream, or a pipelined request). */
+    boolean trailingBytes;
+
+    /**
+     * Writes {@code head} (may be null) first, then the body bytes that were read together with the
+     * head (consumed from {@code preread}); nothing is spliced before both were accepted.
+     */
+    void start(ByteBuf head, ByteBuf preread) {
+        if (head != null) {
+            write(head);
+        }
+        if (preread != null && preread.isReadable()) {
+            offer(preread);
+        } else if (pendingWrites == 0) {
+            next();
+        }
+    }
+
+    /**
+     * Offers bytes read from the source; consumes those that belong to the body and leaves any
+     * bytes after the body's end in {@code buf} (a pipelined request, or junk from an upstream).
+     */
+    void offer(ByteBuf buf) {
+        if (finished || complete) {
+            return;
+        }
+        int readable = buf.readableBytes();
+        int take;
+        try {
+            switch (framing) {
+                case LENGTH -> {
+                    take = (int) Math.min(remaining, readable);
+                    remaining -= take;
+                    complete = remaining == 0;
+                }
+                case CHUNKED -> {
+                    int from = buf.readerIndex();
+                    take = scanner.scan(buf, from, from + readable, dechunk ? this : null);
+                    complete = scanner.done();
+                }
+                case UNTIL_CLOSE -> take = readable;
+                default -> take = 0;
+            }
+        } catch (ProxyException e) {
+            fail(e);
+            return;
+        }
+        if (limit > 0 && bytes + take > limit) {
+            fail(new ProxyException(Failure.PAYLOAD_TOO_LARGE, "request body larger than " + limit + " bytes"));
+            return;
+        }
+        bytes += take;
+        trailingBytes |= complete && take < readable;
+        if (take > 0) {
+            if (dechunk) {
+                buf.skipBytes(take); // payload runs were written by payload()
+            } else {
+                write(buf.readRetainedSlice(take));
+            }
+            owner.bodyProgress(this);
+        }
+        if (pendingWrites == 0) {
+            next();
+        }
+    }
+
+    @Override
+    public void payload(ByteBuf buf, int index, int length) {
+        write(buf.retainedSlice(index, length));
+    }
+
+    /** The source reached EOF. Ends a close-delimited body; anything else is cut short. */
+    void sourceClosed() {
+        if (finished) {
+            return;
+        }
+        if (framing == Framing.UNTIL_CLOSE) {
+            complete = true;
+            if (pendingWrites == 0) {
+                next();
+            }
+        } else if (!complete) {
+            fail(new ProxyException(request ? Failure.BAD_REQUEST : Failure.BAD_GATEWAY,
+                    (request ? "client" : "upstream") + " closed the connection " + progress()));
+        }
+    }
+
+    private String progress() {
+        return framing == Framing.LENGTH ? "with " + remaining + " body bytes outstanding" : "before the body ended";
+    }
+
+    /** Stops moving bytes (the exchange is being torn down); no callback follows. */
+    void cancel() {
+        finished = true;
+        if (splice != null) {
+            zeroCopy.cancel(splice);
+            splice = null;
+        }
+    }
+
+    private void write(ByteBuf b) {
+        pendingWrites++;
+        dst.writeAndFlush(b).addListener(writeListener);
+    }
+
+    private void writeDone(ChannelFuture f) {
+        pendingWrites--;
+        if (finished) {
+            return;
+        }
+        if (!f.isSuccess()) {
+            fail(new ProxyException(request ? Failure.BAD_GATEWAY : Failure.BAD_REQUEST,
+                    (request ? "upstream" : "client") + " write failed: " + f.cause()));
+            return;
+        }
+        if (pendingWrites == 0) {
+            next();
+        }
+    }
+
+    /** Everything written so far was accepted: finish, splice the rest, or read more. */
+    private void next() {
+        if (finished) {
+            return;
+        }
+        if (complete) {
+            finished = true;
+            owner.bodyDone(this);
+            return;
+        }
+        if (framing == Framing.LENGTH && zeroCopy != null && splice == null) {
+            splice = zeroCopy.start(src, dst, remaining, this);
+            if (splice != null) {
+                return;
+            }
+        }
+        src.read();
+    }
+
+    @Override
+    public void spliced(long moved, ProxyException cause) {
+        splice = null;
+        if (finished) {
+            return;
+        }
+        bytes += moved;
+        splicedBytes += moved;
+        remaining -= moved;
+        if (moved > 0) {
+            owner.bodyProgress(this);
+        }
+        if (cause != null) {
+            fail(cause);
+            return;
+        }
+        complete = remaining == 0;
+        next();
+    }
+
+    private void fail(ProxyException e) {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        owner.bodyFailed(this, e);
+    }
+}

@@ -1,0 +1,227 @@
+package dev.sluice.proxy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A client connection: reads request heads, runs one {@link Exchange} at a time (pipelined requests
+ * wait in the buffer and are answered in order), enforces the head and idle timeouts.
+ */
+final class ClientConnection extends ChannelInboundHandlerAdapter {
+    private static final System.Logger LOG = System.getLogger(ClientConnection.class.getName());
+
+    enum State { HEAD, EXCHANGE, CLOSED }
+
+    final ProxyContext proxy;
+    final Router router;
+    final String listener;
+    Channel channel;
+    LoopContext loop;
+    String clientIp = "-";
+    private final HeadParser parser;
+    private ByteBuf in;
+    State state = State.HEAD;
+    Exchange exchange;
+    private int requests;
+    private long headStartNanos;
+    long lastActivityNanos;
+    private ScheduledFuture<?> watchdog;
+
+    ClientConnection(ProxyContext proxy, Router router, String listener) {
+        this.proxy = proxy;
+        this.router = router;
+        this.listener = listener;
+        this.parser = new HeadParser(true, proxy.maxHeaderSize, proxy.maxTarget);
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+        loop = proxy.loop(channel.eventLoop());
+        if (channel.remoteAddress() instanceof InetSocketAddress a) {
+            clientIp = a.getAddress().getHostAddress();
+        }
+        proxy.metrics.clientConnections.incrementAndGet();
+        proxy.metrics.clientConnectionsTotal.increment();
+        long now = System.nanoTime();
+        headStartNanos = now;
+        lastActivityNanos = now;
+        long period = watchdogPeriodMillis();
+        watchdog = channel.eventLoop().scheduleAtFixedRate(this::tick, period, period, TimeUnit.MILLISECONDS);
+        channel.read();
+    }
+
+    /** One timer per connection, not per request: checks every deadline at a quarter of the shortest. */
+    private long watchdogPeriodMillis() {
+        var t = proxy.config.timeouts();
+        long min = Math.min(Math.min(t.requestHead().toMillis(), t.idle().toMillis()), t.upstreamResponse().toMillis());
+        for (var u : proxy.config.upstreams().values()) {
+            min = Math.min(min, u.responseTimeout().toMillis());
+        }
+        return Math.clamp(min / 4, 10, 1000);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf buf = (ByteBuf) msg;
+        lastActivityNanos = System.nanoTime();
+        if (state == State.CLOSED) {
+            buf.release();
+            return;
+        }
+        if (exchange != null && exchange.requestBodyOpen()) {
+            exchange.requestBytes(buf);
+            if (buf.isReadable()) {
+                append(buf); // a pipelined request after the body
+            } else {
+                buf.release();
+            }
+            return;
+        }
+        append(buf);
+        if (state == State.HEAD) {
+            parseHead();
+        }
+    }
+
+    private void append(ByteBuf buf) {
+        if (in == null) {
+            in = buf;
+        } else {
+            in = ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(channel.alloc(), in, buf);
+        }
+    }
+
+    /** Bytes read together with the head that may belong to the body (consumed by the exchange). */
+    ByteBuf buffered() {
+        return in;
+    }
+
+    private void parseHead() {
+        if (in == null || !in.isReadable()) {
+            channel.read();
+            return;
+        }
+        HttpHead head;
+        int before = in.readerIndex();
+        try {
+            head = parser.parse(in);
+        } catch (ProxyException e) {
+            rejectHead(e);
+            return;
+        }
+        if (head == null) {
+            channel.read();
+            return;
+        }
+        requests++;
+        state = State.EXCHANGE;
+        exchange = new Exchange(this, head, headStartNanos);
+        exchange.entry.bytesIn = in.readerIndex() - before;
+        exchange.start();
+    }
+
+    /** A head that cannot be parsed: reply (logged like any request) and close. */
+    private void rejectHead(ProxyException e) {
+        state = State.EXCHANGE;
+        exchange = new Exchange(this, null, headStartNanos);
+        exchange.reject(e);
+    }
+
+    /** The exchange is over; keep the connection for the next request or close it. */
+    void exchangeDone(Exchange ex, boolean close) {
+        if (exchange != ex) {
+            return;
+        }
+        exchange = null;
+        if (close || !channel.isActive()) {
+            closeAfterFlush();
+            return;
+        }
+        state = State.HEAD;
+        long now = System.nanoTime();
+        headStartNanos = now;
+        lastActivityNanos = now;
+        if (in != null && !in.isReadable()) {
+            in.release();
+            in = null;
+        }
+        parseHead(); // a pipelined request may be waiting already
+    }
+
+    void closeAfterFlush() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        state = State.CLOSED;
+        channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** Closes at once: the client must not mistake a cut-short response for a complete one. */
+    void abort() {
+        state = State.CLOSED;
+        channel.close();
+    }
+
+    private void tick() {
+        long now = System.nanoTime();
+        if (state == State.HEAD) {
+            boolean partial = in != null && in.isReadable();
+            if (partial && now - headStartNanos > proxy.requestHeadTimeoutNanos) {
+                rejectHead(new ProxyException(Failure.REQUEST_TIMEOUT, "request head not complete within "
+                        + proxy.config.timeouts().requestHead()));
+            } else if (!partial && requests == 0 && now - headStartNanos > proxy.requestHeadTimeoutNanos) {
+                LOG.log(System.Logger.Level.DEBUG, "closing {0}: no request within the head timeout", clientIp);
+                abort();
+            } else if (!partial && now - lastActivityNanos > proxy.idleTimeoutNanos) {
+                abort(); // idle keep-alive connection
+            }
+        } else if (exchange != null) {
+            exchange.tick(now);
+        }
+        loop.sweep(now);
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        state = State.CLOSED;
+        proxy.metrics.clientConnections.decrementAndGet();
+        if (watchdog != null) {
+            watchdog.cancel(false);
+        }
+        if (exchange != null) {
+            Exchange ex = exchange;
+            exchange = null;
+            ex.clientClosed();
+        }
+        if (in != null) {
+            in.release();
+            in = null;
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.log(System.Logger.Level.DEBUG, "client connection error from {0}: {1}", clientIp, cause.toString());
+        abort();
+    }
+
+    static ByteBuf ascii(Channel ch, String s) {
+        byte[] b = s.getBytes(StandardCharsets.ISO_8859_1);
+        return ch.alloc().buffer(b.length).writeBytes(b);
+    }
+}

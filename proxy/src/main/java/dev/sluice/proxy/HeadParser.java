@@ -1,0 +1,296 @@
+package dev.sluice.proxy;
+
+import io.netty.buffer.ByteBuf;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Incremental, strict HTTP/1.x head parser working on the connection's cumulation buffer.
+ * It is stricter than Netty's decoder on purpose: a proxy that accepts what its upstream reads
+ * differently is a request-smuggling vector, so ambiguous input is refused with a reason.
+ * One instance per connection and direction (it remembers how far it scanned).
+ */
+final class HeadParser {
+    private final boolean request;
+    private final int maxHead;
+    private final int maxTarget;
+    /** Index (relative to readerIndex) up to which no head terminator exists. */
+    private int scanned;
+
+    HeadParser(boolean request, int maxHead, int maxTarget) {
+        this.request = request;
+        this.maxHead = maxHead;
+        this.maxTarget = maxTarget;
+    }
+
+    void reset() {
+        scanned = 0;
+    }
+
+    /**
+     * Parses one head from {@code in} and advances its reader index past it, or returns null (and
+     * consumes nothing) when more bytes are needed.
+     */
+    HttpHead parse(ByteBuf in) throws ProxyException {
+        if (request) {
+            // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line.
+            int skipped = 0;
+            while (in.isReadable() && skipped < 4) {
+                byte b = in.getByte(in.readerIndex());
+                if (b == '\r' && in.readableBytes() >= 2 && in.getByte(in.readerIndex() + 1) == '\n') {
+                    in.skipBytes(2);
+                } else if (b == '\n') {
+                    in.skipBytes(1);
+                } else {
+                    break;
+                }
+                skipped++;
+                scanned = 0;
+            }
+        }
+        int start = in.readerIndex();
+        int end = findEnd(in, start);
+        if (end < 0) {
+            int readable = in.readableBytes();
+            if (readable > maxHead) {
+                throw tooLarge(in, start, readable);
+            }
+            if (request) {
+                int eol = in.indexOf(start, start + readable, (byte) '\n');
+                if (eol < 0 && readable > maxTarget + 32) {
+                    throw new ProxyException(Failure.URI_TOO_LONG, "request line longer than " + (maxTarget + 32) + " bytes");
+                }
+            }
+            return null;
+        }
+        int length = end - start;
+        if (length > maxHead) {
+            throw tooLarge(in, start, length);
+        }
+        HttpHead head = new HttpHead();
+        head.wireLength = length;
+        int lineEnd = lineEnd(in, start, end);
+        if (request) {
+            parseRequestLine(in, start, lineEnd, head);
+        } else {
+            parseStatusLine(in, start, lineEnd, head);
+        }
+        int pos = next(in, lineEnd);
+        while (pos < end) {
+            int le = lineEnd(in, pos, end);
+            if (le == pos) {
+                break; // the empty line ending the head
+            }
+            parseHeaderLine(in, pos, le, head);
+            pos = next(in, le);
+        }
+        in.readerIndex(end);
+        scanned = 0;
+        return head;
+    }
+
+    private ProxyException tooLarge(ByteBuf in, int start, int length) {
+        if (request) {
+            int eol = in.indexOf(start, start + Math.min(length, in.readableBytes()), (byte) '\n');
+            if (eol < 0 || eol - start > maxTarget + 32) {
+                return new ProxyException(Failure.URI_TOO_LONG, "request line longer than " + (maxTarget + 32) + " bytes");
+            }
+            return new ProxyException(Failure.HEADERS_TOO_LARGE, "request head larger than " + maxHead + " bytes");
+        }
+        return new ProxyException(Failure.BAD_GATEWAY, "upstream response head larger than " + maxHead + " bytes");
+    }
+
+    /** Returns the index just past the blank line ending the head, or -1. Accepts CRLF and bare LF. */
+    private int findEnd(ByteBuf in, int start) {
+        int limit = in.writerIndex();
+        int i = start + Math.max(0, scanned - 3);
+        while (true) {
+            int lf = in.indexOf(i, limit, (byte) '\n');
+            if (lf < 0) {
+                scanned = limit - start;
+                return -1;
+            }
+            // after this LF: either LF or CRLF ends the head
+            if (lf + 1 < limit && in.getByte(lf + 1) == '\n') {
+                return lf + 2;
+            }
+            if (lf + 2 < limit && in.getByte(lf + 1) == '\r' && in.getByte(lf + 2) == '\n') {
+                return lf + 3;
+            }
+            if (lf + 1 >= limit || (lf + 2 >= limit && in.getByte(lf + 1) == '\r')) {
+                scanned = lf - start;
+                return -1;
+            }
+            i = lf + 1;
+        }
+    }
+
+    /** Index of the line's terminator (the CR of CRLF or the bare LF). */
+    private static int lineEnd(ByteBuf in, int from, int end) throws ProxyException {
+        int lf = in.indexOf(from, end, (byte) '\n');
+        if (lf < 0) {
+            return end;
+        }
+        if (lf > from && in.getByte(lf - 1) == '\r') {
+            return lf - 1;
+        }
+        return lf;
+    }
+
+    private static int next(ByteBuf in, int lineEnd) {
+        return in.getByte(lineEnd) == '\r' ? lineEnd + 2 : lineEnd + 1;
+    }
+
+    private void parseRequestLine(ByteBuf in, int from, int to, HttpHead head) throws ProxyException {
+        int sp1 = in.indexOf(from, to, (byte) ' ');
+        if (sp1 <= from) {
+            throw bad("malformed request line");
+        }
+        int sp2 = in.indexOf(sp1 + 1, to, (byte) ' ');
+        if (sp2 < 0) {
+            throw bad("malformed request line");
+        }
+        for (int i = from; i < sp1; i++) {
+            if (!isToken(in.getByte(i))) {
+                throw bad("invalid character in method");
+            }
+        }
+        if (sp2 - sp1 - 1 > maxTarget) {
+            throw new ProxyException(Failure.URI_TOO_LONG, "request target longer than " + maxTarget + " bytes");
+        }
+        if (sp2 == sp1 + 1) {
+            throw bad("malformed request line: empty target");
+        }
+        for (int i = sp1 + 1; i < sp2; i++) {
+            byte b = in.getByte(i);
+            if (b <= 0x20 || b == 0x7f) {
+                throw bad("invalid character in request target");
+            }
+        }
+        head.method = str(in, from, sp1);
+        head.target = str(in, sp1 + 1, sp2);
+        head.minorVersion = version(in, sp2 + 1, to);
+    }
+
+    private void parseStatusLine(ByteBuf in, int from, int to, HttpHead head) throws ProxyException {
+        if (to - from < 12 || in.getByte(from + 8) != ' ') {
+            throw new ProxyException(Failure.BAD_GATEWAY, "malformed upstream status line");
+        }
+        head.minorVersion = version(in, from, from + 8);
+        int status = 0;
+        for (int i = from + 9; i < from + 12; i++) {
+            byte b = in.getByte(i);
+            if (b < '0' || b > '9') {
+                throw new ProxyException(Failure.BAD_GATEWAY, "malformed upstream status code");
+            }
+            status = status * 10 + (b - '0');
+        }
+        if (status < 100) {
+            throw new ProxyException(Failure.BAD_GATEWAY, "malformed upstream status code");
+        }
+        head.status = status;
+        head.reasonPhrase = to > from + 13 ? str(in, from + 13, to) : "";
+    }
+
+    private int version(ByteBuf in, int from, int to) throws ProxyException {
+        if (to - from != 8 || in.getByte(from) != 'H' || in.getByte(from + 1) != 'T' || in.getByte(from + 2) != 'T'
+                || in.getByte(from + 3) != 'P' || in.getByte(from + 4) != '/' || in.getByte(from + 6) != '.'
+                || !isDigit(in.getByte(from + 5)) || !isDigit(in.getByte(from + 7))) {
+            throw request ? bad("malformed HTTP version")
+                    : new ProxyException(Failure.BAD_GATEWAY, "malformed upstream HTTP version");
+        }
+        if (in.getByte(from + 5) != '1') {
+            throw request ? new ProxyException(Failure.VERSION_NOT_SUPPORTED, "HTTP version " + str(in, from, to) + " not supported")
+                    : new ProxyException(Failure.BAD_GATEWAY, "upstream spoke " + str(in, from, to));
+        }
+        return in.getByte(from + 7) == '0' ? 0 : 1;
+    }
+
+    private void parseHeaderLine(ByteBuf in, int from, int to, HttpHead head) throws ProxyException {
+        byte first = in.getByte(from);
+        if (first == ' ' || first == '\t') {
+            throw fail("obsolete line folding in header section");
+        }
+        int colon = in.indexOf(from, to, (byte) ':');
+        if (colon < 0) {
+            throw fail("header line without colon");
+        }
+        if (colon == from) {
+            throw fail("empty header name");
+        }
+        for (int i = from; i < colon; i++) {
+            byte b = in.getByte(i);
+            if (!isToken(b)) {
+                throw fail(b == ' ' || b == '\t' ? "whitespace before colon in header name"
+                        : "invalid character in header name");
+            }
+        }
+        int vs = colon + 1;
+        int ve = to;
+        while (vs < ve && isOws(in.getByte(vs))) {
+            vs++;
+        }
+        while (ve > vs && isOws(in.getByte(ve - 1))) {
+            ve--;
+        }
+        for (int i = vs; i < ve; i++) {
+            byte b = in.getByte(i);
+            // VCHAR, obs-text (>= 0x80, negative as a byte), SP and HTAB; everything else (CR, LF, NUL...) is not
+            if ((b < 0x20 && b != '\t') || b == 0x7f) {
+                throw fail("invalid character 0x" + Integer.toHexString(b & 0xff) + " in header value");
+            }
+        }
+        head.add(str(in, from, colon), str(in, vs, ve));
+    }
+
+    private ProxyException fail(String reason) {
+        return request ? bad(reason) : new ProxyException(Failure.BAD_GATEWAY, "upstream: " + reason);
+    }
+
+    private static ProxyException bad(String reason) {
+        return new ProxyException(Failure.BAD_REQUEST, reason);
+    }
+
+    private static String str(ByteBuf in, int from, int to) {
+        return in.toString(from, to - from, StandardCharsets.ISO_8859_1);
+    }
+
+    private static boolean isDigit(byte b) {
+        return b >= '0' && b <= '9';
+    }
+
+    private static boolean isOws(byte b) {
+        return b == ' ' || b == '\t';
+    }
+
+    private static final boolean[] TOKEN = new boolean[128];
+
+    static {
+        for (char c = '0'; c <= '9'; c++) {
+            TOKEN[c] = true;
+        }
+        for (char c = 'a'; c <= 'z'; c++) {
+            TOKEN[c] = true;
+            TOKEN[c - 32] = true;
+        }
+        for (char c : "!#$%&'*+-.^_`|~".toCharArray()) {
+            TOKEN[c] = true;
+        }
+    }
+
+    static boolean isToken(byte b) {
+        return b > 0 && TOKEN[b];
+    }
+
+    static boolean isToken(String s) {
+        if (s.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c >= 128 || !TOKEN[c]) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

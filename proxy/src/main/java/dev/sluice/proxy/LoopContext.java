@@ -1,0 +1,41 @@
+package dev.sluice.proxy;
+
+import io.netty.channel.EventLoop;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * What one event loop owns (shared-nothing): its upstream pools and balancer state per group and its
+ * splice path. Touched only from its loop, so nothing here needs a lock or volatile.
+ */
+final class LoopContext {
+    final EventLoop loop;
+    final int index;
+    private final Map<Upstreams.Group, Upstreams.LoopGroup> groups = new HashMap<>();
+    /** Null when body bytes are copied on this loop. */
+    ZeroCopy zeroCopy;
+
+    LoopContext(EventLoop loop, int index, Iterable<Upstreams.Group> all) {
+        this.loop = loop;
+        this.index = index;
+        for (Upstreams.Group g : all) {
+            groups.put(g, new Upstreams.LoopGroup(g));
+        }
+    }
+
+    Upstreams.LoopGroup group(Upstreams.Group g) {
+        return groups.get(g);
+    }
+
+    void sweep(long now) {
+        for (Upstreams.LoopGroup g : groups.values()) {
+            g.sweep(now);
+        }
+    }
+
+    void closeAll() {
+        for (Upstreams.LoopGroup g : groups.values()) {
+            g.closeAll();
+        }
+    }
+}

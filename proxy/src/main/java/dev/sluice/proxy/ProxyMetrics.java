@@ -1,0 +1,73 @@
+package dev.sluice.proxy;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/** The proxy's meters. Lookups on the request path are array reads; meters are created once per key. */
+final class ProxyMetrics {
+    /** How body bytes moved: stable lowercase names used in metrics and the access log. */
+    enum Mechanism {
+        COPY, SPLICE;
+
+        final String label = name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    final MeterRegistry registry;
+    final AtomicInteger clientConnections = new AtomicInteger();
+    final Counter clientConnectionsTotal;
+    final Counter localReplies;
+
+    ProxyMetrics(MeterRegistry registry, String transport) {
+        this.registry = registry;
+        Gauge.builder("sluice.client.connections", clientConnections, AtomicInteger::get)
+                .description("Open client connections").register(registry);
+        clientConnectionsTotal = Counter.builder("sluice.client.connections.accepted")
+                .description("Client connections accepted").register(registry);
+        localReplies = Counter.builder("sluice.local.replies").description("Replies Sluice generated itself")
+                .register(registry);
+        Gauge.builder("sluice.transport", () -> 1).description("Event loop transport in use")
+                .tag("transport", transport).register(registry);
+    }
+
+    RouteMeters route(String name) {
+        return new RouteMeters(registry, name);
+    }
+
+    /** Per-route meters; the status counters are created on first use (statuses 100-599). */
+    static final class RouteMeters {
+        private final MeterRegistry registry;
+        private final String route;
+        private final AtomicReferenceArray<Counter> byStatus = new AtomicReferenceArray<>(600);
+        final Counter[] bytesIn = new Counter[Mechanism.values().length];
+        final Counter[] bytesOut = new Counter[Mechanism.values().length];
+
+        RouteMeters(MeterRegistry registry, String route) {
+            this.registry = registry;
+            this.route = route;
+            for (Mechanism m : Mechanism.values()) {
+                bytesIn[m.ordinal()] = bytes(m, "in");
+                bytesOut[m.ordinal()] = bytes(m, "out");
+            }
+        }
+
+        private Counter bytes(Mechanism m, String direction) {
+            return Counter.builder("sluice.body.bytes")
+                    .description("Body bytes moved, by direction (in = client to upstream) and mechanism")
+                    .tag("route", route).tag("direction", direction).tag("mechanism", m.label).register(registry);
+        }
+
+        void request(int status) {
+            int s = status >= 100 && status < 600 ? status : 0;
+            Counter c = byStatus.get(s);
+            if (c == null) {
+                c = Counter.builder("sluice.requests").description("Requests by route and status")
+                        .tag("route", route).tag("status", Integer.toString(status)).register(registry);
+                byStatus.set(s, c);
+            }
+            c.increment();
+        }
+    }
+}

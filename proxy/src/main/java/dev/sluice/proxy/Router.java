@@ -1,0 +1,77 @@
+package dev.sluice.proxy;
+
+import dev.sluice.conf.SluiceConfig.HeaderMatch;
+import dev.sluice.conf.SluiceConfig.RouteConfig;
+import java.util.List;
+import java.util.Locale;
+
+/** The routes of one http listener, tried in order. Immutable, shared by every loop. */
+final class Router {
+    /** A route with its metrics and upstream group resolved. */
+    record Route(RouteConfig config, Upstreams.Group group, ProxyMetrics.RouteMeters meters) {
+        String name() {
+            return config.name();
+        }
+    }
+
+    private final Route[] routes;
+
+    Router(List<Route> routes) {
+        this.routes = routes.toArray(new Route[0]);
+    }
+
+    /**
+     * @param host the Host header without port, lowercase (may be empty)
+     * @param path the request target's path (no query)
+     */
+    Route match(String host, String path, HttpHead head) {
+        for (Route r : routes) {
+            RouteConfig c = r.config;
+            if (!hostMatches(c.host(), host) || !path.startsWith(c.pathPrefix()) || !headerMatches(c.header(), head)) {
+                continue;
+            }
+            return r;
+        }
+        return null;
+    }
+
+    static boolean hostMatches(String pattern, String host) {
+        if (pattern.isEmpty()) {
+            return true;
+        }
+        if (pattern.startsWith("*.")) {
+            // "*.example.com" matches "a.example.com" and "a.b.example.com", not "example.com"
+            String suffix = pattern.substring(1);
+            return host.length() > suffix.length() && host.endsWith(suffix);
+        }
+        return pattern.equals(host);
+    }
+
+    private static boolean headerMatches(HeaderMatch m, HttpHead head) {
+        if (m == null) {
+            return true;
+        }
+        String v = head.get(m.name());
+        return v != null && (m.value().isEmpty() || m.value().equals(v));
+    }
+
+    /** Host header value to the form routes match: lowercase, port and trailing dot removed. */
+    static String normalizeHost(String host) {
+        if (host == null) {
+            return "";
+        }
+        String h = host.trim().toLowerCase(Locale.ROOT);
+        if (h.startsWith("[")) {
+            int close = h.indexOf(']');
+            return close > 0 ? h.substring(0, close + 1) : h;
+        }
+        int colon = h.lastIndexOf(':');
+        if (colon >= 0) {
+            h = h.substring(0, colon);
+        }
+        if (h.endsWith(".")) {
+            h = h.substring(0, h.length() - 1);
+        }
+        return h;
+    }
+}

@@ -1,0 +1,173 @@
+package dev.sluice.proxy;
+
+import dev.sluice.admin.AdminServer;
+import dev.sluice.conf.SluiceConfig;
+import dev.sluice.conf.SluiceConfig.ListenerConfig;
+import dev.sluice.conf.SluiceConfig.ListenerMode;
+import dev.sluice.conf.SluiceConfig.RouteConfig;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** A running Sluice: event loops, listeners, admin. {@link #start} it; {@link #close} stops everything. */
+public final class Sluice implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Sluice.class.getName());
+
+    private final SluiceConfig config;
+    private final Transports transports;
+    private final PrometheusMeterRegistry registry;
+    private final EventLoopGroup group;
+    private final AccessLog accessLog;
+    private final ProxyContext context;
+    private final List<Channel> listenerChannels = new ArrayList<>();
+    private final Map<String, Integer> ports = new LinkedHashMap<>();
+    private AdminServer admin;
+
+    private Sluice(SluiceConfig config) throws Exception {
+        this.config = config;
+        this.transports = Transports.select(config.transport());
+        LOG.log(System.Logger.Level.INFO, "transport {0} ({1})", transports.name(), transports.why());
+        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        this.accessLog = new AccessLog(config.accessLog());
+        ProxyMetrics metrics = new ProxyMetrics(registry, transports.name());
+        this.context = new ProxyContext(config, transports, metrics, accessLog);
+        int loops = config.effectiveEventLoops();
+        this.group = new MultiThreadIoEventLoopGroup(loops,
+                Thread.ofPlatform().name("sluice-loop-", 0).factory(), transports.ioHandlerFactory());
+    }
+
+    public static Sluice start(SluiceConfig config) throws Exception {
+        Sluice s = new Sluice(config);
+        try {
+            s.startListeners();
+            return s;
+        } catch (Exception | Error e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private void startListeners() throws Exception {
+        Map<String, Upstreams.Group> groups = new LinkedHashMap<>();
+        for (var u : config.upstreams().values()) {
+            groups.put(u.name(), new Upstreams.Group(u, registry));
+        }
+        int i = 0;
+        for (EventExecutor e : group) {
+            context.addLoop(new LoopContext((EventLoop) e, i++, groups.values()));
+        }
+        Map<String, ProxyMetrics.RouteMeters> routeMeters = new LinkedHashMap<>();
+        for (ListenerConfig l : config.listeners()) {
+            if (l.mode() == ListenerMode.TCP) {
+                throw new IllegalStateException("listener '" + l.name() + "': tcp listeners are not supported yet");
+            }
+            List<Router.Route> routes = new ArrayList<>();
+            for (RouteConfig r : config.routes()) {
+                if (r.listener().isEmpty() || r.listener().equals(l.name())) {
+                    routes.add(new Router.Route(r, groups.get(r.upstream()),
+                            routeMeters.computeIfAbsent(r.name(), context.metrics::route)));
+                }
+            }
+            if (routes.isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "listener {0} has no routes: every request gets 404", l.name());
+            }
+            bind(l, new Router(routes));
+        }
+        if (config.admin().enabled()) {
+            admin = AdminServer.start(config.admin().address().host(), config.admin().address().port(),
+                    config.admin().eventLoops(), registry, this::healthJson);
+        }
+    }
+
+    /** One listener socket per loop with SO_REUSEPORT (the kernel spreads connections); NIO shares one. */
+    private void bind(ListenerConfig l, Router router) throws InterruptedException {
+        int port = l.address().port();
+        List<EventLoop> loops = new ArrayList<>();
+        for (EventExecutor e : group) {
+            loops.add((EventLoop) e);
+        }
+        if (!transports.reusePort()) {
+            loops = List.of(loops.get(0));
+        }
+        for (EventLoop loop : loops) {
+            ServerBootstrap b = new ServerBootstrap()
+                    .group(loop, transports.reusePort() ? loop : group)
+                    .channel(transports.serverChannel())
+                    .option(ChannelOption.SO_BACKLOG, 4096)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.AUTO_READ, false)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(new ClientConnection(context, router, l.name()));
+                        }
+                    });
+            transports.setReusePort(b);
+            Channel ch = b.bind(l.address().host(), port).sync().channel();
+            listenerChannels.add(ch);
+            port = ((InetSocketAddress) ch.localAddress()).getPort(); // later loops bind the same (even if 0 was asked)
+        }
+        ports.put(l.name(), port);
+        LOG.log(System.Logger.Level.INFO, "listener {0} on {1}:{2} ({3} socket(s), {4})", l.name(), l.address().host(),
+                Integer.toString(port), loops.size(), transports.name());
+    }
+
+    String healthJson() {
+        return "{\"status\":\"ok\",\"transport\":\"" + transports.name() + "\",\"event_loops\":"
+                + config.effectiveEventLoops() + ",\"client_connections\":" + context.metrics.clientConnections.get() + "}";
+    }
+
+    public int port(String listener) {
+        Integer p = ports.get(listener);
+        if (p == null) {
+            throw new IllegalArgumentException("no listener named " + listener);
+        }
+        return p;
+    }
+
+    public InetSocketAddress adminAddress() {
+        return admin == null ? null : admin.address();
+    }
+
+    public String transport() {
+        return transports.name();
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    public SluiceConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        for (Channel ch : listenerChannels) {
+            ch.close().syncUninterruptibly();
+        }
+        if (admin != null) {
+            admin.close();
+        }
+        for (LoopContext lc : context.loops()) {
+            lc.loop.submit(lc::closeAll).syncUninterruptibly();
+        }
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        accessLog.close();
+        registry.close();
+    }
+}

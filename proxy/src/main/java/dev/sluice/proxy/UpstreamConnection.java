@@ -1,0 +1,78 @@
+package dev.sluice.proxy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+
+/** A connection to one upstream server, bound to the loop of the client connection that made it. */
+final class UpstreamConnection extends ChannelInboundHandlerAdapter {
+    Channel channel;
+    final Upstreams.LoopGroup group;
+    final int server;
+    /** The exchange using this connection; null while idle in the pool. */
+    Exchange exchange;
+    long idleSinceNanos;
+    int requests;
+
+    private boolean counted;
+
+    UpstreamConnection(Upstreams.LoopGroup group, int server) {
+        this.group = group;
+        this.server = server;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        counted = true;
+        group.group.open.incrementAndGet();
+    }
+
+    /** Back to the pool: a read stays armed so a FIN (or stray bytes) on the idle socket is noticed. */
+    void idle() {
+        exchange = null;
+        channel.read();
+    }
+
+    String label() {
+        return group.group.labels[server];
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (exchange != null) {
+            exchange.upstreamRead((ByteBuf) msg);
+        } else {
+            // bytes on an idle keep-alive connection: the server broke framing; never reuse it
+            ((ByteBuf) msg).release();
+            group.remove(server, this);
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (counted) {
+            counted = false;
+            group.group.open.decrementAndGet();
+        }
+        if (exchange != null) {
+            Exchange ex = exchange;
+            exchange = null;
+            ex.upstreamClosed(this);
+        } else {
+            group.remove(server, this);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // reset by peer and the like: channelInactive follows and tells the exchange
+        ctx.close();
+    }
+}

@@ -1,0 +1,182 @@
+package dev.sluice.proxy;
+
+import dev.sluice.conf.SluiceConfig.Balance;
+import dev.sluice.conf.SluiceConfig.HostPort;
+import dev.sluice.conf.SluiceConfig.UpstreamConfig;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Upstream groups: shared immutable part ({@link Group}) and per-loop state ({@link LoopGroup}). */
+final class Upstreams {
+    private Upstreams() {}
+
+    /** One configured group, shared by all loops. Only its meters are touched from several loops. */
+    static final class Group {
+        final String name;
+        final UpstreamConfig config;
+        final InetSocketAddress[] addresses;
+        final String[] labels;
+        final long connectTimeoutMillis;
+        final long responseTimeoutNanos;
+        final long poolIdleNanos;
+        final AtomicInteger open = new AtomicInteger();
+        final Counter connectOk;
+        final Counter connectRefused;
+        final Counter connectTimeout;
+        final Counter connectError;
+        final Counter reused;
+
+        Group(UpstreamConfig config, MeterRegistry registry) {
+            this.name = config.name();
+            this.config = config;
+            int n = config.servers().size();
+            this.addresses = new InetSocketAddress[n];
+            this.labels = new String[n];
+            for (int i = 0; i < n; i++) {
+                HostPort hp = config.servers().get(i).address();
+                // resolved once at start; a name that does not resolve fails at connect (502)
+                addresses[i] = new InetSocketAddress(hp.host(), hp.port());
+                labels[i] = hp.toString();
+            }
+            this.connectTimeoutMillis = config.connectTimeout().toMillis();
+            this.responseTimeoutNanos = config.responseTimeout().toNanos();
+            this.poolIdleNanos = config.poolIdleTimeout().toNanos();
+            Gauge.builder("sluice.upstream.connections", open, AtomicInteger::get)
+                    .description("Open connections to the group's servers").tag("upstream", name).register(registry);
+            connectOk = connects(registry, "ok");
+            connectRefused = connects(registry, "refused");
+            connectTimeout = connects(registry, "timeout");
+            connectError = connects(registry, "error");
+            reused = Counter.builder("sluice.upstream.reused").description("Requests sent on a pooled keep-alive connection")
+                    .tag("upstream", name).register(registry);
+        }
+
+        private Counter connects(MeterRegistry registry, String result) {
+            return Counter.builder("sluice.upstream.connects").description("Upstream connection attempts by result")
+                    .tag("upstream", name).tag("result", result).register(registry);
+        }
+    }
+
+    /** A group's per-loop state: balancer position, in-flight counts, idle keep-alive pools. */
+    static final class LoopGroup {
+        final Group group;
+        final ArrayDeque<UpstreamConnection>[] idle;
+        final int[] active;
+        private final int[] current;
+        private final int totalWeight;
+        private int rr;
+
+        @SuppressWarnings("unchecked")
+        LoopGroup(Group group) {
+            this.group = group;
+            int n = group.addresses.length;
+            this.idle = new ArrayDeque[n];
+            for (int i = 0; i < n; i++) {
+                idle[i] = new ArrayDeque<>();
+            }
+            this.active = new int[n];
+            this.current = new int[n];
+            int total = 0;
+            for (var s : group.config.servers()) {
+                total += s.weight();
+            }
+            this.totalWeight = total;
+        }
+
+        /**
+         * Picks a server not in {@code exclude} (a bit per server index, for retries after connect
+         * failures); -1 when every server was tried.
+         */
+        int pick(long exclude) {
+            int n = group.addresses.length;
+            if (group.config.balance() == Balance.LEAST_CONNECTIONS) {
+                int best = -1;
+                double bestLoad = Double.MAX_VALUE;
+                for (int k = 0; k < n; k++) {
+                    int i = (rr + k) % n;
+                    if (excluded(exclude, i)) {
+                        continue;
+                    }
+                    double load = (double) active[i] / group.config.servers().get(i).weight();
+                    if (load < bestLoad) {
+                        bestLoad = load;
+                        best = i;
+                    }
+                }
+                rr = (rr + 1) % n;
+                return best;
+            }
+            // smooth weighted round-robin (as nginx): no bursts toward the heaviest server
+            int best = -1;
+            for (int i = 0; i < n; i++) {
+                if (excluded(exclude, i)) {
+                    continue;
+                }
+                current[i] += group.config.servers().get(i).weight();
+                if (best < 0 || current[i] > current[best]) {
+                    best = i;
+                }
+            }
+            if (best >= 0) {
+                current[best] -= totalWeight;
+            }
+            return best;
+        }
+
+        private static boolean excluded(long mask, int i) {
+            return i < 64 && (mask & (1L << i)) != 0;
+        }
+
+        /** Most recently used idle connection that is still open, or null. */
+        UpstreamConnection pollIdle(int server, long now) {
+            ArrayDeque<UpstreamConnection> q = idle[server];
+            UpstreamConnection c;
+            while ((c = q.pollFirst()) != null) {
+                if (c.channel.isActive() && now - c.idleSinceNanos < group.poolIdleNanos) {
+                    return c;
+                }
+                c.channel.close();
+            }
+            return null;
+        }
+
+        /** Returns a connection to the pool, or closes it when the pool is full. */
+        void release(int server, UpstreamConnection c, long now) {
+            ArrayDeque<UpstreamConnection> q = idle[server];
+            if (q.size() >= group.config.poolMaxIdle() || !c.channel.isActive()) {
+                c.channel.close();
+                return;
+            }
+            c.idleSinceNanos = now;
+            q.addFirst(c);
+        }
+
+        /** Closes connections idle for longer than the pool's idle timeout (oldest are at the tail). */
+        void sweep(long now) {
+            for (ArrayDeque<UpstreamConnection> q : idle) {
+                UpstreamConnection c;
+                while ((c = q.peekLast()) != null && now - c.idleSinceNanos >= group.poolIdleNanos) {
+                    q.pollLast();
+                    c.channel.close();
+                }
+            }
+        }
+
+        void remove(int server, UpstreamConnection c) {
+            idle[server].remove(c);
+        }
+
+        void closeAll() {
+            for (ArrayDeque<UpstreamConnection> q : idle) {
+                UpstreamConnection c;
+                while ((c = q.pollFirst()) != null) {
+                    c.channel.close();
+                }
+            }
+        }
+    }
+}
