@@ -1,0 +1,59 @@
+package dev.sluice.splice;
+
+import io.netty.channel.Channel;
+import io.netty.util.AttributeKey;
+
+import java.util.ArrayList;
+
+/**
+ * What the splice module remembers about one channel across transfers, kept as a channel attribute (one object per
+ * connection, not per transfer). Loop-confined like the channel.
+ */
+final class ChannelLease {
+    private static final AttributeKey<ChannelLease> KEY = AttributeKey.valueOf(ChannelLease.class, "lease");
+
+    /** Netty owns its POLLRDHUP (armed, or already fired). */
+    static final int RDHUP_NETTY = 0;
+    /** A transfer submitted ASYNC_CANCEL for Netty's POLLRDHUP and waits for the result. */
+    static final int RDHUP_DISARMING = 1;
+    /** Netty's POLLRDHUP is cancelled: nothing but our splices touches the socket. */
+    static final int RDHUP_DISARMED = 2;
+
+    final Channel channel;
+    final int fd;
+    /** Transfers currently using the channel (at most one reading and one writing). */
+    int users;
+    boolean reading;
+    boolean writing;
+    int rdhup = RDHUP_NETTY;
+    boolean nonBlocking;
+    /** Transfers waiting for the disarm result another transfer submitted. */
+    ArrayList<Transfer> waiters;
+
+    private ChannelLease(Channel channel, int fd) {
+        this.channel = channel;
+        this.fd = fd;
+    }
+
+    static ChannelLease of(Channel ch, int fd) {
+        ChannelLease lease = ch.attr(KEY).get();
+        if (lease == null) {
+            lease = new ChannelLease(ch, fd);
+            ch.attr(KEY).set(lease);
+        }
+        return lease;
+    }
+
+    void addWaiter(Transfer t) {
+        if (waiters == null) {
+            waiters = new ArrayList<>(2);
+        }
+        waiters.add(t);
+    }
+
+    void removeWaiter(Transfer t) {
+        if (waiters != null) {
+            waiters.remove(t);
+        }
+    }
+}

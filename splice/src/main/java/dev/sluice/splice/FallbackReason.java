@@ -1,0 +1,34 @@
+package dev.sluice.splice;
+
+/**
+ * Why a transfer was not spliced and the caller must copy. {@link #tag()} is the stable lowercase name used in
+ * metrics tags and logs alike.
+ */
+public enum FallbackReason {
+    /** io_uring, its splice opcode, pipes or the Netty internals this module needs are missing on this host. */
+    UNAVAILABLE("unavailable"),
+    /** All {@link SpliceSettings#maxPipes()} pipes of the loop are in use. */
+    POOL_EXHAUSTED("pool_exhausted"),
+    /** The kernel refused pipe memory (EPERM/ENOMEM from pipe2 or F_SETPIPE_SZ: per-user pipe pages). */
+    PIPE_LIMIT("pipe_limit"),
+    /** No file descriptor for a new pipe (EMFILE/ENFILE). */
+    FD_LIMIT("fd_limit"),
+    /** Creating or sizing a pipe failed for another reason. */
+    PIPE_ERROR("pipe_error"),
+    /** A channel is inactive, uses AUTO_READ or buffer rings, or its fd could not be made non-blocking. */
+    CHANNEL("channel"),
+    /** The input peer already half-closed and Netty is reading the rest itself. */
+    PEER_CLOSING("peer_closing"),
+    /** The {@link Splicer} was closed. */
+    CLOSED("closed");
+
+    private final String tag;
+
+    FallbackReason(String tag) {
+        this.tag = tag;
+    }
+
+    public String tag() {
+        return tag;
+    }
+}

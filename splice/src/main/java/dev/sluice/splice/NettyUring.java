@@ -1,0 +1,81 @@
+package dev.sluice.splice;
+
+import io.netty.channel.Channel;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The two pieces of Netty's io_uring channel state a splice has to touch, reached through private lookups because
+ * Netty exposes neither. Probed once; if this Netty build lacks them {@link Splicer#isAvailable()} is false with
+ * the cause, and callers copy.
+ *
+ * <p>Why: Netty arms a one-shot POLLRDHUP on every active io_uring stream channel, and when it fires (the peer sent
+ * FIN) Netty reads the socket until EOF regardless of AUTO_READ. While a splice owns the input socket such a read
+ * would steal body bytes from under it (an origin that closes right after the body, or an L4 client's half-close),
+ * and on the output socket it can make Netty close the fd under an in-flight splice. So a transfer cancels that
+ * poll by its user_data ({@code pollRdhupId}) before its first splice, and after a successful transfer re-arms it
+ * with Netty's own {@code schedulePollRdHup()}, leaving the channel as Netty expects it. The checks against
+ * {@code ioState} keep Netty's assertion that at most one RDHUP poll is armed.
+ */
+final class NettyUring {
+    /** AbstractIoUringChannel.POLL_RDHUP_SCHEDULED. */
+    private static final int POLL_RDHUP_SCHEDULED = 1 << 3;
+
+    private static final VarHandle POLL_RDHUP_ID;
+    private static final VarHandle IO_STATE;
+    private static final MethodHandle SCHEDULE_POLL_RDHUP;
+    static final Throwable UNAVAILABILITY_CAUSE;
+
+    static {
+        VarHandle id = null;
+        VarHandle state = null;
+        MethodHandle rearm = null;
+        Throwable cause = null;
+        try {
+            Class<?> c = Class.forName("io.netty.channel.uring.AbstractIoUringChannel", false,
+                    NettyUring.class.getClassLoader());
+            MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(c, MethodHandles.lookup());
+            id = lookup.findVarHandle(c, "pollRdhupId", long.class);
+            state = lookup.findVarHandle(c, "ioState", byte.class);
+            rearm = lookup.findVirtual(c, "schedulePollRdHup", MethodType.methodType(void.class))
+                    .asType(MethodType.methodType(void.class, Channel.class));
+        } catch (Throwable t) {
+            cause = new UnsupportedOperationException(
+                    "Netty io_uring channel internals not found (pollRdhupId/ioState/schedulePollRdHup)", t);
+        }
+        POLL_RDHUP_ID = id;
+        IO_STATE = state;
+        SCHEDULE_POLL_RDHUP = rearm;
+        UNAVAILABILITY_CAUSE = cause;
+    }
+
+    private NettyUring() {
+    }
+
+    /** The user_data of Netty's armed POLLRDHUP on {@code ch}, or 0 if none is armed (fired, cancelled, never). */
+    static long pollRdhupId(Channel ch) {
+        return (long) POLL_RDHUP_ID.get(ch);
+    }
+
+    static boolean rdhupScheduled(Channel ch) {
+        return ((byte) IO_STATE.get(ch) & POLL_RDHUP_SCHEDULED) != 0;
+    }
+
+    /**
+     * Re-arms Netty's POLLRDHUP if none is armed or pending; must run on the channel's loop. Returns whether it did.
+     */
+    static boolean rearmRdHup(Channel ch) {
+        if (!ch.isActive() || rdhupScheduled(ch) || pollRdhupId(ch) != 0) {
+            return false;
+        }
+        try {
+            SCHEDULE_POLL_RDHUP.invokeExact(ch);
+            return true;
+        } catch (Throwable t) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,232 @@
+package dev.sluice.splice;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.Tags;
+
+import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Counters of the splice module. One instance may be shared by the splicers of all loops or given one per loop;
+ * writers are event loop threads (LongAdder: no lock, no contention between loops), getters are thread-safe and
+ * {@link #bindTo} exposes everything as Micrometer meters.
+ *
+ * <p>Meters: {@code sluice.splice.bytes} (socket to socket), {@code sluice.splice.pipes.in.use},
+ * {@code sluice.splice.pipes.open}, {@code sluice.splice.pipes.max}, {@code sluice.splice.pipes.created},
+ * {@code sluice.splice.pipes.discarded}, {@code sluice.splice.fallbacks{reason}},
+ * {@code sluice.splice.eagain.polls{direction=in|out}}, {@code sluice.splice.transfers{outcome}}.
+ */
+public final class SpliceMetrics {
+
+    /** How a transfer ended; {@link #tag()} is the metrics tag value. */
+    public enum Outcome {
+        COMPLETED("completed"),
+        PREMATURE_EOF("premature_eof"),
+        TIMEOUT("timeout"),
+        CANCELLED("cancelled"),
+        ERROR("error"),
+        REFUSED("refused");
+
+        private final String tag;
+
+        Outcome(String tag) {
+            this.tag = tag;
+        }
+
+        public String tag() {
+            return tag;
+        }
+
+        static Outcome of(Throwable cause) {
+            if (cause == null) {
+                return COMPLETED;
+            }
+            if (cause instanceof PrematureEofException) {
+                return PREMATURE_EOF;
+            }
+            if (cause instanceof SpliceTimeoutException) {
+                return TIMEOUT;
+            }
+            if (cause instanceof SpliceCancelledException) {
+                return CANCELLED;
+            }
+            if (cause instanceof SpliceRefusedException) {
+                return REFUSED;
+            }
+            return ERROR;
+        }
+    }
+
+    private final LongAdder bytesSpliced = new LongAdder();
+    private final LongAdder pipesInUse = new LongAdder();
+    private final LongAdder pipesOpen = new LongAdder();
+    private final LongAdder pipesMax = new LongAdder();
+    private final LongAdder pipesCreated = new LongAdder();
+    private final LongAdder pipesDiscarded = new LongAdder();
+    private final LongAdder pollsIn = new LongAdder();
+    private final LongAdder pollsOut = new LongAdder();
+    private final LongAdder[] fallbacks = adders(FallbackReason.values().length);
+    private final LongAdder[] outcomes = adders(Outcome.values().length);
+
+    private static LongAdder[] adders(int n) {
+        LongAdder[] a = new LongAdder[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = new LongAdder();
+        }
+        return a;
+    }
+
+    // ---- writers (event loop threads) ----
+
+    void bytesSpliced(long n) {
+        bytesSpliced.add(n);
+    }
+
+    void pipeAcquired() {
+        pipesInUse.increment();
+    }
+
+    void pipeReleased() {
+        pipesInUse.decrement();
+    }
+
+    void pipeCreated() {
+        pipesCreated.increment();
+        pipesOpen.increment();
+    }
+
+    void pipeClosed(boolean discarded) {
+        pipesOpen.decrement();
+        if (discarded) {
+            pipesDiscarded.increment();
+        }
+    }
+
+    void poolOpened(int maxPipes) {
+        pipesMax.add(maxPipes);
+    }
+
+    void poolClosed(int maxPipes) {
+        pipesMax.add(-maxPipes);
+    }
+
+    void pollIn() {
+        pollsIn.increment();
+    }
+
+    void pollOut() {
+        pollsOut.increment();
+    }
+
+    void fallback(FallbackReason reason) {
+        fallbacks[reason.ordinal()].increment();
+    }
+
+    void outcome(Outcome outcome) {
+        outcomes[outcome.ordinal()].increment();
+    }
+
+    // ---- getters (any thread) ----
+
+    /** Bytes written to output sockets by splice transfers and pumps. */
+    public long bytesSpliced() {
+        return bytesSpliced.sum();
+    }
+
+    public long pipesInUse() {
+        return pipesInUse.sum();
+    }
+
+    /** Pipes currently open (in use plus idle in the pools). */
+    public long pipesOpen() {
+        return pipesOpen.sum();
+    }
+
+    /** Sum of {@link SpliceSettings#maxPipes()} over the open splicers using these metrics. */
+    public long pipesMax() {
+        return pipesMax.sum();
+    }
+
+    public long pipesCreated() {
+        return pipesCreated.sum();
+    }
+
+    /** Pipes closed instead of reused because a failed transfer left bytes in them that could not be drained. */
+    public long pipesDiscarded() {
+        return pipesDiscarded.sum();
+    }
+
+    /** POLL_ADDs submitted because a splice from the input socket returned EAGAIN. */
+    public long eagainPollsIn() {
+        return pollsIn.sum();
+    }
+
+    /** POLL_ADDs submitted because a splice to the output socket returned EAGAIN. */
+    public long eagainPollsOut() {
+        return pollsOut.sum();
+    }
+
+    public long fallbacks(FallbackReason reason) {
+        return fallbacks[reason.ordinal()].sum();
+    }
+
+    public long fallbacksTotal() {
+        long n = 0;
+        for (LongAdder a : fallbacks) {
+            n += a.sum();
+        }
+        return n;
+    }
+
+    public long transfers(Outcome outcome) {
+        return outcomes[outcome.ordinal()].sum();
+    }
+
+    /** Transfers that ended in any failure (everything but {@link Outcome#COMPLETED}). */
+    public long transfersFailed() {
+        long n = 0;
+        for (Outcome o : Outcome.values()) {
+            if (o != Outcome.COMPLETED) {
+                n += outcomes[o.ordinal()].sum();
+            }
+        }
+        return n;
+    }
+
+    /** Registers every counter as a meter with the caller's tags (e.g. {@code loop=3}). */
+    public SpliceMetrics bindTo(MeterRegistry registry, Iterable<Tag> tags) {
+        Objects.requireNonNull(registry, "registry");
+        Tags base = Tags.of(tags == null ? Tags.empty() : tags);
+        FunctionCounter.builder("sluice.splice.bytes", bytesSpliced, LongAdder::sum)
+                .description("bytes spliced socket to socket").baseUnit("bytes").tags(base).register(registry);
+        Gauge.builder("sluice.splice.pipes.in.use", pipesInUse, LongAdder::sum)
+                .description("pipes held by running transfers").tags(base).register(registry);
+        Gauge.builder("sluice.splice.pipes.open", pipesOpen, LongAdder::sum)
+                .description("pipes open, in use or pooled").tags(base).register(registry);
+        Gauge.builder("sluice.splice.pipes.max", pipesMax, LongAdder::sum)
+                .description("configured pipe bound summed over loops").tags(base).register(registry);
+        FunctionCounter.builder("sluice.splice.pipes.created", pipesCreated, LongAdder::sum)
+                .description("pipes created").tags(base).register(registry);
+        FunctionCounter.builder("sluice.splice.pipes.discarded", pipesDiscarded, LongAdder::sum)
+                .description("pipes closed because a failed transfer left bytes in them").tags(base)
+                .register(registry);
+        FunctionCounter.builder("sluice.splice.eagain.polls", pollsIn, LongAdder::sum)
+                .description("polls armed after EAGAIN").tags(base.and("direction", "in")).register(registry);
+        FunctionCounter.builder("sluice.splice.eagain.polls", pollsOut, LongAdder::sum)
+                .description("polls armed after EAGAIN").tags(base.and("direction", "out")).register(registry);
+        for (FallbackReason r : FallbackReason.values()) {
+            FunctionCounter.builder("sluice.splice.fallbacks", fallbacks[r.ordinal()], LongAdder::sum)
+                    .description("transfers the caller had to copy").tags(base.and("reason", r.tag()))
+                    .register(registry);
+        }
+        for (Outcome o : Outcome.values()) {
+            FunctionCounter.builder("sluice.splice.transfers", outcomes[o.ordinal()], LongAdder::sum)
+                    .description("splice transfers by outcome").tags(base.and("outcome", o.tag()))
+                    .register(registry);
+        }
+        return this;
+    }
+}

@@ -1,0 +1,415 @@
+package dev.sluice.splice;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.unix.UnixChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringChannelOption;
+import io.netty.channel.uring.IoUringIoEvent;
+import io.netty.channel.uring.IoUringIoHandle;
+import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.util.concurrent.Future;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+
+import java.io.IOException;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Zero-copy forwarding between two Netty io_uring socket channels of one event loop: bytes go
+ * {@code socket -> pooled pipe -> socket} with IORING_OP_SPLICE submitted on the loop's own ring, never through
+ * the JVM heap. One instance per event loop, confined to it (no locks): get it with {@link #forLoop} on the loop.
+ *
+ * <p>Usage from the proxy's single body-transfer point, on the loop, once the head (and any body bytes Netty
+ * already read) has been written and that write completed:
+ * <pre>{@code
+ * SpliceTransfer t = Splicer.forLoop(loop, settings, metrics).transfer(upstream, downstream, rest, idle, cb);
+ * if (t == null) { copy the body the ordinary way; splicer.lastFallbackReason() says why }
+ * // cb(bytes, null): hand the sockets back to Netty (read()); cb(bytes, cause): cause says what failed
+ * }</pre>
+ *
+ * <p>Preconditions the caller guarantees: both channels are {@link IoUringSocketChannel}s registered on this
+ * splicer's loop, AUTO_READ is off and no read is pending on the input, and the output has no pending writes.
+ * While a transfer runs, the caller neither reads the input nor writes the output; it may {@link
+ * SpliceTransfer#cancel()} at any time and should do so before closing either channel (closing is detected too,
+ * and turned into a cancel).
+ *
+ * <p>Sockets stay O_NONBLOCK afterwards: Netty's io_uring channels submit recv/send/writev SQEs and treat EAGAIN
+ * as "arm a poll", the same state its own connected sockets (created with SOCK_NONBLOCK) are always in; only
+ * accepted sockets start out blocking, and a blocking socket would park an io-wq worker inside splice.
+ */
+public final class Splicer {
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(Splicer.class);
+    private static final Throwable UNAVAILABILITY_CAUSE = probe();
+    private static final ConcurrentHashMap<EventLoop, Splicer> BY_LOOP = new ConcurrentHashMap<>();
+    private static final AtomicBoolean LOGGED_UNAVAILABLE = new AtomicBoolean();
+
+    private final EventLoop loop;
+    private final SpliceSettings settings;
+    final SpliceMetrics metrics;
+    /** Why this splicer cannot splice (host or loop), or null. */
+    private final Throwable disabled;
+    private final PipePool pool;
+    private final IoRegistration registration;
+    private final Transfer[] slots;
+    private final int[] freeSlots;
+    private int freeCount;
+    private int active;
+    private boolean closed;
+    private FallbackReason lastFallback;
+
+    private static Throwable probe() {
+        try {
+            if (!IoUring.isAvailable()) {
+                return new UnsupportedOperationException("io_uring is unavailable", IoUring.unavailabilityCause());
+            }
+            if (!IoUring.isSpliceSupported()) {
+                return new UnsupportedOperationException("the kernel's io_uring does not support IORING_OP_SPLICE");
+            }
+            if (NettyUring.UNAVAILABILITY_CAUSE != null) {
+                return NettyUring.UNAVAILABILITY_CAUSE;
+            }
+            int[] fds = new int[2];
+            int r = Syscalls.pipe(fds);
+            if (r < 0) {
+                return new IOException("pipe2 failed: " + Syscalls.errnoName(-r));
+            }
+            Syscalls.close(fds[0]);
+            Syscalls.close(fds[1]);
+            return null;
+        } catch (Throwable t) {
+            // e.g. FFM downcalls refused (--enable-native-access missing with --illegal-native-access=deny)
+            return t;
+        }
+    }
+
+    /** Whether this host can splice: io_uring with IORING_OP_SPLICE, pipes, FFM, the Netty internals we need. */
+    public static boolean isAvailable() {
+        return UNAVAILABILITY_CAUSE == null;
+    }
+
+    /** Why {@link #isAvailable()} is false, or null. */
+    public static Throwable unavailabilityCause() {
+        return UNAVAILABILITY_CAUSE;
+    }
+
+    /**
+     * The splicer of {@code loop}, created on first use with these settings and metrics (later calls return the
+     * same instance and ignore their arguments). Must be called on {@code loop}. Where splicing is unavailable
+     * (host, or a loop that is not io_uring) the splicer exists but every transfer returns null with reason
+     * {@link FallbackReason#UNAVAILABLE}, logged once.
+     */
+    public static Splicer forLoop(EventLoop loop, SpliceSettings settings, SpliceMetrics metrics) {
+        Objects.requireNonNull(loop, "loop");
+        Objects.requireNonNull(settings, "settings");
+        Objects.requireNonNull(metrics, "metrics");
+        if (!loop.inEventLoop()) {
+            throw new IllegalStateException("Splicer.forLoop must be called on the event loop " + loop);
+        }
+        Splicer s = BY_LOOP.get(loop);
+        if (s == null) {
+            s = new Splicer(loop, settings, metrics);
+            BY_LOOP.put(loop, s);
+        }
+        return s;
+    }
+
+    /**
+     * Whether {@code ch} can take part in a splice now: splicing is available, it is an active
+     * {@link IoUringSocketChannel} with AUTO_READ off and without an io_uring buffer ring (a multishot recv would
+     * race the splice).
+     */
+    public static boolean canSplice(Channel ch) {
+        if (!isAvailable() || !(ch instanceof IoUringSocketChannel) || !ch.isActive() || ch.config().isAutoRead()) {
+            return false;
+        }
+        Short bgid = ch.config().getOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID);
+        return bgid == null || bgid < 0;
+    }
+
+    private Splicer(EventLoop loop, SpliceSettings settings, SpliceMetrics metrics) {
+        this.loop = loop;
+        this.settings = settings;
+        this.metrics = metrics;
+        Throwable why = UNAVAILABILITY_CAUSE;
+        IoRegistration reg = null;
+        if (why == null) {
+            if (loop instanceof IoEventLoop ioLoop && ioLoop.isCompatible(Handle.class)) {
+                // On the loop, register() completes synchronously.
+                Future<IoRegistration> f = ioLoop.register(new Handle());
+                if (f.isDone() && f.isSuccess()) {
+                    reg = f.getNow();
+                } else {
+                    why = f.isDone() ? f.cause() : new IllegalStateException("io_uring registration pending");
+                }
+            } else {
+                why = new UnsupportedOperationException("not an io_uring event loop: " + loop);
+            }
+        }
+        this.disabled = why;
+        this.registration = reg;
+        if (why == null) {
+            this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
+            this.slots = new Transfer[settings.maxPipes()];
+            this.freeSlots = new int[settings.maxPipes()];
+            for (int i = 0; i < freeSlots.length; i++) {
+                freeSlots[i] = freeSlots.length - 1 - i;
+            }
+            this.freeCount = freeSlots.length;
+        } else {
+            this.pool = null;
+            this.slots = new Transfer[0];
+            this.freeSlots = new int[0];
+            if (LOGGED_UNAVAILABLE.compareAndSet(false, true)) {
+                logger.info("zero-copy splice unavailable, bodies will be copied: {}", why.toString());
+            }
+        }
+    }
+
+    /**
+     * Splices exactly {@code count} bytes from {@code in} to {@code out}.
+     *
+     * @param idleTimeoutNanos fail with {@link SpliceTimeoutException} when no byte moved for this long; 0: never
+     * @return the running transfer, or {@code null} when it cannot be spliced (counted as a fallback; see
+     *         {@link #lastFallbackReason()}): the caller copies. The callback never runs inside this call.
+     */
+    public SpliceTransfer transfer(Channel in, Channel out, long count, long idleTimeoutNanos, SpliceCallback cb) {
+        if (count < 0) {
+            throw new IllegalArgumentException(String.format("count must be >= 0, was %d", count));
+        }
+        return start(in, out, false, count, idleTimeoutNanos, cb);
+    }
+
+    /**
+     * L4 pump: splices from {@code in} to {@code out} until {@code in} reaches EOF, then shuts down {@code out}'s
+     * output (half-close) and reports the bytes moved. Run one per direction; the callback's failure causes are
+     * those of {@link #transfer}. Returns null (counted fallback) when it cannot splice.
+     */
+    public SpliceTransfer pump(Channel in, Channel out, long idleTimeoutNanos, SpliceCallback cb) {
+        return start(in, out, true, -1, idleTimeoutNanos, cb);
+    }
+
+    private SpliceTransfer start(Channel in, Channel out, boolean pump, long count, long idleTimeoutNanos,
+                                 SpliceCallback cb) {
+        Objects.requireNonNull(in, "in");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(cb, "cb");
+        if (idleTimeoutNanos < 0) {
+            throw new IllegalArgumentException(
+                    String.format("idleTimeoutNanos must be >= 0, was %d", idleTimeoutNanos));
+        }
+        checkInLoop();
+        if (in == out) {
+            throw new IllegalArgumentException("in and out are the same channel: " + in);
+        }
+        if (disabled != null) {
+            return fallback(FallbackReason.UNAVAILABLE);
+        }
+        if (closed) {
+            return fallback(FallbackReason.CLOSED);
+        }
+        if (in.eventLoop() != loop || out.eventLoop() != loop) {
+            throw new IllegalArgumentException(String.format(
+                    "channels must be registered on the splicer's loop %s: in on %s, out on %s",
+                    loop, in.eventLoop(), out.eventLoop()));
+        }
+        if (!canSplice(in) || !canSplice(out)) {
+            return fallback(FallbackReason.CHANNEL);
+        }
+        if (!pump && count == 0) {
+            Completed done = new Completed(cb);
+            metrics.outcome(SpliceMetrics.Outcome.COMPLETED);
+            loop.execute(done);
+            return done;
+        }
+        ChannelLease inLease = ChannelLease.of(in, ((UnixChannel) in).fd().intValue());
+        ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
+        if (inLease.reading) {
+            throw new IllegalStateException("a splice is already reading from " + in);
+        }
+        if (outLease.writing) {
+            throw new IllegalStateException("a splice is already writing to " + out);
+        }
+        if (inLease.rdhup == ChannelLease.RDHUP_NETTY && NettyUring.pollRdhupId(in) == 0) {
+            // Netty's POLLRDHUP fired: the peer half-closed and Netty is reading the rest on its own.
+            return fallback(FallbackReason.PEER_CLOSING);
+        }
+        if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
+            return fallback(FallbackReason.CHANNEL);
+        }
+        Pipe pipe = pool.acquire();
+        if (pipe == null) {
+            return fallback(pool.lastFailure());
+        }
+        int slot = freeSlots[--freeCount];
+        Transfer t = new Transfer(this, slot, in, inLease, out, outLease, pump, count, idleTimeoutNanos, cb, pipe);
+        slots[slot] = t;
+        active++;
+        t.start();
+        return t;
+    }
+
+    private static boolean nonBlocking(ChannelLease lease) {
+        if (!lease.nonBlocking) {
+            if (Syscalls.setNonBlocking(lease.fd) < 0) {
+                return false;
+            }
+            lease.nonBlocking = true;
+        }
+        return true;
+    }
+
+    private SpliceTransfer fallback(FallbackReason reason) {
+        lastFallback = reason;
+        metrics.fallback(reason);
+        return null;
+    }
+
+    private void checkInLoop() {
+        if (!loop.inEventLoop()) {
+            throw new IllegalStateException("Splicer is confined to its event loop " + loop);
+        }
+    }
+
+    /** Why the last {@link #transfer}/{@link #pump} on this loop returned null. Loop-confined. */
+    public FallbackReason lastFallbackReason() {
+        return lastFallback;
+    }
+
+    public SpliceSettings settings() {
+        return settings;
+    }
+
+    public SpliceMetrics metrics() {
+        return metrics;
+    }
+
+    public EventLoop eventLoop() {
+        return loop;
+    }
+
+    /** Transfers and pumps running now. Loop-confined. */
+    public int activeTransfers() {
+        return active;
+    }
+
+    /** Pipes pooled and idle now. Loop-confined. */
+    public int idlePipes() {
+        return pool == null ? 0 : pool.idle();
+    }
+
+    /** The pipe size requested from the kernel after clamping to fs.pipe-max-size. */
+    public int pipeSize() {
+        return pool == null ? 0 : pool.requestedSize();
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Cancels every running transfer (their callbacks run with {@link SpliceCancelledException} once their
+     * operations completed) and closes the pipes; later calls to {@link #forLoop} create a new splicer. Also runs
+     * when the event loop shuts down. Safe from any thread.
+     */
+    public void close() {
+        if (!loop.inEventLoop()) {
+            loop.execute(this::close);
+            return;
+        }
+        if (closed) {
+            return;
+        }
+        closed = true;
+        BY_LOOP.remove(loop, this);
+        if (disabled != null) {
+            return;
+        }
+        for (Transfer t : slots) {
+            if (t != null) {
+                t.fail(new SpliceCancelledException("splicer closed"));
+            }
+        }
+        pool.close();
+        if (active == 0) {
+            registration.cancel();
+        }
+    }
+
+    IoRegistration registration() {
+        return registration;
+    }
+
+    /** A transfer ended with every CQE in: free its slot and pipe. */
+    void finished(Transfer t, long leftoverPipeBytes) {
+        slots[t.slot] = null;
+        freeSlots[freeCount++] = t.slot;
+        active--;
+        pool.release(t.pipe, leftoverPipeBytes);
+        if (closed && active == 0) {
+            registration.cancel();
+        }
+    }
+
+    /** Receives every CQE of this loop's splices; user_data is (slot << 3 | kind) in 16 bits. */
+    private final class Handle implements IoUringIoHandle {
+        @Override
+        public void handle(IoRegistration reg, IoEvent event) {
+            IoUringIoEvent e = (IoUringIoEvent) event;
+            int userData = (int) e.userData() & 0xFFFF;
+            int slot = userData >>> 3;
+            Transfer t = slot < slots.length ? slots[slot] : null;
+            if (t != null) {
+                t.complete(userData & 7, e.res());
+            } else if (logger.isDebugEnabled()) {
+                logger.debug("splice completion for an empty slot: {}", e);
+            }
+        }
+
+        @Override
+        public void close() {
+            // Netty closes every registered handle when the loop shuts down.
+            Splicer.this.close();
+        }
+    }
+
+    /** A zero-byte transfer: nothing to splice, the callback runs from a task. */
+    private static final class Completed implements SpliceTransfer, Runnable {
+        private final SpliceCallback cb;
+        private volatile boolean done;
+
+        Completed(SpliceCallback cb) {
+            this.cb = cb;
+        }
+
+        @Override
+        public void run() {
+            done = true;
+            try {
+                cb.done(0, null);
+            } catch (Throwable t) {
+                logger.warn("splice callback threw", t);
+            }
+        }
+
+        @Override
+        public void cancel() {
+            // Nothing in flight; the callback reports success.
+        }
+
+        @Override
+        public long bytesMoved() {
+            return 0;
+        }
+
+        @Override
+        public boolean isDone() {
+            return done;
+        }
+    }
+}

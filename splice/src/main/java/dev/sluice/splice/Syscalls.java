@@ -1,0 +1,190 @@
+package dev.sluice.splice;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The few libc calls the splice module makes outside io_uring, through FFM. None of them is on the per-chunk path:
+ * pipes are created once and pooled, O_NONBLOCK is set once per connection, and reads only drain a pipe after a
+ * failed transfer. Every call returns {@code -errno} on failure so callers branch on an int, as io_uring CQEs do.
+ */
+final class Syscalls {
+    static final int EPERM = 1;
+    static final int ENOENT = 2;
+    static final int EINTR = 4;
+    static final int EBADF = 9;
+    static final int EAGAIN = 11;
+    static final int ENFILE = 23;
+    static final int EMFILE = 24;
+    static final int EPIPE = 32;
+    static final int ECONNRESET = 104;
+    static final int EALREADY = 114;
+    static final int ECANCELED = 125;
+
+    static final int O_NONBLOCK = 0x800;
+    static final int O_CLOEXEC = 0x80000;
+    static final int F_GETFL = 3;
+    static final int F_SETFL = 4;
+    static final int F_SETPIPE_SZ = 1031;
+    static final int F_GETPIPE_SZ = 1032;
+    static final int FIONREAD = 0x541B;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle PIPE2 = downcall("pipe2",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle FCNTL_INT = downcall("fcntl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle IOCTL_PTR = downcall("ioctl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                    ValueLayout.ADDRESS),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = downcall("close",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle READ = downcall("read",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_LONG));
+
+    private Syscalls() {
+    }
+
+    private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
+        SymbolLookup libc = LINKER.defaultLookup();
+        MemorySegment symbol = libc.find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc symbol not found: " + name));
+        Linker.Option[] options = new Linker.Option[extra.length + 1];
+        options[0] = CAPTURE_ERRNO;
+        System.arraycopy(extra, 0, options, 1, extra.length);
+        return LINKER.downcallHandle(symbol, descriptor, options);
+    }
+
+    private static int errno(MemorySegment state) {
+        return (int) ERRNO.get(state, 0L);
+    }
+
+    /** {@code pipe2(O_NONBLOCK|O_CLOEXEC)}: fills {@code fds[0]} (read end) and {@code fds[1]}; 0 or -errno. */
+    static int pipe(int[] fds) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment pair = arena.allocate(ValueLayout.JAVA_INT, 2);
+            int r = (int) PIPE2.invokeExact(state, pair, O_NONBLOCK | O_CLOEXEC);
+            if (r < 0) {
+                return -errno(state);
+            }
+            fds[0] = pair.getAtIndex(ValueLayout.JAVA_INT, 0);
+            fds[1] = pair.getAtIndex(ValueLayout.JAVA_INT, 1);
+            return 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code fcntl(fd, cmd, arg)}: the call's result, or -errno. */
+    static int fcntl(int fd, int cmd, int arg) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) FCNTL_INT.invokeExact(state, fd, cmd, arg);
+            return r < 0 ? -errno(state) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Sets O_NONBLOCK on {@code fd}; returns 1 if it changed the flag, 0 if it was already set, or -errno. */
+    static int setNonBlocking(int fd) {
+        int flags = fcntl(fd, F_GETFL, 0);
+        if (flags < 0) {
+            return flags;
+        }
+        if ((flags & O_NONBLOCK) != 0) {
+            return 0;
+        }
+        int r = fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        return r < 0 ? r : 1;
+    }
+
+    /** Whether O_NONBLOCK is set on {@code fd}; -errno on failure. */
+    static int isNonBlocking(int fd) {
+        int flags = fcntl(fd, F_GETFL, 0);
+        return flags < 0 ? flags : (flags & O_NONBLOCK) != 0 ? 1 : 0;
+    }
+
+    /** Bytes readable now ({@code FIONREAD}), or -errno. */
+    static int readable(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            int r = (int) IOCTL_PTR.invokeExact(state, fd, (long) FIONREAD, out);
+            return r < 0 ? -errno(state) : out.get(ValueLayout.JAVA_INT, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code close(fd)}: 0 or -errno. */
+    static int close(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int r = (int) CLOSE.invokeExact(state, fd);
+            return r < 0 ? -errno(state) : 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code read(fd, buf, len)}: bytes read, 0 at EOF, or -errno. */
+    static long read(int fd, MemorySegment buf, long len) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long r = (long) READ.invokeExact(state, fd, buf, len);
+            return r < 0 ? -errno(state) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static String errnoName(int errno) {
+        return switch (errno) {
+            case EPERM -> "EPERM";
+            case ENOENT -> "ENOENT";
+            case EINTR -> "EINTR";
+            case EBADF -> "EBADF";
+            case EAGAIN -> "EAGAIN";
+            case ENFILE -> "ENFILE";
+            case EMFILE -> "EMFILE";
+            case EPIPE -> "EPIPE";
+            case ECONNRESET -> "ECONNRESET";
+            case EALREADY -> "EALREADY";
+            case ECANCELED -> "ECANCELED";
+            case 22 -> "EINVAL";
+            case 12 -> "ENOMEM";
+            case 110 -> "ETIMEDOUT";
+            case 107 -> "ENOTCONN";
+            case 103 -> "ECONNABORTED";
+            default -> "errno " + errno;
+        };
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+}

@@ -1,0 +1,551 @@
+package dev.sluice.splice;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.unix.UnixChannel;
+import io.netty.channel.uring.IoUringIoOps;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+
+import java.util.ArrayList;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One splice from an input socket through a pooled pipe to an output socket: either an exact byte count
+ * ({@link Splicer#transfer}) or until the input's EOF ({@link Splicer#pump}). Confined to the channels' event loop.
+ *
+ * <h2>How it moves bytes</h2>
+ * Two splices, each driven from the other's completions (no linked SQE chains: a short splice would fail the rest
+ * of a chain): FILL {@code in -> pipe} and DRAIN {@code pipe -> out}, at most one of each in flight, so a fill and a
+ * drain overlap on two io-wq workers. FILL never asks for more than the bytes still owed ({@code remaining}), so
+ * the input is never read past the body. {@code pipeBytes} counts completed fills minus completed drains; when no
+ * operation is in flight it is exactly what the pipe holds.
+ *
+ * <p>Both sockets are O_NONBLOCK and every splice has SPLICE_F_NONBLOCK, so a splice returns EAGAIN instead of
+ * parking an io-wq worker. EAGAIN from DRAIN (issued only while the pipe holds bytes) means the output is full: a
+ * one-shot POLL_ADD(POLLOUT) on it. EAGAIN from FILL is ambiguous (input empty, or pipe slots full): with bytes in
+ * the pipe or a drain pending the fill waits for the next drain completion; with an empty, idle pipe the input is
+ * empty: POLL_ADD(POLLIN) on it.
+ *
+ * <h2>Ending</h2>
+ * The callback runs exactly once, after every SQE the transfer submitted has produced its CQE (outstanding == 0):
+ * the fds are never closed under a live splice by us, and the caller may close the channels from the callback.
+ * Failure (error, EOF before the count, idle timeout, cancel, channel closed) submits an ASYNC_CANCEL for each
+ * in-flight operation and waits for them. The pipe goes back to the pool with the exact count of leftover bytes,
+ * which the pool reads and discards (or closes the pipe).
+ *
+ * <p>No allocation per chunk: the SQE descriptions for a full fill, the drain and the two polls are built once per
+ * transfer (a drain asks for the whole pipe capacity; a splice from a pipe takes what the pipe holds, and the pipe
+ * only ever holds this transfer's bytes); completions arrive through the loop-wide handle with a short user_data of
+ * slot and kind.
+ */
+final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener {
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(Transfer.class);
+
+    // Operation kinds, the low 3 bits of the user_data.
+    static final int FILL = 0;
+    static final int DRAIN = 1;
+    static final int POLL_IN = 2;
+    static final int POLL_OUT = 3;
+    static final int CANCEL = 4;
+    static final int DISARM_IN = 5;
+    static final int DISARM_OUT = 6;
+
+    static final byte OP_POLL_ADD = 6;
+    static final byte OP_ASYNC_CANCEL = 14;
+    static final byte OP_SPLICE = 30;
+    static final int SPLICE_F_MOVE = 1;
+    static final int SPLICE_F_NONBLOCK = 2;
+    static final int POLLIN = 0x1;
+    static final int POLLOUT = 0x4;
+
+    private static final int STARTING = 0;
+    private static final int RUNNING = 1;
+    private static final int FAILING = 2;
+    private static final int SHUTTING_OUTPUT = 3;
+    private static final int DONE = 4;
+
+    private final Splicer splicer;
+    final int slot;
+    private final Channel in;
+    private final Channel out;
+    private final int inFd;
+    private final int outFd;
+    private final ChannelLease inLease;
+    private final ChannelLease outLease;
+    private final boolean pump;
+    private final long count;
+    private final long idleTimeoutNanos;
+    private final SpliceCallback callback;
+    final Pipe pipe;
+    private final int pipeCap;
+
+    private final IoUringIoOps fillOp;
+    private final IoUringIoOps drainOp;
+    private final IoUringIoOps pollInOp;
+    private final IoUringIoOps pollOutOp;
+    private IoUringIoOps tailFillOp;
+    private int tailFillLen;
+
+    private int state = STARTING;
+    /** state == DONE, readable from any thread. */
+    private volatile boolean done;
+    private boolean inStart;
+    private Throwable failure;
+    /** SQEs submitted whose CQE has not arrived yet. */
+    private int outstanding;
+    private int pendingLeases;
+    private long fillId;
+    private long drainId;
+    private long pollInId;
+    private long pollOutId;
+    /** Bytes still to read from the input (Long.MAX_VALUE for a pump). */
+    private long remaining;
+    private long pipeBytes;
+    private volatile long moved;
+    private boolean inputDone;
+    private boolean fillWaitsForDrain;
+    private long lastProgressNanos;
+    private ScheduledFuture<?> idleTimer;
+
+    Transfer(Splicer splicer, int slot, Channel in, ChannelLease inLease, Channel out, ChannelLease outLease,
+             boolean pump, long count, long idleTimeoutNanos, SpliceCallback callback, Pipe pipe) {
+        this.splicer = splicer;
+        this.slot = slot;
+        this.in = in;
+        this.out = out;
+        this.inLease = inLease;
+        this.outLease = outLease;
+        this.inFd = inLease.fd;
+        this.outFd = outLease.fd;
+        this.pump = pump;
+        this.count = count;
+        this.remaining = pump ? Long.MAX_VALUE : count;
+        this.idleTimeoutNanos = idleTimeoutNanos;
+        this.callback = callback;
+        this.pipe = pipe;
+        this.pipeCap = pipe.capacity;
+        this.fillOp = splice(inFd, pipe.writeFd, pipeCap, FILL);
+        this.drainOp = splice(pipe.readFd, outFd, pipeCap, DRAIN);
+        this.pollInOp = pollAdd(inFd, POLLIN, POLL_IN);
+        this.pollOutOp = pollAdd(outFd, POLLOUT, POLL_OUT);
+    }
+
+    private long userData(int kind) {
+        return (short) ((slot << 3) | kind);
+    }
+
+    // IoUringIoOps(opcode, flags, ioPrio, fd, union1, union2, len, union3, userData, union4, personality, union5,
+    // union6). For SPLICE: fd = fd_out, union1 = off_out, union2 = off_in (both -1: pipes and sockets have no
+    // offset), union3 = splice_flags, union5 = splice_fd_in. Mirrors Netty's IoUringIoOps.newSplice.
+    private IoUringIoOps splice(int fdIn, int fdOut, int len, int kind) {
+        return new IoUringIoOps(OP_SPLICE, (byte) 0, (short) 0, fdOut, -1L, -1L, len,
+                SPLICE_F_MOVE | SPLICE_F_NONBLOCK, userData(kind), (short) 0, (short) 0, fdIn, 0L);
+    }
+
+    private IoUringIoOps pollAdd(int fd, int mask, int kind) {
+        return new IoUringIoOps(OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, mask, userData(kind),
+                (short) 0, (short) 0, 0, 0L);
+    }
+
+    private IoUringIoOps asyncCancel(long target, int kind) {
+        return new IoUringIoOps(OP_ASYNC_CANCEL, (byte) 0, (short) 0, -1, 0L, target, 0, 0, userData(kind),
+                (short) 0, (short) 0, 0, 0L);
+    }
+
+    // ---------------------------------------------------------------- start
+
+    /** Called once by the Splicer right after construction, on the loop. */
+    void start() {
+        inStart = true;
+        try {
+            lastProgressNanos = System.nanoTime();
+            in.closeFuture().addListener(this);
+            out.closeFuture().addListener(this);
+            inLease.users++;
+            inLease.reading = true;
+            outLease.users++;
+            outLease.writing = true;
+            acquireRdHup(inLease, DISARM_IN);
+            acquireRdHup(outLease, DISARM_OUT);
+            if (idleTimeoutNanos > 0) {
+                idleTimer = eventLoop().schedule(this, idleTimeoutNanos, TimeUnit.NANOSECONDS);
+            }
+            if (state == STARTING && pendingLeases == 0) {
+                state = RUNNING;
+                advance();
+            }
+        } finally {
+            inStart = false;
+        }
+        if (state == FAILING && outstanding == 0) {
+            // Never run the callback from inside transfer()/pump(): defer it to a task.
+            eventLoop().execute(this::maybeFinish);
+        }
+    }
+
+    private EventLoop eventLoop() {
+        return in.eventLoop();
+    }
+
+    /** Takes Netty's POLLRDHUP away from the channel for the duration (see {@link NettyUring}). */
+    private void acquireRdHup(ChannelLease lease, int kind) {
+        if (state != STARTING) {
+            return;
+        }
+        switch (lease.rdhup) {
+            case ChannelLease.RDHUP_NETTY -> {
+                long id = NettyUring.pollRdhupId(lease.channel);
+                if (id == 0) {
+                    // Fired already. For the input the Splicer refused before getting here; for the output Netty
+                    // may read its EOF and close it, which our close listener turns into a cancel.
+                    return;
+                }
+                long sqe = submit(asyncCancel(id, kind));
+                if (sqe == 0) {
+                    fail(new SpliceCancelledException("event loop is shutting down"));
+                    return;
+                }
+                lease.rdhup = ChannelLease.RDHUP_DISARMING;
+                pendingLeases++;
+            }
+            case ChannelLease.RDHUP_DISARMING -> {
+                lease.addWaiter(this);
+                pendingLeases++;
+            }
+            default -> {
+                // DISARMED: nothing to do.
+            }
+        }
+    }
+
+    /** The result of the ASYNC_CANCEL of Netty's POLLRDHUP, delivered to every transfer waiting on it. */
+    private void disarmed(ChannelLease lease, int res) {
+        // 0: cancelled, Netty will see -ECANCELED. -ENOENT/-EALREADY: the poll already fired and Netty reads.
+        lease.rdhup = res == 0 ? ChannelLease.RDHUP_DISARMED : ChannelLease.RDHUP_NETTY;
+        boolean ok = res == 0;
+        ArrayList<Transfer> waiters = lease.waiters;
+        lease.waiters = null;
+        leaseSettled(lease, ok);
+        if (waiters != null) {
+            for (Transfer t : waiters) {
+                t.leaseSettled(lease, ok);
+            }
+        }
+    }
+
+    private void leaseSettled(ChannelLease lease, boolean ok) {
+        if (state == DONE) {
+            return;
+        }
+        pendingLeases--;
+        if (!ok && lease == inLease) {
+            fail(new SpliceRefusedException(FallbackReason.PEER_CLOSING));
+        }
+        if (state == STARTING && pendingLeases == 0) {
+            state = RUNNING;
+            advance();
+        }
+        maybeFinish();
+    }
+
+    // ---------------------------------------------------------------- completions
+
+    /** A CQE for this transfer's slot; runs on the loop. */
+    void complete(int kind, int res) {
+        outstanding--;
+        switch (kind) {
+            case FILL -> onFill(res);
+            case DRAIN -> onDrain(res);
+            case POLL_IN -> {
+                pollInId = 0;
+                onPoll(res, "poll input");
+            }
+            case POLL_OUT -> {
+                pollOutId = 0;
+                onPoll(res, "poll output");
+            }
+            case DISARM_IN -> disarmed(inLease, res);
+            case DISARM_OUT -> disarmed(outLease, res);
+            default -> {
+                // CANCEL: 0, -ENOENT (target already completed) or -EALREADY (running; its CQE follows).
+            }
+        }
+        advance();
+        maybeFinish();
+    }
+
+    private void onFill(int res) {
+        fillId = 0;
+        if (res > 0) {
+            remaining -= res;
+            pipeBytes += res;
+            lastProgressNanos = System.nanoTime();
+        } else if (res == 0) {
+            inputDone = true;
+        } else if (res == -Syscalls.EAGAIN) {
+            if (state == RUNNING) {
+                if (pipeBytes > 0 || drainId != 0 || pollOutId != 0) {
+                    // Maybe the pipe's slots are full: retry when the drain has made room.
+                    fillWaitsForDrain = true;
+                } else {
+                    pollInId = submitOrFail(pollInOp);
+                    splicer.metrics.pollIn();
+                }
+            }
+        } else {
+            onError(res, "splice socket->pipe");
+        }
+    }
+
+    private void onDrain(int res) {
+        drainId = 0;
+        fillWaitsForDrain = false;
+        if (res > 0) {
+            pipeBytes -= res;
+            moved += res;
+            splicer.metrics.bytesSpliced(res);
+            lastProgressNanos = System.nanoTime();
+        } else if (res == -Syscalls.EAGAIN) {
+            if (state == RUNNING) {
+                pollOutId = submitOrFail(pollOutOp);
+                splicer.metrics.pollOut();
+            }
+        } else if (res == 0) {
+            // Only possible if the pipe were empty, which pipeBytes > 0 rules out: treat as a broken output.
+            if (state == RUNNING) {
+                fail(new SpliceIoException("splice pipe->socket returned 0 with bytes in the pipe", Syscalls.EPIPE));
+            }
+        } else {
+            onError(res, "splice pipe->socket");
+        }
+    }
+
+    private void onPoll(int res, String what) {
+        if (res < 0) {
+            onError(res, what);
+        }
+        // res > 0 is the ready mask (maybe POLLERR/POLLHUP): the retried splice reports the real outcome.
+    }
+
+    private void onError(int res, String what) {
+        if (res == -Syscalls.EINTR) {
+            return; // advance() retries
+        }
+        if (state != RUNNING) {
+            return; // ECANCELED after our own cancel, or anything once we are failing already
+        }
+        if (res == -Syscalls.ECANCELED) {
+            fail(new SpliceCancelledException(what + " cancelled by the kernel or the event loop"));
+        } else {
+            fail(new SpliceIoException(what, -res));
+        }
+    }
+
+    // ---------------------------------------------------------------- driving
+
+    private void advance() {
+        if (state != RUNNING) {
+            return;
+        }
+        if (drainId == 0 && pollOutId == 0 && pipeBytes > 0) {
+            if (!isOpen(out)) {
+                fail(new SpliceCancelledException("output channel closed"));
+                return;
+            }
+            drainId = submitOrFail(drainOp);
+            if (state != RUNNING) {
+                return;
+            }
+        }
+        if (fillId == 0 && pollInId == 0 && !inputDone && !fillWaitsForDrain && remaining > 0
+                && pipeBytes < pipeCap) {
+            if (!isOpen(in)) {
+                fail(new SpliceCancelledException("input channel closed"));
+                return;
+            }
+            fillId = submitOrFail(remaining >= pipeCap ? fillOp : tailFill((int) remaining));
+            if (state != RUNNING) {
+                return;
+            }
+        }
+        if (outstanding == 0 && pipeBytes == 0) {
+            if (!pump && remaining == 0) {
+                finish(null);
+            } else if (inputDone) {
+                if (pump) {
+                    shutdownOutput();
+                } else {
+                    fail(new PrematureEofException(count, moved));
+                }
+            }
+        }
+    }
+
+    private IoUringIoOps tailFill(int len) {
+        if (tailFillOp == null || tailFillLen != len) {
+            tailFillOp = splice(inFd, pipe.writeFd, len, FILL);
+            tailFillLen = len;
+        }
+        return tailFillOp;
+    }
+
+    private static boolean isOpen(Channel ch) {
+        return ((UnixChannel) ch).fd().isOpen();
+    }
+
+    private long submit(IoUringIoOps op) {
+        long id = splicer.registration().submit(op);
+        if (id != 0) {
+            outstanding++;
+        }
+        return id;
+    }
+
+    private long submitOrFail(IoUringIoOps op) {
+        long id = submit(op);
+        if (id == 0) {
+            fail(new SpliceCancelledException("event loop is shutting down"));
+        }
+        return id;
+    }
+
+    private void shutdownOutput() {
+        state = SHUTTING_OUTPUT;
+        if (!out.isActive()) {
+            finish(new SpliceCancelledException("output channel closed before its output was shut down"));
+            return;
+        }
+        ((DuplexChannel) out).shutdownOutput().addListener((ChannelFutureListener) f -> {
+            if (state == DONE) {
+                return;
+            }
+            finish(f.isSuccess() ? null : new SpliceIoException("shutdownOutput", f.cause()));
+        });
+    }
+
+    // ---------------------------------------------------------------- failure and cancel
+
+    void fail(Throwable cause) {
+        if (state != STARTING && state != RUNNING) {
+            return;
+        }
+        failure = cause;
+        state = FAILING;
+        cancelInFlight(fillId);
+        cancelInFlight(drainId);
+        cancelInFlight(pollInId);
+        cancelInFlight(pollOutId);
+        maybeFinish();
+    }
+
+    private void cancelInFlight(long id) {
+        if (id != 0) {
+            // If the registration is gone the loop is shutting down and Netty drains every CQE anyway.
+            submit(asyncCancel(id, CANCEL));
+        }
+    }
+
+    private void maybeFinish() {
+        if (state == FAILING && outstanding == 0 && !inStart) {
+            finish(failure);
+        }
+    }
+
+    @Override
+    public void cancel() {
+        EventLoop loop = eventLoop();
+        if (!loop.inEventLoop()) {
+            loop.execute(this::cancel);
+            return;
+        }
+        fail(new SpliceCancelledException("transfer cancelled"));
+    }
+
+    /** Idle timer. */
+    @Override
+    public void run() {
+        if (state != RUNNING && state != STARTING) {
+            return;
+        }
+        long idle = System.nanoTime() - lastProgressNanos;
+        if (idle >= idleTimeoutNanos) {
+            fail(new SpliceTimeoutException(idleTimeoutNanos, moved));
+        } else {
+            idleTimer = eventLoop().schedule(this, idleTimeoutNanos - idle, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** closeFuture of either channel. */
+    @Override
+    public void operationComplete(ChannelFuture future) {
+        if (state == STARTING || state == RUNNING) {
+            fail(new SpliceCancelledException(
+                    (future.channel() == in ? "input" : "output") + " channel closed during the transfer"));
+        }
+    }
+
+    private void finish(Throwable cause) {
+        if (state == DONE) {
+            return;
+        }
+        state = DONE;
+        done = true;
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+            idleTimer = null;
+        }
+        in.closeFuture().removeListener(this);
+        out.closeFuture().removeListener(this);
+        boolean rearm = cause == null && !pump;
+        releaseLease(inLease, true, rearm);
+        releaseLease(outLease, false, rearm);
+        splicer.finished(this, pipeBytes);
+        SpliceMetrics metrics = splicer.metrics;
+        metrics.outcome(SpliceMetrics.Outcome.of(cause));
+        if (cause instanceof SpliceRefusedException refused) {
+            metrics.fallback(refused.reason());
+        }
+        try {
+            callback.done(moved, cause);
+        } catch (Throwable t) {
+            logger.warn("splice callback threw", t);
+        }
+    }
+
+    private void releaseLease(ChannelLease lease, boolean reading, boolean rearm) {
+        lease.users--;
+        if (reading) {
+            lease.reading = false;
+        } else {
+            lease.writing = false;
+        }
+        lease.removeWaiter(this);
+        if (rearm && lease.users == 0 && lease.rdhup == ChannelLease.RDHUP_DISARMED
+                && NettyUring.rearmRdHup(lease.channel)) {
+            lease.rdhup = ChannelLease.RDHUP_NETTY;
+        }
+    }
+
+    // ---------------------------------------------------------------- SpliceTransfer
+
+    @Override
+    public long bytesMoved() {
+        return moved;
+    }
+
+    @Override
+    public boolean isDone() {
+        return done;
+    }
+
+    @Override
+    public String toString() {
+        return "Transfer[slot=" + slot + ", " + (pump ? "pump" : "count=" + count) + ", moved=" + moved
+                + ", state=" + state + ", outstanding=" + outstanding + ']';
+    }
+}
