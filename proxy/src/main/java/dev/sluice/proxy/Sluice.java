@@ -72,7 +72,13 @@ public final class Sluice implements AutoCloseable {
         Map<String, ProxyMetrics.RouteMeters> routeMeters = new LinkedHashMap<>();
         for (ListenerConfig l : config.listeners()) {
             if (l.mode() == ListenerMode.TCP) {
-                throw new IllegalStateException("listener '" + l.name() + "': tcp listeners are not supported yet");
+                Upstreams.Group g = groups.get(l.upstream());
+                ProxyMetrics.RouteMeters m = routeMeters.computeIfAbsent(l.name(), context.metrics::route);
+                bind(l, ch -> {
+                    ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+                    ch.pipeline().addLast(new TcpRelay(context, l, g, m).clientHandler());
+                });
+                continue;
             }
             List<Router.Route> routes = new ArrayList<>();
             for (RouteConfig r : config.routes()) {
@@ -84,7 +90,8 @@ public final class Sluice implements AutoCloseable {
             if (routes.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "listener {0} has no routes: every request gets 404", l.name());
             }
-            bind(l, new Router(routes));
+            Router router = new Router(routes);
+            bind(l, ch -> ch.pipeline().addLast(new ClientConnection(context, router, l.name())));
         }
         if (config.admin().enabled()) {
             admin = AdminServer.start(config.admin().address().host(), config.admin().address().port(),
@@ -93,7 +100,7 @@ public final class Sluice implements AutoCloseable {
     }
 
     /** One listener socket per loop with SO_REUSEPORT (the kernel spreads connections); NIO shares one. */
-    private void bind(ListenerConfig l, Router router) throws InterruptedException {
+    private void bind(ListenerConfig l, java.util.function.Consumer<Channel> init) throws InterruptedException {
         int port = l.address().port();
         List<EventLoop> loops = new ArrayList<>();
         for (EventExecutor e : group) {
@@ -113,7 +120,7 @@ public final class Sluice implements AutoCloseable {
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
-                            ch.pipeline().addLast(new ClientConnection(context, router, l.name()));
+                            init.accept(ch);
                         }
                     });
             transports.setReusePort(b);

@@ -1,0 +1,142 @@
+package dev.sluice.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sluice.loadtest.Payload;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** L4 (mode = tcp) listeners: raw bytes both ways, half-close, idle timeout. */
+class TcpRelayTest {
+    private static String conf(String upstream, String extra) {
+        return """
+                sluice {
+                  event-loops = 2
+                  listeners = [
+                    { name = http, address = "127.0.0.1:0" }
+                    { name = raw, mode = tcp, address = "127.0.0.1:0", upstream = backend, idle-timeout = 2s }
+                  ]
+                  upstreams { backend { servers = ["%s"] } }
+                  admin.enabled = false
+                  access-log.enabled = false
+                }
+                """.formatted(upstream) + extra;
+    }
+
+    @Test
+    void tcpListener_forwardsHttpByteExact_inBothDirections() throws Exception {
+        try (Fixture f = new Fixture(conf("127.0.0.1:%1$d", ""), "l4"); TestClient c = new TestClient(f.sluice.port("raw"))) {
+            for (long size : new long[] {0, 1, 4095, 65536, 1048577}) {
+                String path = "/l4/" + size;
+                TestClient.Response r = c.send("GET " + path + "?size=" + size + " HTTP/1.1\r\nHost: t\r\n\r\n").read(false, path, 0);
+                assertEquals(size, r.bodyLength);
+                assertEquals(-1, r.firstMismatch);
+                c.send("PUT " + path + "?size=" + size + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + size + "\r\n\r\n")
+                        .sendPayload(path, 0, size);
+                assertEquals("ok", c.read().header("X-Body-Verified"));
+            }
+            // raw: the origin saw the exact client bytes, no Via/X-Forwarded-For added at L4
+            String echo = c.send("GET /e?echo=1 HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\n\r\n").read().bodyText();
+            assertTrue(!echo.contains("Via") && echo.contains("Connection: keep-alive"), echo);
+            assertEquals(1, f.origin(0).connectionsAccepted());
+        }
+    }
+
+    @Test
+    void halfClose_clientFinReachesServer_andReplyStillComesBack() throws Exception {
+        try (ServerSocket backend = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            Thread server = Thread.ofVirtual().start(() -> {
+                try (Socket s = backend.accept()) {
+                    InputStream in = s.getInputStream();
+                    long n = 0;
+                    long seed = Payload.seed("/hc");
+                    long bad = -1;
+                    byte[] buf = new byte[65536];
+                    int r;
+                    while ((r = in.read(buf)) > 0) { // until the client's FIN arrives through the relay
+                        long m = Payload.firstMismatch(seed, n, buf, 0, r);
+                        if (bad < 0 && m >= 0) {
+                            bad = m;
+                        }
+                        n += r;
+                    }
+                    s.getOutputStream().write(("got " + n + " bad " + bad + "\n").getBytes(StandardCharsets.US_ASCII));
+                } catch (IOException ignored) {
+                    // reported by the client side
+                }
+            });
+            try (Fixture f = new Fixture(conf("127.0.0.1:" + backend.getLocalPort(), ""), "unused");
+                    Socket s = new Socket("127.0.0.1", f.sluice.port("raw"))) {
+                s.setSoTimeout(10_000);
+                long size = 3_000_000;
+                byte[] buf = new byte[65536];
+                long seed = Payload.seed("/hc");
+                for (long off = 0; off < size; off += buf.length) {
+                    int n = (int) Math.min(buf.length, size - off);
+                    Payload.fill(seed, off, buf, 0, n);
+                    s.getOutputStream().write(buf, 0, n);
+                }
+                s.shutdownOutput();
+                String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                assertEquals("got " + size + " bad -1\n", reply);
+            }
+            server.join(5000);
+        }
+    }
+
+    @Test
+    void halfClose_serverFinReachesClient_andClientMaySendMore() throws Exception {
+        try (ServerSocket backend = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            Thread server = Thread.ofVirtual().start(() -> {
+                try (Socket s = backend.accept()) {
+                    s.getOutputStream().write("hello\n".getBytes(StandardCharsets.US_ASCII));
+                    s.shutdownOutput(); // server done talking, still listening
+                    byte[] all = s.getInputStream().readAllBytes();
+                    s.getOutputStream().flush();
+                    if (!new String(all, StandardCharsets.US_ASCII).equals("after fin")) {
+                        throw new IOException("server got " + new String(all, StandardCharsets.US_ASCII));
+                    }
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (Fixture f = new Fixture(conf("127.0.0.1:" + backend.getLocalPort(), ""), "unused");
+                    Socket s = new Socket("127.0.0.1", f.sluice.port("raw"))) {
+                s.setSoTimeout(10_000);
+                assertEquals("hello\n", new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII));
+                s.getOutputStream().write("after fin".getBytes(StandardCharsets.US_ASCII));
+                s.shutdownOutput();
+                server.join(5000);
+                assertTrue(!server.isAlive());
+            }
+        }
+    }
+
+    @Test
+    void idleConnection_isClosedAfterIdleTimeout() throws Exception {
+        String c = conf("127.0.0.1:%1$d", "").replace("idle-timeout = 2s", "idle-timeout = 300ms");
+        try (Fixture f = new Fixture(c, "idle"); TestClient t = new TestClient(f.sluice.port("raw"))) {
+            long t0 = System.nanoTime();
+            assertTrue(t.closedByServer(5000));
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(ms >= 250 && ms < 3000, "closed after " + ms + " ms");
+        }
+    }
+
+    @Test
+    void upstreamDown_closesClientConnection() throws Exception {
+        int dead;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            dead = s.getLocalPort();
+        }
+        try (Fixture f = new Fixture(conf("127.0.0.1:" + dead, ""), "unused"); TestClient t = new TestClient(f.sluice.port("raw"))) {
+            assertTrue(t.closedByServer(5000));
+        }
+    }
+}
