@@ -1,0 +1,52 @@
+package dev.sluice.loadtest;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** CPU time (user + system, this process's threads only, not children) from /proc/PID/stat. */
+final class ProcCpu {
+    private static final long CLK_TCK = clockTicks();
+
+    private ProcCpu() {}
+
+    /** utime + stime of a process in clock ticks, or -1 if it cannot be read (gone, not Linux). */
+    static long ticks(long pid) {
+        try {
+            String s = Files.readString(Path.of("/proc/" + pid + "/stat"), StandardCharsets.ISO_8859_1);
+            // comm (field 2) may contain spaces and parentheses: fields 3.. start after the last ')'
+            String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 (utime) and 15 (stime)
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    static long selfTicks() {
+        return ticks(ProcessHandle.current().pid());
+    }
+
+    static double seconds(long ticks) {
+        return (double) ticks / CLK_TCK;
+    }
+
+    static long clockTicksPerSecond() {
+        return CLK_TCK;
+    }
+
+    private static long clockTicks() {
+        try {
+            Process p = new ProcessBuilder("getconf", "CLK_TCK").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
+            p.waitFor();
+            long v = Long.parseLong(out);
+            return v > 0 ? v : 100;
+        } catch (IOException | RuntimeException e) {
+            return 100;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 100;
+        }
+    }
+}
