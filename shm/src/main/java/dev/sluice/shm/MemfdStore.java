@@ -97,8 +97,8 @@ final class MemfdStore extends AbstractStore {
                     locked = true;
                 } else {
                     String reason = String.format(
-                            "mlock of %d bytes for %s refused: %s; %s (root with CAP_IPC_LOCK is exempt)", capacity,
-                            name, Native.describe(-r), Native.memlockLimit());
+                            "mlock of %d bytes for %s refused: %s; %s (processes with CAP_IPC_LOCK are exempt)",
+                            capacity, name, Native.describe(-r), Native.memlockLimit());
                     if (policy == LockPolicy.REQUIRED) {
                         throw new ShmException(reason + "; raise the limit (ulimit -l, systemd LimitMEMLOCK=), grant "
                                 + "CAP_IPC_LOCK, or set the lock policy to try or off", -r);

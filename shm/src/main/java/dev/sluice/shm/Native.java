@@ -73,7 +73,8 @@ final class Native {
         StructLayout capture = null;
         VarHandle errno = null;
         MethodHandle memfd = null, open = null, unlink = null, ftruncate = null, mmap = null, munmap = null,
-                mlock = null, munlock = null, fallocate = null, close = null, getrlimit = null, strerror = null, pagesize = null;
+                mlock = null, munlock = null, fallocate = null, close = null, getrlimit = null, strerror = null,
+                pagesize = null;
         int pageSize = 4096;
         try {
             if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
@@ -90,7 +91,8 @@ final class Native {
             unlink = link(linker, libc, "unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS), err);
             ftruncate = link(linker, libc, "ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), err);
             mmap = link(linker, libc, "mmap",
-                    FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), err);
+                    FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG),
+                    err);
             munmap = link(linker, libc, "munmap", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), err);
             mlock = link(linker, libc, "mlock", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), err);
             munlock = link(linker, libc, "munlock", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG), err);
