@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Peer benchmark: Sluice against nginx, HAProxy and Varnish on loopback, same origin, same load client,
+# interleaved in one run (costs drift on this shared machine: compare within a run, by ratio).
+#
+#   loadtest/bench.sh [--quick | --full | --smoke] [options]
+#     --quick            default: 3 reps x 1.5 s per cell, all targets (< 3 min)
+#     --full             3 reps x 8 s per cell (< 20 min)
+#     --smoke            Sluice only, 1 rep x 1 s, every byte verified (< 1 min; what CI can run)
+#     --peers LIST       comma-separated subset of nginx,haproxy,varnish (default all; "" for none)
+#     --no-sluice        benchmark the peers only
+#     --workloads LIST   subset of A1,A8,B,D (also Bp,Dp: pass-through variants of B,D)
+#     --reps N           repetitions (medians are reported)
+#     --verify           measure with full byte verification (default: bodies dropped in the kernel,
+#                        after a verified correctness check of every target)
+#     --out DIR          results directory (default loadtest/results/<date>-<mode>)
+#     --keep             keep the scratch directory (configs, logs, caches)
+#
+# Installs nginx, haproxy, varnish (and gnuplot-nox for the chart) with apt-get if missing. Starts every
+# server itself on fixed loopback ports (override with BENCH_PORT_BASE, default 18080: sluice +0, nginx +1,
+# haproxy +2, varnish +3; origin BENCH_ORIGIN_PORT 19000, Sluice admin BENCH_ADMIN_PORT 19901) and stops
+# them by PID on exit. Sluice runs as `bin/sluice run CONFIG` (override the command with SLUICE_CMD).
+# Output: runs.csv, summary.csv, summary.md, chart.png, machine.md in the results directory.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+mode=quick
+peers="nginx,haproxy,varnish"
+with_sluice=1
+reps=""
+workloads=""
+out=""
+verify=""
+keep=0
+die() { echo "bench: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) mode=quick ;;
+    --full) mode=full ;;
+    --smoke) mode=smoke ;;
+    --peers) [ $# -ge 2 ] || die "--peers needs a value"; peers="$2"; shift ;;
+    --no-sluice) with_sluice=0 ;;
+    --workloads) [ $# -ge 2 ] || die "--workloads needs a value"; workloads="$2"; shift ;;
+    --reps) [ $# -ge 2 ] || die "--reps needs a value"; reps="$2"; shift ;;
+    --verify) verify=--verify ;;
+    --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
+    --keep) keep=1 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+  shift
+done
+
+case "$mode" in
+  smoke) peers=""; with_sluice=1; reps=${reps:-1}; duration=1s; warmup=500ms; workloads=${workloads:-A1,B,D}; verify=--verify ;;
+  quick) reps=${reps:-3}; duration=1500ms; warmup=500ms; workloads=${workloads:-A1,A8,B,D} ;;
+  full)  reps=${reps:-3}; duration=8s; warmup=2s; workloads=${workloads:-A1,A8,B,D} ;;
+esac
+peers=${peers//,/ }
+for p in $peers; do
+  case "$p" in nginx|haproxy|varnish) ;; *) die "unknown peer $p (nginx, haproxy, varnish)" ;; esac
+done
+[ "$with_sluice" = 1 ] || [ -n "$peers" ] || die "nothing to benchmark"
+
+base=${BENCH_PORT_BASE:-18080}
+origin_port=${BENCH_ORIGIN_PORT:-19000}
+admin_port=${BENCH_ADMIN_PORT:-19901}
+declare -A port=([sluice]=$base [nginx]=$((base + 1)) [haproxy]=$((base + 2)) [varnish]=$((base + 3)))
+workers=$(nproc)
+stamp=$(date +%Y-%m-%d-%H%M%S)
+out=${out:-$here/results/$stamp-$mode}
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+run=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+chmod 755 "$run"
+
+# ---- process bookkeeping: everything we start is stopped by PID on exit ----
+declare -A pid=()
+cleanup() {
+  local rc=$? name
+  for name in "${!pid[@]}"; do
+    kill -TERM "${pid[$name]}" 2>/dev/null || true
+  done
+  for name in "${!pid[@]}"; do
+    for _ in $(seq 50); do kill -0 "${pid[$name]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${pid[$name]}" 2>/dev/null || true
+  done
+  if [ "$keep" = 1 ] || [ $rc -ne 0 ]; then
+    echo "bench: scratch directory kept: $run" >&2
+  else
+    rm -rf "$run"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() { # name port timeout-seconds
+  local i
+  for i in $(seq $(($3 * 10))); do
+    if port_busy "$2"; then return 0; fi
+    if ! kill -0 "${pid[$1]}" 2>/dev/null; then
+      echo "bench: $1 exited; its log:" >&2; tail -30 "$run/$1.log" >&2 || true; exit 1
+    fi
+    sleep 0.1
+  done
+  echo "bench: $1 not listening on $2 after $3 s; its log:" >&2; tail -30 "$run/$1.log" >&2 || true
+  exit 1
+}
+
+render() { # template output: fills @PORT@ @ORIGIN@ @ORIGIN_HOST@ @ORIGIN_PORT@ @ADMIN@ @RUN@ @WORKERS@
+  sed -e "s|@PORT@|127.0.0.1:$3|g" -e "s|@ORIGIN@|127.0.0.1:$origin_port|g" -e "s|@ORIGIN_HOST@|127.0.0.1|g" \
+      -e "s|@ORIGIN_PORT@|$origin_port|g" -e "s|@ADMIN@|127.0.0.1:$admin_port|g" -e "s|@RUN@|$run|g" \
+      -e "s|@WORKERS@|$workers|g" "$1" > "$2"
+}
+
+# ---- tools ----
+java_major() {
+  local v
+  v=$("$1" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2; exit}') || true
+  printf '%s' "${v%%.*}"
+}
+find_jdk() {
+  local c candidates=()
+  [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME/bin/java")
+  command -v java >/dev/null 2>&1 && candidates+=("$(command -v java)")
+  for c in /usr/lib/jvm/*/bin/java "$HOME"/.sdkman/candidates/java/*/bin/java "$HOME"/.jdks/*/bin/java /opt/*/bin/java; do
+    [ -x "$c" ] && candidates+=("$c")
+  done
+  for c in "${candidates[@]}"; do
+    local m; m=$(java_major "$c")
+    if [ -n "$m" ] && [ "$m" -ge 25 ] 2>/dev/null; then printf '%s' "$c"; return 0; fi
+  done
+  return 1
+}
+JAVA=$(find_jdk) || die "needs a JDK 25 or newer"
+
+need=()
+for p in $peers; do
+  case "$p" in
+    nginx) command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx) ;;
+    haproxy) command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy) ;;
+    varnish) command -v varnishd >/dev/null 2>&1 || [ -x /usr/sbin/varnishd ] || need+=(varnish) ;;
+  esac
+done
+if [ "$mode" != smoke ] && ! command -v gnuplot >/dev/null 2>&1; then need+=(gnuplot-nox); fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "bench: installing ${need[*]}" >&2
+  sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_ apt-get update -qq >&2
+  # policy-rc.d (if the system has one) keeps the packages' own services from starting
+  DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq "${need[@]}" >&2
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+
+echo "bench: building the loadtest module" >&2
+(cd "$root" && mvn -B -q -pl loadtest -DskipTests package dependency:build-classpath \
+    -Dmdep.outputFile="$run/cp.txt" -Dmdep.includeScope=runtime) >&2
+CP="$root/loadtest/target/classes:$(cat "$run/cp.txt")"
+JFLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xms256m -Xmx1g)
+
+for name in sluice $peers; do
+  [ "$name" = sluice ] && [ "$with_sluice" = 0 ] && continue
+  if port_busy "${port[$name]}"; then die "port ${port[$name]} ($name) is already in use"; fi
+done
+if port_busy "$origin_port"; then die "origin port $origin_port is already in use"; fi
+
+# ---- start: origin, then the targets ----
+"$JAVA" "${JFLAGS[@]}" -cp "$CP" dev.sluice.loadtest.OriginMain --host 127.0.0.1 --port "$origin_port" \
+    --name bench --threads 1 --cache-mb 256 > "$run/origin.log" 2>&1 &
+pid[origin]=$!
+wait_port origin "$origin_port" 30
+
+targets=()
+if [ "$with_sluice" = 1 ]; then
+  render "$here/peers/sluice.conf" "$run/sluice.conf" "${port[sluice]}"
+  if [ -n "${SLUICE_CMD:-}" ]; then
+    # shellcheck disable=SC2086
+    $SLUICE_CMD "$run/sluice.conf" > "$run/sluice.log" 2>&1 &
+  else
+    [ -x "$root/bin/sluice" ] || die "bin/sluice not found (use --no-sluice, or SLUICE_CMD)"
+    "$root/bin/sluice" run "$run/sluice.conf" > "$run/sluice.log" 2>&1 &   # execs java: $! is the JVM
+  fi
+  pid[sluice]=$!
+  wait_port sluice "${port[sluice]}" 600   # the launcher may build first
+  targets+=(--target "sluice=127.0.0.1:${port[sluice]}@${pid[sluice]}")
+fi
+for p in $peers; do
+  case "$p" in
+    nginx)
+      mkdir -p "$run/nginx-cache"
+      render "$here/peers/nginx.conf" "$run/nginx.conf" "${port[nginx]}"
+      nginx -p "$run" -c "$run/nginx.conf" -e "$run/nginx-error.log" > "$run/nginx.log" 2>&1 &
+      ;;
+    haproxy)
+      render "$here/peers/haproxy.cfg" "$run/haproxy.cfg" "${port[haproxy]}"
+      haproxy -db -f "$run/haproxy.cfg" > "$run/haproxy.log" 2>&1 &
+      ;;
+    varnish)
+      render "$here/peers/varnish.vcl" "$run/varnish.vcl" "${port[varnish]}"
+      varnishd -F -j none -n "$run/varnish" -a "127.0.0.1:${port[varnish]}" -f "$run/varnish.vcl" \
+          -s malloc,1g -p thread_pools="$workers" > "$run/varnish.log" 2>&1 &
+      ;;
+  esac
+  pid[$p]=$!
+  wait_port "$p" "${port[$p]}" 60
+  targets+=(--target "$p=127.0.0.1:${port[$p]}@${pid[$p]}")
+done
+
+# ---- what was measured, on what ----
+{
+  echo "# Peer benchmark ($mode), $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "- machine: $(uname -srm), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
+  echo "- java: $("$JAVA" -version 2>&1 | head -1)"
+  echo "- sluice: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (work tree modified)')"
+  for p in $peers; do
+    case "$p" in
+      nginx) echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $workers workers, proxy buffers 8x1m, proxy_cache for /hit/" ;;
+      haproxy) echo "- haproxy: $(haproxy -v 2>&1 | head -1 | awk '{print $3}'), nbthread $workers, option splice-request/splice-response, cache for /hit/" ;;
+      varnish) echo "- varnish: $(varnishd -V 2>&1 | head -1 | sed 's/^varnishd (\(.*\))$/\1/'), malloc 1g, $workers thread pools, pass for /pass/" ;;
+    esac
+  done
+  echo "- origin: loadtest OriginMain (epoll, 1 thread, memoized bodies); load client: loadtest LoadClient (1 thread) in one JVM"
+  echo "- workloads: A1/A8 = 64 MiB Cache-Control no-store via /pass/ with 1/8 connections; B = 1 MiB, 16 conns; D = 1 KiB, 64 conns (B, D cacheable via /hit/: peers that cache serve hits)"
+  echo "- mode $mode: $reps reps x $duration after $warmup warmup per cell"
+} > "$out/machine.md"
+
+echo "bench: running ${workloads} against: ${targets[*]}" >&2
+rc=0
+"$JAVA" "${JFLAGS[@]}" -cp "$CP" dev.sluice.loadtest.BenchMain --out "$out" --reps "$reps" \
+    --duration "$duration" --warmup "$warmup" --workloads "$workloads" $verify "${targets[@]}" || rc=$?
+
+if command -v gnuplot >/dev/null 2>&1 && [ -f "$out/chart.gp" ]; then
+  (cd "$out" && gnuplot chart.gp) || echo "bench: gnuplot failed; chart.gp and data are in $out" >&2
+fi
+cat "$out/summary.md"
+echo
+echo "bench: results in $out" >&2
+[ $rc -eq 0 ] || echo "bench: some runs FAILED (see failures above and runs.csv)" >&2
+exit $rc

@@ -1,0 +1,66 @@
+package dev.sluice.loadtest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(60)
+class BenchMainTest {
+    @Test
+    void median_oddEvenAndNaN_middleValue() {
+        assertEquals(2.0, BenchMain.median(List.of(3.0, 1.0, 2.0)));
+        assertEquals(2.5, BenchMain.median(List.of(4.0, 1.0, 2.0, 3.0)));
+        assertEquals(1.0, BenchMain.median(List.of(Double.NaN, 1.0)));
+        assertTrue(Double.isNaN(BenchMain.median(List.of())));
+    }
+
+    @Test
+    void target_withAndWithoutPid_parsed() {
+        assertEquals(new BenchMain.Target("nginx", "127.0.0.1", 18081, 42), BenchMain.target("nginx=127.0.0.1:18081@42"));
+        assertEquals(new BenchMain.Target("x", "localhost", 1, 0), BenchMain.target("x=localhost:1"));
+    }
+
+    @Test
+    void run_twoTargets_writesRunsSummaryAndRatios(@TempDir Path out) throws Exception {
+        try (Origin a = Origin.builder().name("a").build(); Origin b = Origin.builder().name("b").build()) {
+            long self = ProcessHandle.current().pid();
+            int rc = BenchMain.run(new String[] {"--out", out.toString(), "--reps", "2", "--duration", "200ms",
+                "--warmup", "0s", "--workloads", "D,Bp", "--target", "sluice=127.0.0.1:" + a.port() + "@" + self,
+                "--target", "peer=127.0.0.1:" + b.port()});
+            assertEquals(0, rc);
+            List<String> runs = Files.readAllLines(out.resolve("runs.csv"));
+            assertEquals(1 + 2 * 2 * 2, runs.size(), String.join("\n", runs));
+            String md = Files.readString(out.resolve("summary.md"));
+            assertTrue(md.contains("| D 1 KiB cacheable, 64 conns | sluice |"), md);
+            assertTrue(md.contains("relative to the best peer"), md);
+            assertTrue(md.contains("| Bp | "), md);
+            assertTrue(Files.readString(out.resolve("chart.gp")).contains("chart-reqs.dat"));
+            String[] dRow = Files.readAllLines(out.resolve("chart-reqs.dat")).get(1).split(" ");
+            assertEquals("D", dRow[0]);
+            assertTrue(Arrays.stream(dRow).skip(1).mapToDouble(Double::parseDouble).allMatch(v -> v > 0));
+        }
+    }
+
+    @Test
+    void run_targetServingWrongBytes_exit1() throws Exception {
+        Relay.Tamper flip = (pos, buf, n) -> {
+            if (pos <= 500 && 500 < pos + n) {
+                buf[(int) (500 - pos)] ^= 1;
+            }
+            return n;
+        };
+        try (Origin o = Origin.builder().build(); Relay bad = new Relay(o.port(), Relay.NONE, flip)) {
+            Path out = Files.createTempDirectory("bench");
+            int rc = BenchMain.run(new String[] {"--out", out.toString(), "--reps", "1", "--duration", "100ms",
+                "--warmup", "0s", "--workloads", "Bp", "--target", "bad=127.0.0.1:" + bad.port()});
+            assertEquals(1, rc);
+        }
+    }
+}
