@@ -202,8 +202,8 @@ public final class LoadClient {
                     mode, requestsPerSecond, gibPerSecond));
             sb.append(f(", latency p50 %s p99 %s p99.9 %s max %s", ms(latencyP50Micros), ms(latencyP99Micros),
                     ms(latencyP999Micros), ms(latencyMaxMicros)));
-            sb.append(f("; errors %d timeouts %d wrong-status %d short %d long %d wrong-bytes %d wrong-range %d", errors, timeouts,
-                    wrongStatus, shortBodies, longBodies, wrongBytes, wrongRange));
+            sb.append(f("; errors %d timeouts %d wrong-status %d short %d long %d wrong-bytes %d wrong-range %d",
+                    errors, timeouts, wrongStatus, shortBodies, longBodies, wrongBytes, wrongRange));
             if (!cpuSeconds.isEmpty()) {
                 sb.append("; cpu");
                 cpuSeconds.forEach((pid, s) -> sb.append(f(" %d:%.2fs", pid, s)));

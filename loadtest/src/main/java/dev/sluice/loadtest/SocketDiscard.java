@@ -23,9 +23,8 @@ final class SocketDiscard {
         MethodHandle h = null;
         Throwable cause = null;
         try {
-            Linker linker = Linker.nativeLinker();
-            h = linker.downcallHandle(
-                    linker.defaultLookup().find("recv").orElseThrow(),
+            h = downcall(
+                    "recv",
                     FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                             ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
         } catch (Throwable t) {
@@ -33,6 +32,13 @@ final class SocketDiscard {
         }
         RECV = h;
         UNAVAILABILITY_CAUSE = cause;
+    }
+
+    /** Native access is what this class is for (the JVM runs with --enable-native-access=ALL-UNNAMED). */
+    @SuppressWarnings("restricted")
+    private static MethodHandle downcall(String symbol, FunctionDescriptor fd, Linker.Option... options) {
+        Linker linker = Linker.nativeLinker();
+        return linker.downcallHandle(linker.defaultLookup().find(symbol).orElseThrow(), fd, options);
     }
 
     private SocketDiscard() {}

@@ -23,9 +23,8 @@ final class SocketQueue {
         MethodHandle h = null;
         Throwable cause = null;
         try {
-            Linker linker = Linker.nativeLinker();
-            h = linker.downcallHandle(
-                    linker.defaultLookup().find("ioctl").orElseThrow(),
+            h = downcall(
+                    "ioctl",
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
                             ValueLayout.ADDRESS),
                     Linker.Option.firstVariadicArg(2));
@@ -34,6 +33,13 @@ final class SocketQueue {
         }
         IOCTL = h;
         UNAVAILABILITY_CAUSE = cause;
+    }
+
+    /** Native access is what this class is for (the JVM runs with --enable-native-access=ALL-UNNAMED). */
+    @SuppressWarnings("restricted")
+    private static MethodHandle downcall(String symbol, FunctionDescriptor fd, Linker.Option... options) {
+        Linker linker = Linker.nativeLinker();
+        return linker.downcallHandle(linker.defaultLookup().find(symbol).orElseThrow(), fd, options);
     }
 
     private SocketQueue() {}

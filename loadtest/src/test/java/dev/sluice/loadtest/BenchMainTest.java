@@ -23,7 +23,8 @@ class BenchMainTest {
 
     @Test
     void target_withAndWithoutPid_parsed() {
-        assertEquals(new BenchMain.Target("nginx", "127.0.0.1", 18081, 42), BenchMain.target("nginx=127.0.0.1:18081@42"));
+        assertEquals(new BenchMain.Target("nginx", "127.0.0.1", 18081, 42),
+                BenchMain.target("nginx=127.0.0.1:18081@42"));
         assertEquals(new BenchMain.Target("x", "localhost", 1, 0), BenchMain.target("x=localhost:1"));
     }
 
