@@ -22,6 +22,7 @@ import dev.sluice.conf.SluiceConfig.ListenerConfig;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
 import dev.sluice.conf.SluiceConfig.RouteConfig;
 import dev.sluice.conf.SluiceConfig.ServerConfig;
+import dev.sluice.conf.SluiceConfig.SpliceConfig;
 import dev.sluice.conf.SluiceConfig.Timeouts;
 import dev.sluice.conf.SluiceConfig.Transport;
 import dev.sluice.conf.SluiceConfig.UpstreamConfig;
@@ -278,13 +279,15 @@ public final class ConfigLoader {
             List<ListenerConfig> listeners = readListeners(upstreams);
             List<RouteConfig> routes = readRoutes(upstreams, listeners);
 
+            SpliceConfig splice = new SpliceConfig(intAtLeast("splice.max-pipes", 1),
+                    (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE));
             AdminConfig admin = new AdminConfig(bool("admin.enabled"), hostPort("admin.address"),
                     intAtLeast("admin.event-loops", 1));
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
                     enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
             DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
             return new SluiceConfig(source, eventLoops, transport, listeners, upstreams, routes, timeouts, limits,
-                    admin, accessLog, demo);
+                    splice, admin, accessLog, demo);
         }
 
         private Map<String, UpstreamConfig> readUpstreams(Timeouts timeouts) {

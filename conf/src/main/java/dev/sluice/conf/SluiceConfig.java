@@ -19,6 +19,7 @@ public record SluiceConfig(
         List<RouteConfig> routes,
         Timeouts timeouts,
         Limits limits,
+        SpliceConfig splice,
         AdminConfig admin,
         AccessLogConfig accessLog,
         DemoConfig demo) {
@@ -75,6 +76,9 @@ public record SluiceConfig(
 
     /** maxRequestBody 0 = unlimited. */
     public record Limits(int maxRequestTarget, int maxHeaderSize, long maxRequestBody, int maxResponseHeaderSize) {}
+
+    /** Pipes per loop, pipe buffer size, smallest remainder spliced under zero-copy = auto. */
+    public record SpliceConfig(int maxPipes, int pipeSize, long minBytes) {}
 
     public record AdminConfig(boolean enabled, HostPort address, int eventLoops) {}
 

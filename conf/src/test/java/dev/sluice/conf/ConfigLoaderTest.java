@@ -41,6 +41,9 @@ class ConfigLoaderTest {
         assertNull(c.routes().get(0).header());
         assertEquals(32 * 1024, c.limits().maxHeaderSize());
         assertTrue(c.admin().enabled());
+        assertEquals(64, c.splice().maxPipes());
+        assertEquals(1 << 20, c.splice().pipeSize());
+        assertEquals(64 * 1024, c.splice().minBytes());
     }
 
     @Test

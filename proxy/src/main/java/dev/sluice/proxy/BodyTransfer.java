@@ -43,6 +43,7 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
     private boolean complete;
     private boolean finished;
     private Object splice;
+    private Runnable afterCancel;
 
     /**
      * @param length for LENGTH framing the body size
@@ -167,13 +168,19 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         return framing == Framing.LENGTH ? "with " + remaining + " body bytes outstanding" : "before the body ended";
     }
 
-    /** Stops moving bytes (the exchange is being torn down); no callback follows. */
-    void cancel() {
+    /**
+     * Stops moving bytes (the exchange is being torn down); no owner callback follows. Returns true
+     * when a splice was in flight: {@code then} runs once the kernel no longer refers to either
+     * socket, and only then may they be closed (a closed fd number can be reused at once).
+     */
+    boolean cancel(Runnable then) {
         finished = true;
         if (splice != null) {
+            afterCancel = then;
             zeroCopy.cancel(splice);
-            splice = null;
+            return true;
         }
+        return false;
     }
 
     private void write(ByteBuf b) {
@@ -216,23 +223,43 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
     }
 
     @Override
-    public void spliced(long moved, ProxyException cause) {
+    public void spliced(long moved, Throwable cause) {
         splice = null;
-        if (finished) {
-            return;
-        }
         bytes += moved;
         splicedBytes += moved;
         remaining -= moved;
+        if (finished) {
+            Runnable then = afterCancel;
+            afterCancel = null;
+            if (then != null) {
+                then.run();
+            }
+            return;
+        }
         if (moved > 0) {
             owner.bodyProgress(this);
         }
+        if (cause instanceof dev.sluice.splice.SpliceRefusedException) {
+            src.read(); // nothing moved and nothing lost: copy the rest instead
+            return;
+        }
         if (cause != null) {
-            fail(cause);
+            fail(spliceFailure(cause));
             return;
         }
         complete = remaining == 0;
         next();
+    }
+
+    private ProxyException spliceFailure(Throwable cause) {
+        if (cause instanceof dev.sluice.splice.PrematureEofException) {
+            return new ProxyException(request ? Failure.BAD_REQUEST : Failure.BAD_GATEWAY,
+                    (request ? "client" : "upstream") + " closed the connection " + progress());
+        }
+        if (cause instanceof dev.sluice.splice.SpliceTimeoutException) {
+            return new ProxyException(Failure.GATEWAY_TIMEOUT, "idle timeout: no body bytes moved (splice)");
+        }
+        return new ProxyException(request ? Failure.BAD_GATEWAY : Failure.BAD_REQUEST, "splice failed: " + cause.getMessage());
     }
 
     private void fail(ProxyException e) {

@@ -50,6 +50,10 @@ final class Exchange implements BodyTransfer.Owner {
     private BodyTransfer respBody;
     private long lastProgressNanos;
     private boolean done;
+    /** Close the client at once (a response cut short) instead of ending the exchange normally. */
+    private boolean abortClient;
+    /** Splices being cancelled; the sockets are released only when this reaches zero. */
+    private int pendingCancels;
 
     Exchange(ClientConnection client, HttpHead req, long startNanos) {
         this.client = client;
@@ -303,8 +307,13 @@ final class Exchange implements BodyTransfer.Owner {
         up.channel.read(); // the response head; an upstream may answer before the body is complete
     }
 
+    /** The route's choice: copy, splice above the size threshold (auto), or splice whatever the size. */
     private ZeroCopy zeroCopy() {
-        return route.config().zeroCopy() == dev.sluice.conf.SluiceConfig.ZeroCopy.COPY ? null : client.loop.zeroCopy;
+        return switch (route.config().zeroCopy()) {
+            case COPY -> null;
+            case AUTO -> client.loop.zeroCopyAuto;
+            case SPLICE -> client.loop.zeroCopyForced;
+        };
     }
 
     /** The request head as sent upstream: hop-by-hop fields removed, forwarding fields added. */
@@ -490,8 +499,8 @@ final class Exchange implements BodyTransfer.Owner {
             requestComplete();
         } else if (t == respBody) {
             if (reqBody != null && !reqBody.isFinished()) {
-                // answered before the upload ended: the rest of the body is unread, so neither side is reusable
-                reqBody.cancel();
+                // answered before the upload ended: the rest of the body is unread, so neither side is
+                // reusable (finish() stops the upload)
                 closeClient = true;
                 upstreamReusable = false;
             }
@@ -584,7 +593,7 @@ final class Exchange implements BodyTransfer.Owner {
         }
         if (responseStarted) {
             entry.reason = e.reason();
-            client.abort();
+            abortClient = true;
             finish();
         } else {
             reject(e);
@@ -635,12 +644,26 @@ final class Exchange implements BodyTransfer.Owner {
             return;
         }
         done = true;
-        if (reqBody != null) {
-            reqBody.cancel();
+        // A splice still in flight refers to the sockets' fds: nothing is closed or pooled until the
+        // kernel has let go of them (a closed fd number is reused at once by the next accept).
+        if (reqBody != null && reqBody.cancel(this::cancelled)) {
+            pendingCancels++;
         }
-        if (respBody != null) {
-            respBody.cancel();
+        if (respBody != null && respBody.cancel(this::cancelled)) {
+            pendingCancels++;
         }
+        if (pendingCancels == 0) {
+            release();
+        }
+    }
+
+    private void cancelled() {
+        if (--pendingCancels == 0) {
+            release();
+        }
+    }
+
+    private void release() {
         if (upIn != null) {
             upIn.release();
             upIn = null;
@@ -649,8 +672,9 @@ final class Exchange implements BodyTransfer.Owner {
             group.active[server]--;
             UpstreamConnection c = up;
             up = null;
-            boolean reusable = upstreamReusable && requestSent && respBody != null && respBody.isFinished()
-                    && !respBody.trailingBytes && (reqBody == null || reqBody.isFinished()) && c.channel.isActive();
+            boolean reusable = upstreamReusable && !abortClient && requestSent && respBody != null
+                    && respBody.isFinished() && !respBody.trailingBytes && (reqBody == null || reqBody.isFinished())
+                    && c.channel.isActive();
             if (reusable) {
                 c.idle();
                 group.release(server, c, System.nanoTime());
@@ -676,7 +700,11 @@ final class Exchange implements BodyTransfer.Owner {
         }
         entry.mechanism = mechanismLabel();
         proxy.accessLog.log(entry);
-        client.exchangeDone(this, closeClient || !clientKeepAlive);
+        if (abortClient) {
+            client.abort();
+        } else {
+            client.exchangeDone(this, closeClient || !clientKeepAlive);
+        }
     }
 
     private static void count(io.micrometer.core.instrument.Counter[] byMechanism, BodyTransfer t) {

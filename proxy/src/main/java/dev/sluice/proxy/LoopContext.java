@@ -12,8 +12,12 @@ final class LoopContext {
     final EventLoop loop;
     final int index;
     private final Map<Upstreams.Group, Upstreams.LoopGroup> groups = new HashMap<>();
-    /** Null when body bytes are copied on this loop. */
-    ZeroCopy zeroCopy;
+    /** Splice above the size threshold (zero-copy = auto); null when this loop cannot splice. */
+    ZeroCopy zeroCopyAuto;
+    /** Splice whatever the size (zero-copy = splice); null when this loop cannot splice. */
+    ZeroCopy zeroCopyForced;
+    /** The loop's splicer (pipes, metrics), or null. */
+    dev.sluice.splice.Splicer splicer;
 
     LoopContext(EventLoop loop, int index, Iterable<Upstreams.Group> all) {
         this.loop = loop;

@@ -5,6 +5,10 @@ import dev.sluice.conf.SluiceConfig;
 import dev.sluice.conf.SluiceConfig.ListenerConfig;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
 import dev.sluice.conf.SluiceConfig.RouteConfig;
+import dev.sluice.splice.SpliceMetrics;
+import dev.sluice.splice.SpliceSettings;
+import dev.sluice.splice.Splicer;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
@@ -67,7 +71,20 @@ public final class Sluice implements AutoCloseable {
         }
         int i = 0;
         for (EventExecutor e : group) {
-            context.addLoop(new LoopContext((EventLoop) e, i++, groups.values()));
+            LoopContext lc = new LoopContext((EventLoop) e, i++, groups.values());
+            context.addLoop(lc);
+            if (needsSplice()) {
+                lc.loop.submit(() -> initSplice(lc)).syncUninterruptibly();
+            }
+        }
+        if (needsSplice()) {
+            if (!Splicer.isAvailable()) {
+                LOG.log(System.Logger.Level.WARNING, "zero-copy splice unavailable, body bytes are copied: {0}",
+                        String.valueOf(Splicer.unavailabilityCause()));
+            } else if (transports.kind() != SluiceConfig.Transport.IO_URING) {
+                LOG.log(System.Logger.Level.WARNING, "zero-copy splice needs the io_uring transport; with {0} body bytes are copied",
+                        transports.name());
+            }
         }
         Map<String, ProxyMetrics.RouteMeters> routeMeters = new LinkedHashMap<>();
         for (ListenerConfig l : config.listeners()) {
@@ -97,6 +114,25 @@ public final class Sluice implements AutoCloseable {
             admin = AdminServer.start(config.admin().address().host(), config.admin().address().port(),
                     config.admin().eventLoops(), registry, this::healthJson);
         }
+    }
+
+    private boolean needsSplice() {
+        return config.routes().stream().anyMatch(r -> r.zeroCopy() != SluiceConfig.ZeroCopy.COPY)
+                || config.listeners().stream().anyMatch(l -> l.mode() == ListenerMode.TCP);
+    }
+
+    /** On the loop: its splicer (pipes are created lazily) and the two zero-copy modes over it. */
+    private void initSplice(LoopContext lc) {
+        if (transports.kind() != SluiceConfig.Transport.IO_URING || !Splicer.isAvailable()) {
+            return;
+        }
+        SpliceMetrics metrics = new SpliceMetrics().bindTo(registry, Tags.of("loop", Integer.toString(lc.index)));
+        SpliceSettings settings = SpliceSettings.defaults().withMaxPipes(config.splice().maxPipes())
+                .withPipeSize(config.splice().pipeSize());
+        lc.splicer = Splicer.forLoop(lc.loop, settings, metrics);
+        long idle = config.timeouts().idle().toNanos();
+        lc.zeroCopyAuto = new SpliceZeroCopy(lc.splicer, config.splice().minBytes(), idle);
+        lc.zeroCopyForced = new SpliceZeroCopy(lc.splicer, 1, idle);
     }
 
     /** One listener socket per loop with SO_REUSEPORT (the kernel spreads connections); NIO shares one. */
@@ -171,7 +207,12 @@ public final class Sluice implements AutoCloseable {
             admin.close();
         }
         for (LoopContext lc : context.loops()) {
-            lc.loop.submit(lc::closeAll).syncUninterruptibly();
+            lc.loop.submit(() -> {
+                lc.closeAll();
+                if (lc.splicer != null) {
+                    lc.splicer.close();
+                }
+            }).syncUninterruptibly();
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         accessLog.close();

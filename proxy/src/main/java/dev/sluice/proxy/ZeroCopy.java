@@ -4,17 +4,20 @@ import io.netty.channel.Channel;
 
 /**
  * The splice path behind {@link BodyTransfer}: moves an exact byte count from one socket to another
- * without the bytes entering the JVM. One per event loop; null where splicing is off or unavailable.
+ * without the bytes entering the JVM. One per event loop and mode; null where bodies are copied.
  */
 interface ZeroCopy {
     interface Callback {
-        /** Runs on the loop once: bytes moved, and null or why the transfer stopped short. */
-        void spliced(long moved, ProxyException cause);
+        /**
+         * Runs on the loop exactly once per started transfer, also after {@link #cancel}: bytes
+         * moved, and null or why the transfer stopped short.
+         */
+        void spliced(long moved, Throwable cause);
     }
 
     /** Starts a transfer, or returns null when it cannot (the caller copies instead; counted). */
     Object start(Channel src, Channel dst, long count, Callback callback);
 
-    /** Cancels a started transfer; its callback does not run. */
+    /** Cancels a started transfer; its callback still runs, once nothing refers to the sockets any more. */
     void cancel(Object transfer);
 }

@@ -28,6 +28,11 @@ final class TestClient implements AutoCloseable {
         out = socket.getOutputStream();
     }
 
+    /** The buffered input (what follows a head read with {@link #readHeadOnly}). */
+    InputStream input() {
+        return in;
+    }
+
     TestClient send(String raw) throws IOException {
         out.write(raw.getBytes(StandardCharsets.ISO_8859_1));
         out.flush();

@@ -1,0 +1,194 @@
+package dev.sluice.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.search.Search;
+import java.io.File;
+import java.io.IOException;
+import java.util.Objects;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Issue 3's suite, run with zero-copy = splice and = copy so both paths stay correct: byte-exact bodies
+ * both ways over keep-alive sequences of mixed sizes, faults, and file descriptors (sockets and pipes)
+ * back to their baseline afterwards.
+ */
+class ZeroCopyTest {
+    private static final long[] SIZES = {0, 1, 4095, 65536, 1048577, 65536, 1, 4 << 20, 0, 300_000};
+
+    private static Fixture fixture(String mode, String extra) throws Exception {
+        return new Fixture(Fixture.simple("sluice.routes = [ { name = main, upstream = origin, zero-copy = " + mode + " } ]\n"
+                + extra), "zc-" + mode);
+    }
+
+    /** The counter, after waiting (bounded) for it to reach {@code atLeast}: it is recorded when the exchange ends. */
+    private static double bytes(Fixture f, String direction, String mechanism, double atLeast) throws InterruptedException {
+        double v = bytes(f, direction, mechanism);
+        for (int i = 0; i < 100 && v < atLeast; i++) {
+            Thread.sleep(20);
+            v = bytes(f, direction, mechanism);
+        }
+        return v;
+    }
+
+    private static double bytes(Fixture f, String direction, String mechanism) {
+        return Search.in(f.sluice.registry()).name("sluice.body.bytes").tag("route", "main")
+                .tag("direction", direction).tag("mechanism", mechanism).counters().stream()
+                .mapToDouble(Counter::count).sum();
+    }
+
+    static int openFds() {
+        return Objects.requireNonNull(new File("/proc/self/fd").list()).length;
+    }
+
+    /** Waits (bounded) for fds to settle back to at most {@code baseline}; returns the last count. */
+    static int settleFds(int baseline) throws InterruptedException {
+        int n = openFds();
+        for (int i = 0; i < 100 && n > baseline; i++) {
+            Thread.sleep(50);
+            n = openFds();
+        }
+        return n;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void mixedSizes_keepAlive_bothDirections_byteExact(String mode) throws Exception {
+        try (Fixture f = fixture(mode, ""); TestClient c = f.client()) {
+            long total = 0;
+            for (int i = 0; i < SIZES.length; i++) {
+                long size = SIZES[i];
+                String path = "/zc/" + mode + "/" + i;
+                TestClient.Response r = c.send("GET " + path + "?size=" + size + " HTTP/1.1\r\nHost: t\r\n\r\n").read(false, path, 0);
+                assertEquals(size, r.bodyLength, "GET " + size);
+                assertEquals(-1, r.firstMismatch, "GET " + size + " wrong byte at " + r.firstMismatch);
+                c.send("PUT " + path + "?size=" + size + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + size + "\r\n\r\n")
+                        .sendPayload(path, 0, size);
+                TestClient.Response p = c.read();
+                assertEquals("ok", p.header("X-Body-Verified"), "PUT " + size + ": " + p);
+                total += size;
+            }
+            assertEquals(1, f.origin(0).connectionsAccepted(), "one upstream connection for the whole sequence");
+            String other = mode.equals("splice") ? "copy" : "splice";
+            assertTrue(bytes(f, "out", mode, total / 2) > total / 2, mode + " moved " + bytes(f, "out", mode) + " of " + total);
+            assertTrue(bytes(f, "in", mode, total / 2) > total / 2, mode + " uploaded " + bytes(f, "in", mode) + " of " + total);
+            if (mode.equals("copy")) {
+                assertEquals(0, bytes(f, "out", other) + bytes(f, "in", other), "copy mode must not splice");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void body256MiB_byteExact(String mode) throws Exception {
+        try (Fixture f = fixture(mode, ""); TestClient c = f.client()) {
+            long size = 256L << 20;
+            TestClient.Response r = c.send("GET /zc/big?size=256m HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/zc/big", 0);
+            assertEquals(size, r.bodyLength);
+            assertEquals(-1, r.firstMismatch);
+            assertTrue(bytes(f, "out", mode, size - 65536) >= size - 65536, mode + " carried " + bytes(f, "out", mode));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void faults_neverLookComplete_andFdsReturnToBaseline(String mode) throws Exception {
+        try (Fixture f = fixture(mode, "sluice.timeouts.idle = 500ms")) {
+            try (TestClient warm = f.client()) { // first use creates pools, pipes and the loop's ring state
+                warm.send("GET /warm?size=2m HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/warm", 0);
+            }
+            int baseline = settleFds(openFds()) + 2;
+            // origin resets mid-body
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("GET /f/rst?size=4m&fault=reset@1500000 HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/f/rst", 0);
+                assertTrue(r.truncated, "reset: " + r.bodyLength);
+                assertEquals(-1, r.firstMismatch);
+            }
+            // origin sends fewer bytes than Content-Length, then closes
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("GET /f/short?size=4m&fault=short@2000000 HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/f/short", 0);
+                assertTrue(r.truncated, "short: " + r.bodyLength);
+            }
+            // origin stalls: the idle timeout closes the client
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("GET /f/stall?size=4m&fault=stall@1000000 HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/f/stall", 0);
+                assertTrue(r.truncated, "stall: " + r.bodyLength);
+                assertEquals(1_000_000, r.bodyLength);
+            }
+            // client aborts mid-download and mid-upload
+            try (TestClient c = f.client()) {
+                c.send("GET /f/abort?size=64m HTTP/1.1\r\nHost: t\r\n\r\n").readHeadOnly();
+                c.socket.setSoLinger(true, 0);
+            }
+            try (TestClient c = f.client()) {
+                c.send("PUT /f/up?size=8m HTTP/1.1\r\nHost: t\r\nContent-Length: 8388608\r\n\r\n").sendPayload("/f/up", 0, 3_000_000);
+            }
+            // everything still works afterwards
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("GET /f/after?size=3m HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/f/after", 0);
+                assertEquals(3 << 20, r.bodyLength);
+                assertEquals(-1, r.firstMismatch);
+            }
+            int after = settleFds(baseline);
+            assertTrue(after <= baseline, "fds leaked: baseline " + baseline + ", now " + after);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void slowReader_boundedMemory_byteExact(String mode) throws Exception {
+        try (Fixture f = fixture(mode, ""); TestClient c = f.client()) {
+            c.socket.setReceiveBufferSize(16 * 1024);
+            long size = 32L << 20;
+            long heapBefore = usedHeap();
+            c.send("GET /slow?size=32m HTTP/1.1\r\nHost: t\r\n\r\n");
+            TestClient.Response head = c.readHeadOnly();
+            assertEquals(200, head.status);
+            Thread.sleep(1500); // the proxy must hold back, not buffer 32 MiB
+            long grown = usedHeap() - heapBefore;
+            assertTrue(grown < 24L << 20, "heap grew by " + grown + " while the client did not read");
+            try (var in = c.input()) {
+                byte[] buf = new byte[65536];
+                long seed = dev.sluice.loadtest.Payload.seed("/slow");
+                long off = 0;
+                int n;
+                while (off < size && (n = in.read(buf, 0, (int) Math.min(buf.length, size - off))) > 0) {
+                    assertEquals(-1, dev.sluice.loadtest.Payload.firstMismatch(seed, off, buf, 0, n));
+                    off += n;
+                }
+                assertEquals(size, off);
+            }
+        }
+    }
+
+    private static long usedHeap() {
+        System.gc();
+        Runtime r = Runtime.getRuntime();
+        return r.totalMemory() - r.freeMemory();
+    }
+
+    @org.junit.jupiter.api.Test
+    void pipePoolExhausted_fallsBackToCopy_stillByteExact() throws Exception {
+        try (Fixture f = fixture("splice", "sluice.splice.max-pipes = 1\nsluice.event-loops = 1")) {
+            // a stalled download holds the only pipe; the next transfer must copy
+            TestClient holder = f.client();
+            holder.send("GET /hold?size=64m&fault=stall@100000 HTTP/1.1\r\nHost: t\r\n\r\n").readHeadOnly();
+            Thread.sleep(200);
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("GET /px?size=2m HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/px", 0);
+                assertEquals(2 << 20, r.bodyLength);
+                assertEquals(-1, r.firstMismatch);
+            }
+            double fallbacks = Search.in(f.sluice.registry()).name("sluice.splice.fallbacks").tag("reason", "pool_exhausted")
+                    .functionCounters().stream().mapToDouble(fc -> fc.count()).sum();
+            assertTrue(fallbacks >= 1, "pool exhaustion must be counted");
+            assertTrue(bytes(f, "out", "copy", (2 << 20) - 65536) >= (2 << 20) - 65536, "the second download should have been copied");
+            holder.close();
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+}
