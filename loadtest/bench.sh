@@ -216,7 +216,8 @@ done
   echo
   echo "- machine: $(uname -srm), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
   echo "- java: $("$JAVA" -version 2>&1 | head -1)"
-  echo "- sluice: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (work tree modified)')"
+  rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (work tree modified)')"
+  if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
   for p in $peers; do
     case "$p" in
       nginx) echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $workers workers, proxy buffers 8x1m, proxy_cache for /hit/" ;;
