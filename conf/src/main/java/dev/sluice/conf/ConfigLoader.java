@@ -381,7 +381,8 @@ public final class ConfigLoader {
                 } else if (upstream != null && !upstream.isEmpty()) {
                     l.problem("upstream", "only tcp listeners name an upstream; http listeners use routes");
                 }
-                out.add(new ListenerConfig(name, mode, address, upstream, l.positive("idle-timeout")));
+                out.add(new ListenerConfig(name, mode, address, upstream, l.positive("idle-timeout"),
+                        l.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO)));
             }
             return out;
         }

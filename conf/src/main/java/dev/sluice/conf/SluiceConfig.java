@@ -54,7 +54,7 @@ public record SluiceConfig(
     }
 
     public record ListenerConfig(String name, ListenerMode mode, HostPort address, String upstream,
-            Duration idleTimeout) {}
+            Duration idleTimeout, ZeroCopy zeroCopy) {}
 
     public record ServerConfig(HostPort address, int weight) {}
 

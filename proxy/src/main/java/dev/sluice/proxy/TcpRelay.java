@@ -39,6 +39,9 @@ final class TcpRelay {
     private long lastActivityNanos = startNanos;
     private ScheduledFuture<?> idleTimer;
     private boolean finished;
+    private long lastSplicedTotal;
+    /** Pumps being cancelled; the sockets close only when this reaches zero. */
+    private int pendingCancels;
 
     TcpRelay(ProxyContext proxy, ListenerConfig listener, Upstreams.Group group, ProxyMetrics.RouteMeters meters) {
         this.proxy = proxy;
@@ -102,12 +105,17 @@ final class TcpRelay {
                     client.peer = server;
                     server.peer = client;
                     entry.upstream = group.labels[s];
-                    client.channel.read();
-                    server.channel.read();
+                    client.start();
+                    server.start();
                 });
     }
 
     private void tick() {
+        long moved = client.splicedNow() + (server == null ? 0 : server.splicedNow());
+        if (moved != lastSplicedTotal) {
+            lastSplicedTotal = moved;
+            lastActivityNanos = System.nanoTime();
+        }
         if (System.nanoTime() - lastActivityNanos > listener.idleTimeout().toNanos()) {
             entry.reason = "idle timeout after " + listener.idleTimeout();
             finish();
@@ -122,20 +130,43 @@ final class TcpRelay {
         if (idleTimer != null) {
             idleTimer.cancel(false);
         }
+        // a pump still in flight refers to both fds: close only once the kernel let go of them
+        if (client.cancelPump()) {
+            pendingCancels++;
+        }
+        if (server != null && server.cancelPump()) {
+            pendingCancels++;
+        }
+        if (pendingCancels == 0) {
+            release();
+        }
+    }
+
+    private void release() {
         client.channel.close();
         if (server != null) {
             server.channel.close();
             loopGroup.active[serverIndex]--;
         }
         entry.durationMillis = (System.nanoTime() - startNanos) / 1e6;
-        entry.bytesIn = client.bytesRead;
-        entry.bytesOut = server == null ? 0 : server.bytesRead;
-        entry.mechanism = ProxyMetrics.Mechanism.COPY.label;
-        meters.bytesIn[ProxyMetrics.Mechanism.COPY.ordinal()].increment(client.bytesRead);
+        entry.bytesIn = client.bytesRead + client.spliced;
+        entry.bytesOut = server == null ? 0 : server.bytesRead + server.spliced;
+        entry.mechanism = (client.spliced + (server == null ? 0 : server.spliced)) > 0
+                ? ProxyMetrics.Mechanism.SPLICE.label : ProxyMetrics.Mechanism.COPY.label;
+        count(meters.bytesIn, client);
         if (server != null) {
-            meters.bytesOut[ProxyMetrics.Mechanism.COPY.ordinal()].increment(server.bytesRead);
+            count(meters.bytesOut, server);
         }
         proxy.accessLog.log(entry);
+    }
+
+    private static void count(io.micrometer.core.instrument.Counter[] byMechanism, Side s) {
+        if (s.spliced > 0) {
+            byMechanism[ProxyMetrics.Mechanism.SPLICE.ordinal()].increment(s.spliced);
+        }
+        if (s.bytesRead > 0) {
+            byMechanism[ProxyMetrics.Mechanism.COPY.ordinal()].increment(s.bytesRead);
+        }
     }
 
     /** One direction's source: bytes it reads go to its peer. */
@@ -143,8 +174,13 @@ final class TcpRelay {
         final boolean isClient;
         Channel channel;
         Side peer;
+        /** Bytes read through Netty (copied) from this side. */
         long bytesRead;
+        /** Bytes spliced from this side to its peer, by finished pumps. */
+        long spliced;
         boolean inputDone;
+        /** The splice pump reading this side, while it runs. */
+        dev.sluice.splice.SpliceTransfer pump;
         private final ChannelFutureListener written = this::written;
 
         Side(boolean isClient) {
@@ -178,6 +214,58 @@ final class TcpRelay {
                 return;
             }
             peer.channel.writeAndFlush(buf).addListener(written);
+        }
+
+        /** Both ends connected: splice this side's bytes to the peer if possible, else copy them. */
+        void start() {
+            LoopContext lc = proxy.loop(channel.eventLoop());
+            if (listener.zeroCopy() != dev.sluice.conf.SluiceConfig.ZeroCopy.COPY && lc.splicer != null
+                    && dev.sluice.splice.Splicer.canSplice(channel) && dev.sluice.splice.Splicer.canSplice(peer.channel)) {
+                // idle is judged for the pair (tick), not per direction: one side may rightly be quiet for long
+                pump = lc.splicer.pump(channel, peer.channel, 0, this::pumped);
+                if (pump != null) {
+                    return;
+                }
+            }
+            channel.read();
+        }
+
+        long splicedNow() {
+            return spliced + (pump == null ? 0 : pump.bytesMoved());
+        }
+
+        boolean cancelPump() {
+            if (pump == null) {
+                return false;
+            }
+            pump.cancel();
+            return true;
+        }
+
+        /** The pump ended: EOF passed on (the splicer shut the peer's output down), or a failure. */
+        private void pumped(long moved, Throwable cause) {
+            pump = null;
+            spliced += moved;
+            lastActivityNanos = System.nanoTime();
+            if (finished) {
+                if (--pendingCancels == 0) {
+                    release();
+                }
+                return;
+            }
+            if (cause instanceof dev.sluice.splice.SpliceRefusedException) {
+                channel.read(); // nothing moved: copy this direction instead
+                return;
+            }
+            if (cause != null) {
+                entry.reason = (isClient ? "client to upstream" : "upstream to client") + " splice ended: " + cause.getMessage();
+                finish();
+                return;
+            }
+            inputDone = true;
+            if (peer.inputDone) {
+                finish();
+            }
         }
 
         private void written(ChannelFuture f) {

@@ -10,28 +10,37 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.search.Search;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** L4 (mode = tcp) listeners: raw bytes both ways, half-close, idle timeout. */
 class TcpRelayTest {
     private static String conf(String upstream, String extra) {
+        return conf(upstream, extra, "auto");
+    }
+
+    private static String conf(String upstream, String extra, String mode) {
         return """
                 sluice {
                   event-loops = 2
                   listeners = [
                     { name = http, address = "127.0.0.1:0" }
-                    { name = raw, mode = tcp, address = "127.0.0.1:0", upstream = backend, idle-timeout = 2s }
+                    { name = raw, mode = tcp, address = "127.0.0.1:0", upstream = backend, idle-timeout = 2s, zero-copy = %s }
                   ]
                   upstreams { backend { servers = ["%s"] } }
                   admin.enabled = false
                   access-log.enabled = false
                 }
-                """.formatted(upstream) + extra;
+                """.formatted(mode, upstream) + extra;
     }
 
-    @Test
-    void tcpListener_forwardsHttpByteExact_inBothDirections() throws Exception {
-        try (Fixture f = new Fixture(conf("127.0.0.1:%1$d", ""), "l4"); TestClient c = new TestClient(f.sluice.port("raw"))) {
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void tcpListener_forwardsHttpByteExact_inBothDirections(String mode) throws Exception {
+        try (Fixture f = new Fixture(conf("127.0.0.1:%1$d", "", mode), "l4"); TestClient c = new TestClient(f.sluice.port("raw"))) {
             for (long size : new long[] {0, 1, 4095, 65536, 1048577}) {
                 String path = "/l4/" + size;
                 TestClient.Response r = c.send("GET " + path + "?size=" + size + " HTTP/1.1\r\nHost: t\r\n\r\n").read(false, path, 0);
@@ -48,8 +57,32 @@ class TcpRelayTest {
         }
     }
 
-    @Test
-    void halfClose_clientFinReachesServer_andReplyStillComesBack() throws Exception {
+    private static double l4Bytes(Fixture f, String direction, String mechanism) {
+        return Search.in(f.sluice.registry()).name("sluice.body.bytes").tag("route", "raw").tag("direction", direction)
+                .tag("mechanism", mechanism).counters().stream().mapToDouble(Counter::count).sum();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void tcpListener_bytesAreCountedByMechanism(String mode) throws Exception {
+        try (Fixture f = new Fixture(conf("127.0.0.1:%1$d", "", mode), "l4m")) {
+            try (TestClient c = new TestClient(f.sluice.port("raw"))) {
+                TestClient.Response r = c.send("GET /m?size=8m HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/m", 0);
+                assertEquals(-1, r.firstMismatch);
+            }
+            double out = 0;
+            for (int i = 0; i < 100 && out < (8 << 20); i++) {
+                Thread.sleep(20);
+                out = l4Bytes(f, "out", mode);
+            }
+            assertTrue(out >= 8 << 20, mode + " carried " + out);
+            assertEquals(0, l4Bytes(f, "out", mode.equals("splice") ? "copy" : "splice"));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void halfClose_clientFinReachesServer_andReplyStillComesBack(String mode) throws Exception {
         try (ServerSocket backend = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             Thread server = Thread.ofVirtual().start(() -> {
                 try (Socket s = backend.accept()) {
@@ -71,7 +104,7 @@ class TcpRelayTest {
                     // reported by the client side
                 }
             });
-            try (Fixture f = new Fixture(conf("127.0.0.1:" + backend.getLocalPort(), ""), "unused");
+            try (Fixture f = new Fixture(conf("127.0.0.1:" + backend.getLocalPort(), "", mode), "unused");
                     Socket s = new Socket("127.0.0.1", f.sluice.port("raw"))) {
                 s.setSoTimeout(10_000);
                 long size = 3_000_000;
@@ -90,8 +123,9 @@ class TcpRelayTest {
         }
     }
 
-    @Test
-    void halfClose_serverFinReachesClient_andClientMaySendMore() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void halfClose_serverFinReachesClient_andClientMaySendMore(String mode) throws Exception {
         try (ServerSocket backend = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             Thread server = Thread.ofVirtual().start(() -> {
                 try (Socket s = backend.accept()) {
@@ -106,7 +140,7 @@ class TcpRelayTest {
                     throw new RuntimeException(e);
                 }
             });
-            try (Fixture f = new Fixture(conf("127.0.0.1:" + backend.getLocalPort(), ""), "unused");
+            try (Fixture f = new Fixture(conf("127.0.0.1:" + backend.getLocalPort(), "", mode), "unused");
                     Socket s = new Socket("127.0.0.1", f.sluice.port("raw"))) {
                 s.setSoTimeout(10_000);
                 assertEquals("hello\n", new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII));
