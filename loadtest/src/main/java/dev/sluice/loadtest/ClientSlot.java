@@ -57,6 +57,8 @@ final class ClientSlot {
     private long remaining;
     private long bodyRead;
     private boolean discardable;
+    private boolean uploading;
+    private long upSent;
 
     ClientSlot(LoadRun run, int id, EventLoop loop) {
         this.run = run;
@@ -131,9 +133,13 @@ final class ClientSlot {
         bodyRead = 0;
         discardable = false;
         StringBuilder sb = new StringBuilder(160);
-        sb.append("GET ").append(spec.target()).append(" HTTP/1.1\r\nHost: ").append(run.hostHeader).append("\r\n");
+        sb.append(spec.upload() >= 0 ? "PUT " : "GET ").append(spec.target()).append(" HTTP/1.1\r\nHost: ")
+                .append(run.hostHeader).append("\r\n");
         if (spec.range() != null) {
             sb.append("Range: ").append(spec.range()).append("\r\n");
+        }
+        if (spec.upload() >= 0) {
+            sb.append("Content-Length: ").append(spec.upload()).append("\r\n");
         }
         sb.append(run.extraHeaders).append("\r\n");
         ByteBuf req = ByteBufUtil.writeAscii(ch.alloc(), sb);
@@ -147,6 +153,31 @@ final class ClientSlot {
             }
         });
         armTimeout(run.timeoutNanos);
+        upSent = 0;
+        uploading = spec.upload() > 0;
+        pumpUpload();
+    }
+
+    /** Streams the PUT body while the channel is writable; resumed by channelWritabilityChanged. */
+    private void pumpUpload() {
+        Channel c = ch;
+        boolean wrote = false;
+        while (uploading && c != null && c.isWritable()) {
+            int n = (int) Math.min(BodyCache.PIECE, spec.upload() - upSent);
+            ByteBuf piece = run.bodyCache.slice(c.alloc(), spec.seed(), upSent, n);
+            n = piece.readableBytes();
+            c.write(piece, c.voidPromise());
+            upSent += n;
+            count(System.nanoTime(), n);
+            lastProgress = System.nanoTime();
+            wrote = true;
+            if (upSent == spec.upload()) {
+                uploading = false;
+            }
+        }
+        if (wrote) {
+            c.flush();
+        }
     }
 
     // ---- reading ----
@@ -324,6 +355,8 @@ final class ClientSlot {
         String te = null;
         String conn = "";
         String cr = null;
+        String verdict = null;
+        String received = null;
         for (int i = 1; i < lines.length; i++) {
             String l = lines[i];
             int colon = l.indexOf(':');
@@ -343,6 +376,10 @@ final class ClientSlot {
                 conn = conn + "," + value.toLowerCase(Locale.ROOT);
             } else if (name.equalsIgnoreCase("content-range")) {
                 cr = value;
+            } else if (name.equalsIgnoreCase("x-body-verified")) {
+                verdict = value;
+            } else if (name.equalsIgnoreCase("x-received-bytes")) {
+                received = value;
             }
         }
         sawHead = true;
@@ -356,6 +393,16 @@ final class ClientSlot {
             if (!want.equals(cr)) {
                 fail(WRONG_RANGE, "Content-Range '" + cr + "', expected '" + want + "' for " + spec.target()
                         + " Range " + spec.range());
+            }
+        }
+        if (spec.upload() >= 0 && statusOk) {
+            if (!"ok".equals(verdict)) {
+                fail(WRONG_BYTES, "origin verdict on the " + spec.upload() + " bytes PUT to " + spec.target()
+                        + ": X-Body-Verified " + verdict);
+            }
+            if (!String.valueOf(spec.upload()).equals(received)) {
+                fail(SHORT, "origin received " + received + " of the " + spec.upload() + " bytes PUT to "
+                        + spec.target());
             }
         }
         if (status == 204 || status == 304) {
@@ -375,7 +422,7 @@ final class ClientSlot {
             if (n < 0) {
                 throw new ProtocolError("bad Content-Length " + cl);
             }
-            if (statusOk && n != spec.length()) {
+            if (statusOk && spec.length() >= 0 && n != spec.length()) {
                 fail(n < spec.length() ? SHORT : LONG, "Content-Length " + n + ", expected " + spec.length()
                         + " for " + spec.target());
             }
@@ -424,7 +471,7 @@ final class ClientSlot {
     }
 
     private void complete() {
-        if (statusOk && (failMask & (SHORT | LONG)) == 0) {
+        if (statusOk && spec.length() >= 0 && (failMask & (SHORT | LONG)) == 0) {
             if (bodyRead < spec.length()) {
                 fail(SHORT, "body ended after " + bodyRead + " of " + spec.length() + " bytes: " + spec.target());
             } else if (bodyRead > spec.length()) {
@@ -445,6 +492,10 @@ final class ClientSlot {
     /** Books the exchange in flight (complete or not) and returns to IDLE. */
     private void endExchange(boolean completed) {
         cancelTimeout();
+        if (uploading) { // answered before the whole body went out: the connection is out of step
+            uploading = false;
+            keepAlive = false;
+        }
         long now = System.nanoTime();
         if (completed) {
             stats.completed++;
@@ -507,10 +558,10 @@ final class ClientSlot {
     }
 
     private void complete0AtEof() {
-        if (statusOk && bodyRead < spec.length()) {
+        if (statusOk && spec.length() >= 0 && bodyRead < spec.length()) {
             fail(SHORT, "close-delimited body ended after " + bodyRead + " of " + spec.length() + " bytes: "
                     + spec.target());
-        } else if (statusOk && bodyRead > spec.length()) {
+        } else if (statusOk && spec.length() >= 0 && bodyRead > spec.length()) {
             fail(LONG, "close-delimited body of " + bodyRead + " bytes, expected " + spec.length());
         }
         endExchange(true);
@@ -585,6 +636,13 @@ final class ClientSlot {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             onClosed(ctx.channel());
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (ctx.channel() == ch && uploading) {
+                pumpUpload();
+            }
         }
 
         @Override

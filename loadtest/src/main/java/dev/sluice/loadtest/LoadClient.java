@@ -45,6 +45,7 @@ public final class LoadClient {
         Workload wl = b.urls != null
                 ? Workload.urls(b.urls, b.unique, b.range)
                 : Workload.sizes(b.sizes, b.pathPrefix, b.query, b.unique, b.range);
+        wl.upload(b.upload);
         StringBuilder extra = new StringBuilder("User-Agent: sluice-loadtest\r\n");
         for (String[] h : b.headers) {
             extra.append(h[0]).append(": ").append(h[1]).append("\r\n");
@@ -101,6 +102,7 @@ public final class LoadClient {
             }
             run.stopping = true;
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+            run.bodyCache.close();
             SlotStats total = new SlotStats();
             for (ClientSlot s : slots) {
                 total.add(s.stats); // the loops have terminated: their writes happen-before this read
@@ -363,6 +365,7 @@ public final class LoadClient {
         private String range;
         private boolean verify = true;
         private boolean discard = true;
+        private boolean upload;
         private final List<String[]> headers = new ArrayList<>();
         private final List<Long> pids = new ArrayList<>();
         private String label = "";
@@ -493,6 +496,16 @@ public final class LoadClient {
         /** When not verifying, drop Content-Length bodies in the kernel with recv(MSG_TRUNC) (default on). */
         public Builder discardInKernel(boolean discard) {
             this.discard = discard;
+            return this;
+        }
+
+        /**
+         * PUT each target's payload ({@code size=} bytes, streamed under backpressure) instead of GET; expects the
+         * loadtest origin's 201 with {@code X-Body-Verified: ok} and {@code X-Received-Bytes} equal to the size.
+         * Ranges are ignored. Throughput counts uploaded bytes.
+         */
+        public Builder upload(boolean upload) {
+            this.upload = upload;
             return this;
         }
 

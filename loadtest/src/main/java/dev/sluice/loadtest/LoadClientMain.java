@@ -28,6 +28,7 @@ public final class LoadClientMain {
               --urls-file F           request targets, one per line (# comments)
               --unique                distinct path per request (cache misses)
               --range SPEC            a-b | a- | -n | random: single Range requests (206 verified)
+              --put                   upload (PUT) each target's payload; the origin verifies it
               --no-verify             count body bytes without checking them (peak runs)
               --copy                  with --no-verify: read bodies instead of recv(MSG_TRUNC) dropping them
               --header 'N: V'         extra request header, repeatable
@@ -78,6 +79,10 @@ public final class LoadClientMain {
                 }
                 case "--copy" -> {
                     copy = true;
+                    continue;
+                }
+                case "--put" -> {
+                    b.upload(true);
                     continue;
                 }
                 case "--csv-header" -> {

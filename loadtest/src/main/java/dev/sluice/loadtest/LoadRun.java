@@ -19,6 +19,7 @@ final class LoadRun {
     final long timeoutNanos;
     final long randomSeed;
     final CountDownLatch slotsDone;
+    final BodyCache bodyCache = new BodyCache(64L << 20); // upload bodies, generated once per piece
     final List<String> samples = new CopyOnWriteArrayList<>();
     private final AtomicLong sampleCount = new AtomicLong();
     private final AtomicLong tickets; // null: duration bounded

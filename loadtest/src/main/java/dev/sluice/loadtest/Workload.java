@@ -12,9 +12,12 @@ import java.util.SplittableRandom;
  * misses) and single Range requests.
  */
 final class Workload {
-    /** One planned request. {@code length} is the expected body length; {@code offset} its payload offset. */
+    /**
+     * One planned request. {@code length} is the expected response body length (-1: not checked), {@code offset}
+     * its payload offset; {@code upload} the request body to PUT (-1: a GET).
+     */
     record Spec(String target, long seed, int status, boolean verifyBytes, long offset, long length, long full,
-            String range) {}
+            String range, long upload) {}
 
     private record Entry(String target, String path, String query, long size, int status, boolean echo,
             int weight) {}
@@ -25,6 +28,7 @@ final class Workload {
     private final boolean unique;
     private final String nonce;
     private final Range range;
+    private boolean upload;
 
     private Workload(List<Entry> entries, boolean weighted, boolean unique, Range range) {
         if (entries.isEmpty()) {
@@ -78,6 +82,12 @@ final class Workload {
         return new Workload(out, true, unique, Range.parse(range));
     }
 
+    /** PUT each target's payload ({@code size=} bytes) instead of GETting it; the origin answers 201 + verdict. */
+    Workload upload(boolean upload) {
+        this.upload = upload;
+        return this;
+    }
+
     Spec next(SplittableRandom rnd, int connection, long seq) {
         Entry e;
         if (weighted) {
@@ -97,16 +107,19 @@ final class Workload {
             target = e.query.isEmpty() ? path : path + "?" + e.query;
         }
         long seed = Payload.seed(path);
+        if (upload) {
+            return new Spec(target, seed, e.status == 200 ? 201 : e.status, false, 0, -1, e.size, null, e.size);
+        }
         boolean noBody = e.status == 204 || e.status == 304;
         long full = noBody ? 0 : e.size;
         Picked r = range == null || e.echo || e.status != 200 ? null : range.pick(rnd, e.size);
         if (r == null) {
-            return new Spec(target, seed, e.status, !e.echo, 0, full, full, null);
+            return new Spec(target, seed, e.status, !e.echo, 0, full, full, null, -1);
         }
         if (r.start < 0) {
-            return new Spec(target, seed, 416, false, 0, 0, e.size, r.header);
+            return new Spec(target, seed, 416, false, 0, 0, e.size, r.header, -1);
         }
-        return new Spec(target, seed, 206, true, r.start, r.end - r.start + 1, e.size, r.header);
+        return new Spec(target, seed, 206, true, r.start, r.end - r.start + 1, e.size, r.header, -1);
     }
 
     /** A Range header and the slice it selects ({@code start < 0}: unsatisfiable, 416). */

@@ -171,6 +171,34 @@ class LoadClientTest {
     }
 
     @Test
+    void run_upload_originVerifiesEveryByte() {
+        try (Origin o = Origin.builder().build()) {
+            LoadClient.Result r = client(o.port()).connections(2).requests(6).sizes("3m:1,100001:1").upload(true)
+                    .build().run();
+            assertFalse(r.failed(), describe(r));
+            assertEquals(6, o.requests());
+            assertEquals(2, o.connectionsAccepted());
+            assertTrue(r.bytes() >= 6 * 100001L, "bytes " + r.bytes());
+        }
+    }
+
+    @Test
+    void run_uploadThroughFlippingRelay_countsOriginsMismatch() throws Exception {
+        Relay.Tamper flip = (pos, buf, n) -> {
+            if (pos <= 50_000 && 50_000 < pos + n) {
+                buf[(int) (50_000 - pos)] ^= 0x40;
+            }
+            return n;
+        };
+        try (Relay relay = new Relay(origin.port(), flip, Relay.NONE)) {
+            LoadClient.Result r = client(relay.port()).requests(2).sizes("200000").upload(true).build().run();
+            assertTrue(r.failed());
+            assertEquals(1, r.wrongBytes(), describe(r));
+            assertTrue(r.failureSamples().get(0).contains("X-Body-Verified mismatch@"), describe(r));
+        }
+    }
+
+    @Test
     void run_originShortFault_countsShort() {
         LoadClient.Result r = client(origin.port()).requests(2).urls(List.of("/s?size=100000&fault=short@1000"))
                 .build().run();
