@@ -114,6 +114,7 @@ public final class LoadClient {
             double seconds = Math.max(0, end - run.windowStart) / 1e9;
             Map<Long, Double> cpu = new LinkedHashMap<>();
             double cpuTotal = 0;
+            boolean anyCpu = false;
             for (Long pid : b.pids) {
                 long a = cpu0.getOrDefault(pid, -1L);
                 long z = cpu1.getOrDefault(pid, -1L);
@@ -121,12 +122,12 @@ public final class LoadClient {
                 cpu.put(pid, sec);
                 if (!Double.isNaN(sec)) {
                     cpuTotal += sec; // a PID that vanished mid-window (e.g. a helper process) adds nothing
+                    anyCpu = true;
                 }
             }
             String mode = !b.verify ? (b.discard && Transport.EPOLL && SocketDiscard.unavailabilityCause() == null
                     ? "trunc" : "copy") : "verify";
-            return Result.of(b.label, mode, b.connections, seconds, total, cpu, b.pids.isEmpty() ? Double.NaN
-                    : cpuTotal, ProcCpu.seconds(cpu1self - cpu0self), List.copyOf(run.samples));
+            return Result.of(b.label, mode, b.connections, seconds, total, cpu, anyCpu ? cpuTotal : Double.NaN, ProcCpu.seconds(cpu1self - cpu0self), List.copyOf(run.samples));
         } finally {
             run.stopping = true;
             if (!group.isTerminated()) {
