@@ -8,6 +8,7 @@
 #     --smoke            Sluice only, 1 rep x 1 s, every byte verified (< 1 min; what CI can run)
 #     --peers LIST       comma-separated subset of nginx,haproxy,varnish (default all; "" for none)
 #     --no-sluice        benchmark the peers only
+#     --no-sluice-copy   skip the second Sluice (zero-copy = copy) that runs beside the splicing one
 #     --workloads LIST   subset of A1,A8,B,D (also Bp,Dp: pass-through variants of B,D)
 #     --reps N           repetitions (medians are reported)
 #     --verify           measure with full byte verification (default: bodies dropped in the kernel,
@@ -17,7 +18,7 @@
 #
 # Installs nginx, haproxy, varnish (and gnuplot-nox for the chart) with apt-get if missing. Starts every
 # server itself on fixed loopback ports (override with BENCH_PORT_BASE, default 18080: sluice +0, nginx +1,
-# haproxy +2, varnish +3; origin BENCH_ORIGIN_PORT 19000, Sluice admin BENCH_ADMIN_PORT 19901) and stops
+# haproxy +2, varnish +3, sluice-copy +4; origin BENCH_ORIGIN_PORT 19000, Sluice admin BENCH_ADMIN_PORT 19901) and stops
 # them by PID on exit. Sluice runs as `bin/sluice run CONFIG` (override the command with SLUICE_CMD).
 # Output: runs.csv, summary.csv, summary.md, chart.png, machine.md in the results directory.
 set -euo pipefail
@@ -28,6 +29,7 @@ root="$(cd "$here/.." && pwd)"
 mode=quick
 peers="nginx,haproxy,varnish"
 with_sluice=1
+with_copy=1
 reps=""
 workloads=""
 out=""
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --smoke) mode=smoke ;;
     --peers) [ $# -ge 2 ] || die "--peers needs a value"; peers="$2"; shift ;;
     --no-sluice) with_sluice=0 ;;
+    --no-sluice-copy) with_copy=0 ;;
     --workloads) [ $# -ge 2 ] || die "--workloads needs a value"; workloads="$2"; shift ;;
     --reps) [ $# -ge 2 ] || die "--reps needs a value"; reps="$2"; shift ;;
     --verify) verify=--verify ;;
@@ -53,7 +56,7 @@ while [ $# -gt 0 ]; do
 done
 
 case "$mode" in
-  smoke) peers=""; with_sluice=1; reps=${reps:-1}; duration=1s; warmup=500ms; workloads=${workloads:-A1,B,D}; verify=--verify ;;
+  smoke) peers=""; with_sluice=1; with_copy=0; reps=${reps:-1}; duration=1s; warmup=500ms; workloads=${workloads:-A1,B,D}; verify=--verify ;;
   quick) reps=${reps:-3}; duration=1500ms; warmup=500ms; workloads=${workloads:-A1,A8,B,D} ;;
   full)  reps=${reps:-3}; duration=8s; warmup=2s; workloads=${workloads:-A1,A8,B,D} ;;
 esac
@@ -66,7 +69,7 @@ done
 base=${BENCH_PORT_BASE:-18080}
 origin_port=${BENCH_ORIGIN_PORT:-19000}
 admin_port=${BENCH_ADMIN_PORT:-19901}
-declare -A port=([sluice]=$base [nginx]=$((base + 1)) [haproxy]=$((base + 2)) [varnish]=$((base + 3)))
+declare -A port=([sluice]=$base [nginx]=$((base + 1)) [haproxy]=$((base + 2)) [varnish]=$((base + 3)) [sluice-copy]=$((base + 4)))
 workers=$(nproc)
 stamp=$(date +%Y-%m-%d-%H%M%S)
 out=${out:-$here/results/$stamp-$mode}
@@ -162,8 +165,9 @@ echo "bench: building the loadtest module" >&2
 CP="$root/loadtest/target/classes:$(cat "$run/cp.txt")"
 JFLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xms256m -Xmx1g)
 
-for name in sluice $peers; do
+for name in sluice sluice-copy $peers; do
   [ "$name" = sluice ] && [ "$with_sluice" = 0 ] && continue
+  [ "$name" = sluice-copy ] && { [ "$with_sluice" = 0 ] || [ "$with_copy" = 0 ]; } && continue
   if port_busy "${port[$name]}"; then die "port ${port[$name]} ($name) is already in use"; fi
 done
 if port_busy "$origin_port"; then die "origin port $origin_port is already in use"; fi
@@ -175,18 +179,25 @@ pid[origin]=$!
 wait_port origin "$origin_port" 30
 
 targets=()
-if [ "$with_sluice" = 1 ]; then
-  render "$here/peers/sluice.conf" "$run/sluice.conf" "${port[sluice]}"
+start_sluice() { # name config-template admin-port
+  render "$here/peers/$2" "$run/$1.conf" "${port[$1]}"
+  sed -i "s|127.0.0.1:$admin_port|127.0.0.1:$3|" "$run/$1.conf"
   if [ -n "${SLUICE_CMD:-}" ]; then
     # shellcheck disable=SC2086
-    $SLUICE_CMD "$run/sluice.conf" > "$run/sluice.log" 2>&1 &
+    $SLUICE_CMD "$run/$1.conf" > "$run/$1.log" 2>&1 &
   else
     [ -x "$root/bin/sluice" ] || die "bin/sluice not found (use --no-sluice, or SLUICE_CMD)"
-    "$root/bin/sluice" run "$run/sluice.conf" > "$run/sluice.log" 2>&1 &   # execs java: $! is the JVM
+    "$root/bin/sluice" run "$run/$1.conf" > "$run/$1.log" 2>&1 &   # execs java: $! is the JVM
   fi
-  pid[sluice]=$!
-  wait_port sluice "${port[sluice]}" 600   # the launcher may build first
-  targets+=(--target "sluice=127.0.0.1:${port[sluice]}@${pid[sluice]}")
+  pid[$1]=$!
+  wait_port "$1" "${port[$1]}" 600   # the launcher may build first
+  targets+=(--target "$1=127.0.0.1:${port[$1]}@${pid[$1]}")
+}
+if [ "$with_sluice" = 1 ]; then
+  start_sluice sluice sluice.conf "$admin_port"
+  if [ "$with_copy" = 1 ]; then
+    start_sluice sluice-copy sluice-copy.conf $((admin_port + 1))
+  fi
 fi
 for p in $peers; do
   case "$p" in
@@ -217,7 +228,7 @@ done
   echo "- machine: $(uname -srm), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
   echo "- java: $("$JAVA" -version 2>&1 | head -1)"
   rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (work tree modified)')"
-  if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
+  if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev (zero-copy = auto: splice via pooled 1 MiB pipes)$([ "$with_copy" = 1 ] && echo "; sluice-copy: the same build with zero-copy = copy")"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
   for p in $peers; do
     case "$p" in
       nginx) echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $workers workers, proxy buffers 8x1m, proxy_cache for /hit/" ;;

@@ -229,29 +229,33 @@ public final class BenchMain {
                         f(c.cpuGib, 4), f(c.cpuReq, 2), Long.toString(c.failures))).append('\n');
             }
         }
-        Target us = targets.stream().filter(t -> t.name.equals("sluice")).findFirst().orElse(null);
-        if (us != null && targets.size() > 1) {
+        // every target named sluice* is a Sluice variant (e.g. sluice = splice, sluice-copy); peers are the rest
+        List<Target> ours = targets.stream().filter(t -> t.name.startsWith("sluice")).toList();
+        boolean anyPeer = targets.stream().anyMatch(t -> !t.name.startsWith("sluice"));
+        if (!ours.isEmpty() && anyPeer) {
             md.append("\n### Sluice relative to the best peer (same run)\n\n");
-            md.append("| workload | throughput ratio (higher is better) | best peer | CPU cost ratio (lower is better)"
-                    + " | cheapest peer | p99 ratio (lower is better) |\n|---|---:|---|---:|---|---:|\n");
+            md.append("| workload | sluice variant | throughput ratio (higher is better) | best peer | CPU cost ratio (lower is better)"
+                    + " | cheapest peer | p99 ratio (lower is better) |\n|---|---|---:|---|---:|---|---:|\n");
             for (Workload w : workloads) {
                 Map<String, Cell> m = cells.get(w.name);
-                Cell s = m.get("sluice");
                 ToDoubleFunction<Cell> thr = w.perRequest ? Cell::reqs : Cell::gib;
                 ToDoubleFunction<Cell> cost = w.perRequest ? Cell::cpuReq : Cell::cpuGib;
-                var peers = m.entrySet().stream().filter(e -> !e.getKey().equals("sluice")).toList();
+                var peers = m.entrySet().stream().filter(e -> !e.getKey().startsWith("sluice")).toList();
                 var bestThr = peers.stream().filter(e -> !Double.isNaN(thr.applyAsDouble(e.getValue())))
                         .max(Comparator.comparingDouble(e -> thr.applyAsDouble(e.getValue()))).orElse(null);
                 var bestCost = peers.stream().filter(e -> !Double.isNaN(cost.applyAsDouble(e.getValue())))
                         .min(Comparator.comparingDouble(e -> cost.applyAsDouble(e.getValue()))).orElse(null);
                 var bestP99 = peers.stream().filter(e -> !Double.isNaN(e.getValue().p99))
                         .min(Comparator.comparingDouble(e -> e.getValue().p99)).orElse(null);
-                md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s |%n", w.name,
-                        bestThr == null ? "-" : f(thr.applyAsDouble(s) / thr.applyAsDouble(bestThr.getValue()), 2),
-                        bestThr == null ? "-" : bestThr.getKey(),
-                        bestCost == null ? "-" : f(cost.applyAsDouble(s) / cost.applyAsDouble(bestCost.getValue()), 2),
-                        bestCost == null ? "-" : bestCost.getKey(),
-                        bestP99 == null ? "-" : f(s.p99 / bestP99.getValue().p99, 2)));
+                for (Target us : ours) {
+                    Cell s = m.get(us.name);
+                    md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |%n", w.name, us.name,
+                            bestThr == null ? "-" : f(thr.applyAsDouble(s) / thr.applyAsDouble(bestThr.getValue()), 2),
+                            bestThr == null ? "-" : bestThr.getKey(),
+                            bestCost == null ? "-" : f(cost.applyAsDouble(s) / cost.applyAsDouble(bestCost.getValue()), 2),
+                            bestCost == null ? "-" : bestCost.getKey(),
+                            bestP99 == null ? "-" : f(s.p99 / bestP99.getValue().p99, 2)));
+                }
             }
         }
         md.append("\nThroughput is GiB/s for A/B workloads and req/s for D; CPU cost is s/GiB for A/B and us/request "
