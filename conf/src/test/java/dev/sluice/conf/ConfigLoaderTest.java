@@ -33,7 +33,7 @@ class ConfigLoaderTest {
         assertEquals(ListenerMode.HTTP, c.listeners().get(0).mode());
         assertEquals(Duration.ofSeconds(2), c.timeouts().connect());
         assertEquals(Duration.ofSeconds(30), c.upstreams().get("origin").responseTimeout());
-        assertEquals(32, c.upstreams().get("origin").poolMaxIdle());
+        assertEquals(256, c.upstreams().get("origin").poolMaxIdle());
         assertEquals(Balance.ROUND_ROBIN, c.upstreams().get("origin").balance());
         assertEquals("/", c.routes().get(0).pathPrefix());
         assertEquals("route-0", c.routes().get(0).name());

@@ -333,10 +333,7 @@ final class Exchange implements BodyTransfer.Owner {
             h.add("Host", up.label()); // HTTP/1.0 without Host: name the server we talk to
         }
         addVia(h, req.minorVersion);
-        ByteBuf out = client.channel.alloc().buffer(512);
-        h.writeRequestLine(out, h.method, h.target);
-        h.writeHeaders(out);
-        return out;
+        return h.encodeRequest(client.channel.alloc());
     }
 
     /** RFC 9110 7.6.1: Connection, the fields it names, and the standard hop-by-hop fields. */
@@ -424,9 +421,7 @@ final class Exchange implements BodyTransfer.Owner {
             if (req.minorVersion >= 1) {
                 // interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they come
                 stripHopByHop(h);
-                ByteBuf out = client.channel.alloc().buffer(128);
-                h.writeStatusLine(out, 1);
-                h.writeHeaders(out);
+                ByteBuf out = h.encodeResponse(client.channel.alloc());
                 entry.bytesOut += out.readableBytes();
                 client.channel.writeAndFlush(out);
             }
@@ -474,9 +469,7 @@ final class Exchange implements BodyTransfer.Owner {
         } else if (req.minorVersion == 0) {
             h.add("Connection", "keep-alive");
         }
-        ByteBuf out = client.channel.alloc().buffer(512);
-        h.writeStatusLine(out, 1);
-        h.writeHeaders(out);
+        ByteBuf out = h.encodeResponse(client.channel.alloc());
         entry.bytesOut += out.readableBytes();
         responseStarted = true;
         respBody = new BodyTransfer(up.channel, client.channel, framing, length, false, dechunk, 0, zeroCopy(), this);

@@ -68,20 +68,22 @@ final class HeadParser {
         }
         HttpHead head = new HttpHead();
         head.wireLength = length;
-        int lineEnd = lineEnd(in, start, end);
+        byte[] b = scratch(length);
+        in.getBytes(start, b, 0, length);
+        int lineEnd = lineEnd(b, 0, length);
         if (request) {
-            parseRequestLine(in, start, lineEnd, head);
+            parseRequestLine(b, 0, lineEnd, head);
         } else {
-            parseStatusLine(in, start, lineEnd, head);
+            parseStatusLine(b, 0, lineEnd, head);
         }
-        int pos = next(in, lineEnd);
-        while (pos < end) {
-            int le = lineEnd(in, pos, end);
+        int pos = next(b, lineEnd);
+        while (pos < length) {
+            int le = lineEnd(b, pos, length);
             if (le == pos) {
                 break; // the empty line ending the head
             }
-            parseHeaderLine(in, pos, le, head);
-            pos = next(in, le);
+            parseHeaderLine(b, pos, le, head);
+            pos = next(b, le);
         }
         in.readerIndex(end);
         scanned = 0;
@@ -124,33 +126,60 @@ final class HeadParser {
         }
     }
 
+    /** Per event-loop thread: heads are parsed from one bulk copy. */
+    private static final io.netty.util.concurrent.FastThreadLocal<byte[]> SCRATCH =
+            new io.netty.util.concurrent.FastThreadLocal<>() {
+                @Override
+                protected byte[] initialValue() {
+                    return new byte[8192];
+                }
+            };
+
+    private static byte[] scratch(int length) {
+        byte[] b = SCRATCH.get();
+        if (b.length < length) {
+            b = new byte[Math.max(length, b.length * 2)];
+            SCRATCH.set(b);
+        }
+        return b;
+    }
+
+    private static int indexOf(byte[] b, int from, int to, byte value) {
+        for (int i = from; i < to; i++) {
+            if (b[i] == value) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /** Index of the line's terminator (the CR of CRLF or the bare LF). */
-    private static int lineEnd(ByteBuf in, int from, int end) throws ProxyException {
-        int lf = in.indexOf(from, end, (byte) '\n');
+    private static int lineEnd(byte[] b, int from, int end) {
+        int lf = indexOf(b, from, end, (byte) '\n');
         if (lf < 0) {
             return end;
         }
-        if (lf > from && in.getByte(lf - 1) == '\r') {
+        if (lf > from && b[lf - 1] == '\r') {
             return lf - 1;
         }
         return lf;
     }
 
-    private static int next(ByteBuf in, int lineEnd) {
-        return in.getByte(lineEnd) == '\r' ? lineEnd + 2 : lineEnd + 1;
+    private static int next(byte[] b, int lineEnd) {
+        return b[lineEnd] == '\r' ? lineEnd + 2 : lineEnd + 1;
     }
 
-    private void parseRequestLine(ByteBuf in, int from, int to, HttpHead head) throws ProxyException {
-        int sp1 = in.indexOf(from, to, (byte) ' ');
+    private void parseRequestLine(byte[] in, int from, int to, HttpHead head) throws ProxyException {
+        int sp1 = indexOf(in, from, to, (byte) ' ');
         if (sp1 <= from) {
             throw bad("malformed request line");
         }
-        int sp2 = in.indexOf(sp1 + 1, to, (byte) ' ');
+        int sp2 = indexOf(in, sp1 + 1, to, (byte) ' ');
         if (sp2 < 0) {
             throw bad("malformed request line");
         }
         for (int i = from; i < sp1; i++) {
-            if (!isToken(in.getByte(i))) {
+            if (!isToken(in[i])) {
                 throw bad("invalid character in method");
             }
         }
@@ -161,7 +190,7 @@ final class HeadParser {
             throw bad("malformed request line: empty target");
         }
         for (int i = sp1 + 1; i < sp2; i++) {
-            byte b = in.getByte(i);
+            byte b = in[i];
             if (b <= 0x20 || b == 0x7f) {
                 throw bad("invalid character in request target");
             }
@@ -171,14 +200,14 @@ final class HeadParser {
         head.minorVersion = version(in, sp2 + 1, to);
     }
 
-    private void parseStatusLine(ByteBuf in, int from, int to, HttpHead head) throws ProxyException {
-        if (to - from < 12 || in.getByte(from + 8) != ' ') {
+    private void parseStatusLine(byte[] in, int from, int to, HttpHead head) throws ProxyException {
+        if (to - from < 12 || in[from + 8] != ' ') {
             throw new ProxyException(Failure.BAD_GATEWAY, "malformed upstream status line");
         }
         head.minorVersion = version(in, from, from + 8);
         int status = 0;
         for (int i = from + 9; i < from + 12; i++) {
-            byte b = in.getByte(i);
+            byte b = in[i];
             if (b < '0' || b > '9') {
                 throw new ProxyException(Failure.BAD_GATEWAY, "malformed upstream status code");
             }
@@ -191,26 +220,26 @@ final class HeadParser {
         head.reasonPhrase = to > from + 13 ? str(in, from + 13, to) : "";
     }
 
-    private int version(ByteBuf in, int from, int to) throws ProxyException {
-        if (to - from != 8 || in.getByte(from) != 'H' || in.getByte(from + 1) != 'T' || in.getByte(from + 2) != 'T'
-                || in.getByte(from + 3) != 'P' || in.getByte(from + 4) != '/' || in.getByte(from + 6) != '.'
-                || !isDigit(in.getByte(from + 5)) || !isDigit(in.getByte(from + 7))) {
+    private int version(byte[] in, int from, int to) throws ProxyException {
+        if (to - from != 8 || in[from] != 'H' || in[from + 1] != 'T' || in[from + 2] != 'T'
+                || in[from + 3] != 'P' || in[from + 4] != '/' || in[from + 6] != '.'
+                || !isDigit(in[from + 5]) || !isDigit(in[from + 7])) {
             throw request ? bad("malformed HTTP version")
                     : new ProxyException(Failure.BAD_GATEWAY, "malformed upstream HTTP version");
         }
-        if (in.getByte(from + 5) != '1') {
+        if (in[from + 5] != '1') {
             throw request ? new ProxyException(Failure.VERSION_NOT_SUPPORTED, "HTTP version " + str(in, from, to) + " not supported")
                     : new ProxyException(Failure.BAD_GATEWAY, "upstream spoke " + str(in, from, to));
         }
-        return in.getByte(from + 7) == '0' ? 0 : 1;
+        return in[from + 7] == '0' ? 0 : 1;
     }
 
-    private void parseHeaderLine(ByteBuf in, int from, int to, HttpHead head) throws ProxyException {
-        byte first = in.getByte(from);
+    private void parseHeaderLine(byte[] in, int from, int to, HttpHead head) throws ProxyException {
+        byte first = in[from];
         if (first == ' ' || first == '\t') {
             throw fail("obsolete line folding in header section");
         }
-        int colon = in.indexOf(from, to, (byte) ':');
+        int colon = indexOf(in, from, to, (byte) ':');
         if (colon < 0) {
             throw fail("header line without colon");
         }
@@ -218,7 +247,7 @@ final class HeadParser {
             throw fail("empty header name");
         }
         for (int i = from; i < colon; i++) {
-            byte b = in.getByte(i);
+            byte b = in[i];
             if (!isToken(b)) {
                 throw fail(b == ' ' || b == '\t' ? "whitespace before colon in header name"
                         : "invalid character in header name");
@@ -226,14 +255,14 @@ final class HeadParser {
         }
         int vs = colon + 1;
         int ve = to;
-        while (vs < ve && isOws(in.getByte(vs))) {
+        while (vs < ve && isOws(in[vs])) {
             vs++;
         }
-        while (ve > vs && isOws(in.getByte(ve - 1))) {
+        while (ve > vs && isOws(in[ve - 1])) {
             ve--;
         }
         for (int i = vs; i < ve; i++) {
-            byte b = in.getByte(i);
+            byte b = in[i];
             // VCHAR, obs-text (>= 0x80, negative as a byte), SP and HTAB; everything else (CR, LF, NUL...) is not
             if ((b < 0x20 && b != '\t') || b == 0x7f) {
                 throw fail("invalid character 0x" + Integer.toHexString(b & 0xff) + " in header value");
@@ -250,8 +279,8 @@ final class HeadParser {
         return new ProxyException(Failure.BAD_REQUEST, reason);
     }
 
-    private static String str(ByteBuf in, int from, int to) {
-        return in.toString(from, to - from, StandardCharsets.ISO_8859_1);
+    private static String str(byte[] in, int from, int to) {
+        return new String(in, from, to - from, StandardCharsets.ISO_8859_1);
     }
 
     private static boolean isDigit(byte b) {

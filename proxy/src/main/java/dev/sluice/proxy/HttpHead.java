@@ -1,7 +1,8 @@
 package dev.sluice.proxy;
 
 import io.netty.buffer.ByteBuf;
-import java.nio.charset.StandardCharsets;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.concurrent.FastThreadLocal;
 import java.util.ArrayList;
 
 /** A parsed request or response head. Header names keep their case; lookups ignore it. */
@@ -87,32 +88,75 @@ final class HttpHead {
         return false;
     }
 
-    void writeRequestLine(ByteBuf out, String method, String target) {
-        ascii(out, method);
-        out.writeByte(' ');
-        ascii(out, target);
-        ascii(out, " HTTP/1.1\r\n");
+    /**
+     * The request head as bytes: request line (always HTTP/1.1 upstream) and headers, encoded into a
+     * per-thread scratch array and copied into the buffer once (per-byte writes into a direct buffer
+     * pay a bounds and session check each).
+     */
+    ByteBuf encodeRequest(ByteBufAllocator alloc) {
+        Scratch o = Scratch.get();
+        o.ascii(method).put(' ').ascii(target).ascii(" HTTP/1.1\r\n");
+        encodeHeaders(o);
+        return o.toBuffer(alloc);
     }
 
-    void writeStatusLine(ByteBuf out, int minor) {
-        ascii(out, minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
-        out.writeByte('0' + status / 100).writeByte('0' + status / 10 % 10).writeByte('0' + status % 10);
-        out.writeByte(' ');
-        ascii(out, reasonPhrase == null ? "" : reasonPhrase);
-        out.writeByte('\r').writeByte('\n');
+    /** The status line (as HTTP/1.1) and headers. */
+    ByteBuf encodeResponse(ByteBufAllocator alloc) {
+        Scratch o = Scratch.get();
+        o.ascii("HTTP/1.1 ").put((char) ('0' + status / 100)).put((char) ('0' + status / 10 % 10))
+                .put((char) ('0' + status % 10)).put(' ').ascii(reasonPhrase == null ? "" : reasonPhrase).ascii("\r\n");
+        encodeHeaders(o);
+        return o.toBuffer(alloc);
     }
 
-    void writeHeaders(ByteBuf out) {
+    private void encodeHeaders(Scratch o) {
         for (int i = 0; i < names.size(); i++) {
-            ascii(out, names.get(i));
-            out.writeByte(':').writeByte(' ');
-            ascii(out, values.get(i));
-            out.writeByte('\r').writeByte('\n');
+            o.ascii(names.get(i)).put(':').put(' ').ascii(values.get(i)).ascii("\r\n");
         }
-        out.writeByte('\r').writeByte('\n');
+        o.ascii("\r\n");
     }
 
-    static void ascii(ByteBuf out, String s) {
-        out.writeCharSequence(s, StandardCharsets.ISO_8859_1);
+    /** A growable byte array per event-loop thread for encoding heads. */
+    private static final class Scratch {
+        private static final FastThreadLocal<Scratch> LOCAL = new FastThreadLocal<>() {
+            @Override
+            protected Scratch initialValue() {
+                return new Scratch();
+            }
+        };
+
+        private byte[] b = new byte[4096];
+        private int n;
+
+        static Scratch get() {
+            Scratch s = LOCAL.get();
+            s.n = 0;
+            return s;
+        }
+
+        private void ensure(int more) {
+            if (n + more > b.length) {
+                b = java.util.Arrays.copyOf(b, Math.max(n + more, b.length * 2));
+            }
+        }
+
+        Scratch put(char c) {
+            ensure(1);
+            b[n++] = (byte) c;
+            return this;
+        }
+
+        @SuppressWarnings("deprecation") // String.getBytes(int, int, byte[], int): a plain copy of Latin-1 strings
+        Scratch ascii(String s) {
+            int len = s.length();
+            ensure(len);
+            s.getBytes(0, len, b, n);
+            n += len;
+            return this;
+        }
+
+        ByteBuf toBuffer(ByteBufAllocator alloc) {
+            return alloc.directBuffer(n).writeBytes(b, 0, n);
+        }
     }
 }

@@ -41,8 +41,58 @@ class ZeroCopyTest {
                 .mapToDouble(Counter::count).sum();
     }
 
+    /** What each open fd is (socket:[inode], pipe:[inode], a path), for leak messages. */
+    static java.util.Map<String, String> fdTargets() {
+        java.util.Map<String, String> m = new java.util.TreeMap<>();
+        for (String fd : Objects.requireNonNull(new File("/proc/self/fd").list())) {
+            try {
+                m.put(fd, java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd", fd)).toString());
+            } catch (IOException e) {
+                // closed meanwhile
+            }
+        }
+        return m;
+    }
+
+    private static double pipesOpen(Fixture f) {
+        return Search.in(f.sluice.registry()).name("sluice.splice.pipes.open").gauges().stream()
+                .mapToDouble(g -> g.value()).sum();
+    }
+
+    /** Inodes of sockets whose local port is {@code port} (the in-process origin's side, not the proxy's). */
+    static java.util.Set<String> socketInodesOnPort(int port) {
+        java.util.Set<String> inodes = new java.util.HashSet<>();
+        String hexPort = String.format(":%04X", port);
+        for (String table : new String[] {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
+            try {
+                for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(table))) {
+                    String[] f = line.trim().split("\\s+");
+                    if (f.length > 9 && f[1].endsWith(hexPort)) {
+                        inodes.add(f[9]);
+                    }
+                }
+            } catch (IOException e) {
+                // no such table
+            }
+        }
+        return inodes;
+    }
+
+    private static int originPort = -1;
+
+    /** Open fds of this JVM, not counting the in-process origin's own sockets. */
     static int openFds() {
-        return Objects.requireNonNull(new File("/proc/self/fd").list()).length;
+        if (originPort < 0) {
+            return Objects.requireNonNull(new File("/proc/self/fd").list()).length;
+        }
+        java.util.Set<String> origin = socketInodesOnPort(originPort);
+        int n = 0;
+        for (String target : fdTargets().values()) {
+            if (!(target.startsWith("socket:[") && origin.contains(target.substring(8, target.length() - 1)))) {
+                n++;
+            }
+        }
+        return n;
     }
 
     /** Waits (bounded) for fds to settle back to at most {@code baseline}; returns the last count. */
@@ -97,11 +147,16 @@ class ZeroCopyTest {
     @ParameterizedTest
     @ValueSource(strings = {"splice", "copy"})
     void faults_neverLookComplete_andFdsReturnToBaseline(String mode) throws Exception {
-        try (Fixture f = fixture(mode, "sluice.timeouts.idle = 500ms")) {
+        // no idle pooling here: an idle upstream connection holds two fds in this JVM (proxy and in-process
+        // origin side), which would blur the baseline
+        try (Fixture f = fixture(mode, "sluice.timeouts.idle = 500ms\nsluice.upstreams.origin.pool.max-idle = 0")) {
             try (TestClient warm = f.client()) { // first use creates pools, pipes and the loop's ring state
                 warm.send("GET /warm?size=2m HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/warm", 0);
             }
-            int baseline = settleFds(openFds()) + 2;
+            originPort = f.origin(0).port();
+            int rawBaseline = settleFds(openFds());
+            double pipesBefore = pipesOpen(f);
+            java.util.Map<String, String> before = fdTargets();
             // origin resets mid-body
             try (TestClient c = f.client()) {
                 TestClient.Response r = c.send("GET /f/rst?size=4m&fault=reset@1500000 HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/f/rst", 0);
@@ -133,8 +188,16 @@ class ZeroCopyTest {
                 assertEquals(3 << 20, r.bodyLength);
                 assertEquals(-1, r.firstMismatch);
             }
+            // pooled pipes are kept for reuse by design: two fds each, counted by the splice metrics
+            int baseline = rawBaseline + 2 * (int) (pipesOpen(f) - pipesBefore);
             int after = settleFds(baseline);
-            assertTrue(after <= baseline, "fds leaked: baseline " + baseline + ", now " + after);
+            originPort = -1;
+            if (after > baseline) {
+                java.util.Map<String, String> now = fdTargets();
+                now.entrySet().removeIf(e -> e.getValue().equals(before.get(e.getKey())));
+                originPort = -1;
+                org.junit.jupiter.api.Assertions.fail("fds leaked: baseline " + baseline + ", now " + after + "; new: " + now);
+            }
         }
     }
 
