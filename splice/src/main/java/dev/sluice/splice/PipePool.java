@@ -1,10 +1,11 @@
 package dev.sluice.splice;
 
+import java.io.FileInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 
 /**
@@ -41,8 +42,10 @@ final class PipePool {
     }
 
     private static int readPipeMaxSize() {
-        try {
-            return Integer.parseInt(Files.readString(Path.of("/proc/sys/fs/pipe-max-size")).trim());
+        // Not Files.readString: on procfs (size 0) it returned only the first byte here ("1" for 1048576).
+        try (InputStream in = new FileInputStream("/proc/sys/fs/pipe-max-size")) {
+            int max = Integer.parseInt(new String(in.readAllBytes(), StandardCharsets.US_ASCII).trim());
+            return max > 0 ? max : Integer.MAX_VALUE;
         } catch (IOException | RuntimeException e) {
             return Integer.MAX_VALUE;
         }

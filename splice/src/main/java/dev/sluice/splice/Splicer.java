@@ -113,8 +113,11 @@ public final class Splicer {
         }
         Splicer s = BY_LOOP.get(loop);
         if (s == null) {
-            s = new Splicer(loop, settings, metrics);
-            BY_LOOP.put(loop, s);
+            Splicer created = new Splicer(loop, settings, metrics);
+            BY_LOOP.put(loop, created);
+            // io_uring loops close our handle on shutdown (-> close()); this also forgets disabled splicers.
+            loop.terminationFuture().addListener(f -> BY_LOOP.remove(loop, created));
+            s = created;
         }
         return s;
     }

@@ -170,10 +170,10 @@ final class Rig implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
-        a.close().sync();
-        b.close().sync();
-        server.close().sync();
+    public void close() throws IOException {
+        a.close().syncUninterruptibly();
+        b.close().syncUninterruptibly();
+        server.close().syncUninterruptibly();
         source.close();
         sink.close();
         sinkServer.close();
