@@ -1,7 +1,8 @@
 package dev.sluice.splice;
 
 /**
- * Why a transfer was not spliced and the caller must copy. {@link #tag()} is the stable lowercase name used in
+ * Why a transfer was not spliced and the caller must copy (for {@link Splicer#send}: why the send was a plain
+ * write instead of the mechanism asked for). {@link #tag()} is the stable lowercase name used in
  * metrics tags and logs alike.
  */
 public enum FallbackReason {
@@ -20,7 +21,12 @@ public enum FallbackReason {
     /** The input peer already half-closed and Netty is reading the rest itself. */
     PEER_CLOSING("peer_closing"),
     /** The {@link Splicer} was closed. */
-    CLOSED("closed");
+    CLOSED("closed"),
+    /**
+     * {@link Splicer#send}: the extent's store has no fd to splice from or no native mapping to SEND_ZC from (heap
+     * store), or SEND_ZC is not supported; the send is a plain write instead.
+     */
+    NO_ZERO_COPY_SOURCE("no_zero_copy_source");
 
     private final String tag;
 

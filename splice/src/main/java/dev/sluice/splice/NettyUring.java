@@ -28,6 +28,8 @@ final class NettyUring {
     private static final VarHandle IO_STATE;
     private static final MethodHandle SCHEDULE_POLL_RDHUP;
     static final Throwable UNAVAILABILITY_CAUSE;
+    /** io.netty.channel.uring.IoUring.isSendZcSupported() (package-private in Netty); false if unreadable. */
+    static final boolean SEND_ZC_SUPPORTED = probeSendZc();
 
     static {
         VarHandle id = null;
@@ -53,6 +55,17 @@ final class NettyUring {
     }
 
     private NettyUring() {
+    }
+
+    private static boolean probeSendZc() {
+        try {
+            Class<?> c = Class.forName("io.netty.channel.uring.IoUring", true, NettyUring.class.getClassLoader());
+            MethodHandle h = MethodHandles.privateLookupIn(c, MethodHandles.lookup())
+                    .findStatic(c, "isSendZcSupported", MethodType.methodType(boolean.class));
+            return (boolean) h.invokeExact();
+        } catch (Throwable t) {
+            return false;
+        }
     }
 
     /** The user_data of Netty's armed POLLRDHUP on {@code ch}, or 0 if none is armed (fired, cancelled, never). */

@@ -17,7 +17,9 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Meters: {@code sluice.splice.bytes} (socket to socket), {@code sluice.splice.pipes.in.use},
  * {@code sluice.splice.pipes.open}, {@code sluice.splice.pipes.max}, {@code sluice.splice.pipes.created},
  * {@code sluice.splice.pipes.discarded}, {@code sluice.splice.fallbacks{reason}},
- * {@code sluice.splice.eagain.polls{direction=in|out}}, {@code sluice.splice.transfers{outcome}}.
+ * {@code sluice.splice.eagain.polls{direction=in|out}}, {@code sluice.splice.transfers{outcome}},
+ * {@code sluice.splice.send.bytes{mechanism=write|send_zc|splice}}, {@code sluice.splice.sends{mechanism}},
+ * {@code sluice.splice.send.zc.copied}.
  */
 public final class SpliceMetrics {
 
@@ -69,6 +71,9 @@ public final class SpliceMetrics {
     private final LongAdder pollsIn = new LongAdder();
     private final LongAdder pollsOut = new LongAdder();
     private final LongAdder[] fallbacks = adders(FallbackReason.values().length);
+    private final LongAdder[] sendBytes = adders(SendMechanism.values().length);
+    private final LongAdder[] sends = adders(SendMechanism.values().length);
+    private final LongAdder sendZcCopied = new LongAdder();
     private final LongAdder[] outcomes = adders(Outcome.values().length);
 
     private static LongAdder[] adders(int n) {
@@ -127,6 +132,18 @@ public final class SpliceMetrics {
 
     void outcome(Outcome outcome) {
         outcomes[outcome.ordinal()].increment();
+    }
+
+    void sendBytes(SendMechanism mechanism, long n) {
+        sendBytes[mechanism.ordinal()].add(n);
+    }
+
+    void send(SendMechanism mechanism) {
+        sends[mechanism.ordinal()].increment();
+    }
+
+    void sendZcCopiedNotification() {
+        sendZcCopied.increment();
     }
 
     // ---- getters (any thread) ----
@@ -196,6 +213,21 @@ public final class SpliceMetrics {
         return n;
     }
 
+    /** Bytes sent from shm segments by {@link Splicer#send} with this mechanism. */
+    public long sendBytes(SendMechanism mechanism) {
+        return sendBytes[mechanism.ordinal()].sum();
+    }
+
+    /** Sends started with this mechanism (after any fallback to {@link SendMechanism#WRITE}). */
+    public long sends(SendMechanism mechanism) {
+        return sends[mechanism.ordinal()].sum();
+    }
+
+    /** SEND_ZC notifications that said the kernel copied the bytes anyway (always the case on loopback). */
+    public long sendZcCopied() {
+        return sendZcCopied.sum();
+    }
+
     /** Registers every counter as a meter with the caller's tags (e.g. {@code loop=3}). */
     public SpliceMetrics bindTo(MeterRegistry registry, Iterable<Tag> tags) {
         Objects.requireNonNull(registry, "registry");
@@ -222,6 +254,28 @@ public final class SpliceMetrics {
                     .description("transfers the caller had to copy").tags(base.and("reason", r.tag()))
                     .register(registry);
         }
+        for (SendMechanism m : SendMechanism.values()) {
+            FunctionCounter.builder("sluice.splice.send.bytes", sendBytes[m.ordinal()], LongAdder::sum)
+                    .description("bytes sent from shm segments, by mechanism").baseUnit("bytes")
+                    .tags(base.and("mechanism", m.tag())).register(registry);
+            FunctionCounter.builder("sluice.splice.sends", sends[m.ordinal()], LongAdder::sum)
+                    .description("shm sends started, by mechanism").tags(base.and("mechanism", m.tag()))
+                    .register(registry);
+        }
+        FunctionCounter.builder("sluice.splice.send.zc.copied", sendZcCopied, LongAdder::sum)
+                .description("SEND_ZC notifications reporting that the kernel copied").tags(base)
+                .register(registry);
+        for (SendMechanism m : SendMechanism.values()) {
+            FunctionCounter.builder("sluice.splice.send.bytes", sendBytes[m.ordinal()], LongAdder::sum)
+                    .description("bytes sent from shm segments, by mechanism").baseUnit("bytes")
+                    .tags(base.and("mechanism", m.tag())).register(registry);
+            FunctionCounter.builder("sluice.splice.sends", sends[m.ordinal()], LongAdder::sum)
+                    .description("shm sends started, by mechanism").tags(base.and("mechanism", m.tag()))
+                    .register(registry);
+        }
+        FunctionCounter.builder("sluice.splice.send.zc.copied", sendZcCopied, LongAdder::sum)
+                .description("SEND_ZC notifications reporting that the kernel copied").tags(base)
+                .register(registry);
         for (Outcome o : Outcome.values()) {
             FunctionCounter.builder("sluice.splice.transfers", outcomes[o.ordinal()], LongAdder::sum)
                     .description("splice transfers by outcome").tags(base.and("outcome", o.tag()))

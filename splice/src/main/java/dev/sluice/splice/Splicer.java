@@ -1,5 +1,6 @@
 package dev.sluice.splice;
 
+import dev.sluice.shm.Extent;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
@@ -48,6 +49,8 @@ public final class Splicer {
     private static final Throwable UNAVAILABILITY_CAUSE = probe();
     private static final ConcurrentHashMap<EventLoop, Splicer> BY_LOOP = new ConcurrentHashMap<>();
     private static final AtomicBoolean LOGGED_UNAVAILABLE = new AtomicBoolean();
+    /** 13 bits of user_data name a slot. */
+    private static final int MAX_SLOTS = 1 << 13;
 
     private final EventLoop loop;
     private final SpliceSettings settings;
@@ -158,8 +161,10 @@ public final class Splicer {
         this.registration = reg;
         if (why == null) {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
-            this.slots = new Transfer[settings.maxPipes()];
-            this.freeSlots = new int[settings.maxPipes()];
+            // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
+            int nslots = Math.min(MAX_SLOTS, 2 * settings.maxPipes());
+            this.slots = new Transfer[nslots];
+            this.freeSlots = new int[nslots];
             for (int i = 0; i < freeSlots.length; i++) {
                 freeSlots[i] = freeSlots.length - 1 - i;
             }
@@ -245,16 +250,143 @@ public final class Splicer {
         if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
             return fallback(FallbackReason.CHANNEL);
         }
+        if (freeCount == 0) {
+            return fallback(FallbackReason.POOL_EXHAUSTED);
+        }
         Pipe pipe = pool.acquire();
         if (pipe == null) {
             return fallback(pool.lastFailure());
         }
         int slot = freeSlots[--freeCount];
-        Transfer t = new Transfer(this, slot, in, inLease, out, outLease, pump, count, idleTimeoutNanos, cb, pipe);
-        slots[slot] = t;
+        return run(Transfer.sockets(this, slot, in, inLease, out, outLease, pump, count, idleTimeoutNanos, cb, pipe));
+    }
+
+    private Transfer run(Transfer t) {
+        slots[t.slot] = t;
         active++;
         t.start();
         return t;
+    }
+
+    /**
+     * Sends bytes [position, position + length) of a shm extent to {@code out} with {@code mechanism}, the one
+     * place that knows the three ways (see {@link SendMechanism}). Takes its own reference on the extent and
+     * releases it when the kernel is done with the bytes (after the SEND_ZC notification; for SPLICE when the
+     * splices completed, the extent being marked spliced so its store punches the region before reuse). Bytes are
+     * counted per mechanism ({@link SpliceMetrics#sendBytes}).
+     *
+     * <p>Never returns null: when SEND_ZC or SPLICE cannot be used (heap store, no pipe, splicing unavailable, not
+     * an io_uring channel) the send is a {@link SendMechanism#WRITE} and the fallback is counted with its reason
+     * ({@link #lastFallbackReason()}). Preconditions for SEND_ZC and SPLICE as for {@link #transfer}: {@code out} is
+     * an io_uring socket channel of this loop whose earlier writes completed, and nothing else writes to it until
+     * the callback. {@code idleTimeoutNanos} applies to SEND_ZC and SPLICE; a WRITE relies on the channel's own
+     * idle handling, and its {@code cancel()} does nothing (close the channel to abort it).
+     *
+     * @throws IllegalStateException    when the extent is already freed (take {@link Extent#tryRetain()} first on
+     *                                  paths that race with eviction)
+     * @throws IllegalArgumentException when the range is not inside the extent
+     */
+    public SpliceTransfer send(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
+                               long idleTimeoutNanos, SpliceCallback cb) {
+        Objects.requireNonNull(extent, "extent");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(mechanism, "mechanism");
+        Objects.requireNonNull(cb, "cb");
+        checkInLoop();
+        if (position < 0 || length < 0 || position > extent.length() - length) {
+            throw new IllegalArgumentException(String.format(
+                    "range [%d, +%d) is not inside the extent of %d bytes", position, length, extent.length()));
+        }
+        if (idleTimeoutNanos < 0) {
+            throw new IllegalArgumentException(
+                    String.format("idleTimeoutNanos must be >= 0, was %d", idleTimeoutNanos));
+        }
+        if (out.eventLoop() != loop) {
+            throw new IllegalArgumentException(String.format(
+                    "out must be registered on the splicer's loop %s, is on %s", loop, out.eventLoop()));
+        }
+        if (length == 0) {
+            Completed done = new Completed(cb);
+            metrics.send(mechanism);
+            loop.execute(done);
+            return done;
+        }
+        extent.retain();
+        boolean started = false;
+        try {
+            SpliceTransfer t = null;
+            if (mechanism != SendMechanism.WRITE) {
+                FallbackReason why = zeroCopyObstacle(extent, out, mechanism);
+                if (why == null) {
+                    t = sendZeroCopy(extent, position, length, out, mechanism, idleTimeoutNanos, cb);
+                    why = t == null ? lastFallback : null;
+                }
+                if (t == null) {
+                    lastFallback = why;
+                    metrics.fallback(why);
+                }
+            }
+            if (t == null) {
+                t = ExtentWrite.start(metrics, extent, position, length, out, cb);
+            }
+            started = true;
+            return t;
+        } finally {
+            if (!started) {
+                extent.release();
+            }
+        }
+    }
+
+    private FallbackReason zeroCopyObstacle(Extent extent, Channel out, SendMechanism mechanism) {
+        if (disabled != null) {
+            return FallbackReason.UNAVAILABLE;
+        }
+        if (closed) {
+            return FallbackReason.CLOSED;
+        }
+        if (!(out instanceof IoUringSocketChannel) || !out.isActive()) {
+            return FallbackReason.CHANNEL;
+        }
+        if (mechanism == SendMechanism.SPLICE ? extent.store().fd() < 0
+                : !extent.slice().isNative() || !NettyUring.SEND_ZC_SUPPORTED) {
+            return FallbackReason.NO_ZERO_COPY_SOURCE;
+        }
+        return null;
+    }
+
+    /** SEND_ZC or SPLICE on our own submissions; null with {@link #lastFallback} set when it cannot start. */
+    private Transfer sendZeroCopy(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
+                                  long idleTimeoutNanos, SpliceCallback cb) {
+        ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
+        if (outLease.writing) {
+            throw new IllegalStateException("a splice or send is already writing to " + out);
+        }
+        if (!nonBlocking(outLease)) {
+            lastFallback = FallbackReason.CHANNEL;
+            return null;
+        }
+        if (freeCount == 0) {
+            lastFallback = FallbackReason.POOL_EXHAUSTED;
+            return null;
+        }
+        Runnable release = extent::release;
+        if (mechanism == SendMechanism.SEND_ZC) {
+            long address = extent.slice().address() + position;
+            metrics.send(SendMechanism.SEND_ZC);
+            return run(Transfer.fromMemory(this, freeSlots[--freeCount], address, length, out, outLease,
+                    idleTimeoutNanos, cb, release));
+        }
+        Pipe pipe = pool.acquire();
+        if (pipe == null) {
+            lastFallback = pool.lastFailure();
+            return null;
+        }
+        // Before the first splice: the store must punch these pages out before reusing them (skbs keep them).
+        extent.markSpliced();
+        metrics.send(SendMechanism.SPLICE);
+        return run(Transfer.fromFile(this, freeSlots[--freeCount], extent.store().fd(), extent.offset() + position,
+                length, out, outLease, idleTimeoutNanos, cb, pipe, release));
     }
 
     private static boolean nonBlocking(ChannelLease lease) {
@@ -353,13 +485,15 @@ public final class Splicer {
         slots[t.slot] = null;
         freeSlots[freeCount++] = t.slot;
         active--;
-        pool.release(t.pipe, leftoverPipeBytes);
+        if (t.pipe != null) {
+            pool.release(t.pipe, leftoverPipeBytes);
+        }
         if (closed && active == 0) {
             registration.cancel();
         }
     }
 
-    /** Receives every CQE of this loop's splices; user_data is (slot << 3 | kind) in 16 bits. */
+    /** Receives every CQE of this loop's splices and sends; user_data is (slot << 3 | kind) in 16 bits. */
     private final class Handle implements IoUringIoHandle {
         @Override
         public void handle(IoRegistration reg, IoEvent event) {
@@ -368,7 +502,7 @@ public final class Splicer {
             int slot = userData >>> 3;
             Transfer t = slot < slots.length ? slots[slot] : null;
             if (t != null) {
-                t.complete(userData & 7, e.res());
+                t.complete(userData & 7, e.res(), e.flags());
             } else if (logger.isDebugEnabled()) {
                 logger.debug("splice completion for an empty slot: {}", e);
             }

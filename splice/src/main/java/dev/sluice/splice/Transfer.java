@@ -17,6 +17,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * One splice from an input socket through a pooled pipe to an output socket: either an exact byte count
  * ({@link Splicer#transfer}) or until the input's EOF ({@link Splicer#pump}). Confined to the channels' event loop.
+ * The same engine sends a region of a shm segment ({@link Splicer#send}): FILL then splices from the segment's fd at
+ * an explicit 64-bit offset instead of a socket, or, for SEND_ZC, there is no pipe and DRAIN is an IORING_OP_SEND_ZC
+ * from the mapping's address whose notification CQE ends the send.
  *
  * <h2>How it moves bytes</h2>
  * Two splices, each driven from the other's completions (no linked SQE chains: a short splice would fail the rest
@@ -36,7 +39,9 @@ import java.util.concurrent.TimeUnit;
  * the fds are never closed under a live splice by us, and the caller may close the channels from the callback.
  * Failure (error, EOF before the count, idle timeout, cancel, channel closed) submits an ASYNC_CANCEL for each
  * in-flight operation and waits for them. The pipe goes back to the pool with the exact count of leftover bytes,
- * which the pool reads and discards (or closes the pipe).
+ * which the pool reads and discards (or closes the pipe). A SEND_ZC's notification CQE is the one thing the
+ * callback does not wait for (as Netty's write future does not): the slot and the source extent are kept until it
+ * arrives, which for a peer that never reads is when the caller closes the channel.
  *
  * <p>No allocation per chunk: the SQE descriptions for a full fill, the drain and the two polls are built once per
  * transfer (a drain asks for the whole pipe capacity; a splice from a pipe takes what the pipe holds, and the pipe
@@ -58,6 +63,20 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     static final byte OP_POLL_ADD = 6;
     static final byte OP_ASYNC_CANCEL = 14;
     static final byte OP_SPLICE = 30;
+    static final byte OP_SEND_ZC = 47;
+    static final int CQE_F_MORE = 1 << 1;
+    static final int CQE_F_NOTIF = 1 << 3;
+    /** In a SEND_ZC notification's res: the kernel copied the bytes after all (e.g. loopback). */
+    static final int NOTIF_USAGE_ZC_COPIED = 1 << 31;
+    static final int MSG_NOSIGNAL = 0x4000;
+    /** SEND_ZC flag (in ioprio): the notification reports whether the kernel copied after all. */
+    static final short SEND_ZC_REPORT_USAGE = 1 << 3;
+    /** Largest single SEND_ZC; the rest follows from the completion. */
+    private static final int MAX_SEND = 1 << 30;
+
+    static final int SRC_SOCKET = 0;
+    static final int SRC_FILE = 1;
+    static final int SRC_MEMORY = 2;
     static final int SPLICE_F_MOVE = 1;
     static final int SPLICE_F_NONBLOCK = 2;
     static final int POLLIN = 0x1;
@@ -71,8 +90,11 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
 
     private final Splicer splicer;
     final int slot;
+    private final int source;
+    /** The input socket; null when the source is a file or memory. */
     private final Channel in;
     private final Channel out;
+    /** Input socket or file fd; -1 for memory. */
     private final int inFd;
     private final int outFd;
     private final ChannelLease inLease;
@@ -81,8 +103,14 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     private final long count;
     private final long idleTimeoutNanos;
     private final SpliceCallback callback;
+    /** The pipe, or null for SEND_ZC. */
     final Pipe pipe;
     private final int pipeCap;
+    /** File offset of the next FILL (SRC_FILE) or address of the first byte (SRC_MEMORY). */
+    private long fileOffset;
+    private final long address;
+    /** Runs once when the transfer ends, before the callback (releases a shm extent reference). */
+    private final Runnable onDone;
 
     private final IoUringIoOps fillOp;
     private final IoUringIoOps drainOp;
@@ -96,8 +124,11 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     private volatile boolean done;
     private boolean inStart;
     private Throwable failure;
-    /** SQEs submitted whose CQE has not arrived yet. */
+    /** SQEs submitted whose (first) CQE has not arrived yet. */
     private int outstanding;
+    /** SEND_ZC notifications still to come: the kernel may still read the source pages. */
+    private int pendingNotifs;
+    private boolean retired;
     private int pendingLeases;
     private long fillId;
     private long drainId;
@@ -112,15 +143,17 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     private long lastProgressNanos;
     private ScheduledFuture<?> idleTimer;
 
-    Transfer(Splicer splicer, int slot, Channel in, ChannelLease inLease, Channel out, ChannelLease outLease,
-             boolean pump, long count, long idleTimeoutNanos, SpliceCallback callback, Pipe pipe) {
+    private Transfer(Splicer splicer, int slot, int source, Channel in, ChannelLease inLease, int inFd,
+                     Channel out, ChannelLease outLease, boolean pump, long count, long idleTimeoutNanos,
+                     SpliceCallback callback, Pipe pipe, long fileOffset, long address, Runnable onDone) {
         this.splicer = splicer;
         this.slot = slot;
+        this.source = source;
         this.in = in;
         this.out = out;
         this.inLease = inLease;
         this.outLease = outLease;
-        this.inFd = inLease.fd;
+        this.inFd = inFd;
         this.outFd = outLease.fd;
         this.pump = pump;
         this.count = count;
@@ -128,11 +161,38 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         this.idleTimeoutNanos = idleTimeoutNanos;
         this.callback = callback;
         this.pipe = pipe;
-        this.pipeCap = pipe.capacity;
-        this.fillOp = splice(inFd, pipe.writeFd, pipeCap, FILL);
-        this.drainOp = splice(pipe.readFd, outFd, pipeCap, DRAIN);
-        this.pollInOp = pollAdd(inFd, POLLIN, POLL_IN);
+        this.pipeCap = pipe == null ? 0 : pipe.capacity;
+        this.fileOffset = fileOffset;
+        this.address = address;
+        this.onDone = onDone;
+        this.fillOp = source == SRC_SOCKET ? splice(inFd, -1L, pipe.writeFd, pipeCap, FILL) : null;
+        this.drainOp = pipe == null ? null : splice(pipe.readFd, -1L, outFd, pipeCap, DRAIN);
+        this.pollInOp = source == SRC_SOCKET ? pollAdd(inFd, POLLIN, POLL_IN) : null;
         this.pollOutOp = pollAdd(outFd, POLLOUT, POLL_OUT);
+    }
+
+    /** Socket to socket through a pipe: {@code count} bytes, or until EOF when {@code pump}. */
+    static Transfer sockets(Splicer splicer, int slot, Channel in, ChannelLease inLease, Channel out,
+                            ChannelLease outLease, boolean pump, long count, long idleTimeoutNanos,
+                            SpliceCallback callback, Pipe pipe) {
+        return new Transfer(splicer, slot, SRC_SOCKET, in, inLease, inLease.fd, out, outLease, pump, count,
+                idleTimeoutNanos, callback, pipe, -1L, 0L, null);
+    }
+
+    /** {@code length} bytes of the file {@code fd} from {@code offset}, through a pipe, to the socket. */
+    static Transfer fromFile(Splicer splicer, int slot, int fd, long offset, long length, Channel out,
+                             ChannelLease outLease, long idleTimeoutNanos, SpliceCallback callback, Pipe pipe,
+                             Runnable onDone) {
+        return new Transfer(splicer, slot, SRC_FILE, null, null, fd, out, outLease, false, length,
+                idleTimeoutNanos, callback, pipe, offset, 0L, onDone);
+    }
+
+    /** {@code length} bytes at native {@code address} to the socket with SEND_ZC; no pipe. */
+    static Transfer fromMemory(Splicer splicer, int slot, long address, long length, Channel out,
+                               ChannelLease outLease, long idleTimeoutNanos, SpliceCallback callback,
+                               Runnable onDone) {
+        return new Transfer(splicer, slot, SRC_MEMORY, null, null, -1, out, outLease, false, length,
+                idleTimeoutNanos, callback, null, -1L, address, onDone);
     }
 
     private long userData(int kind) {
@@ -142,9 +202,16 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     // IoUringIoOps(opcode, flags, ioPrio, fd, union1, union2, len, union3, userData, union4, personality, union5,
     // union6). For SPLICE: fd = fd_out, union1 = off_out, union2 = off_in (both -1: pipes and sockets have no
     // offset), union3 = splice_flags, union5 = splice_fd_in. Mirrors Netty's IoUringIoOps.newSplice.
-    private IoUringIoOps splice(int fdIn, int fdOut, int len, int kind) {
-        return new IoUringIoOps(OP_SPLICE, (byte) 0, (short) 0, fdOut, -1L, -1L, len,
+    private IoUringIoOps splice(int fdIn, long offIn, int fdOut, int len, int kind) {
+        return new IoUringIoOps(OP_SPLICE, (byte) 0, (short) 0, fdOut, -1L, offIn, len,
                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK, userData(kind), (short) 0, (short) 0, fdIn, 0L);
+    }
+
+    // SEND_ZC as Netty's IoUringIoOps.newSendZc: ioPrio = zero-copy flags, union2 = buffer address,
+    // union3 = msg_flags. MSG_NOSIGNAL: a reset peer must not raise SIGPIPE.
+    private IoUringIoOps sendZc(long addr, int len) {
+        return new IoUringIoOps(OP_SEND_ZC, (byte) 0, SEND_ZC_REPORT_USAGE, outFd, 0L, addr, len, MSG_NOSIGNAL,
+                userData(DRAIN), (short) 0, (short) 0, 0, 0L);
     }
 
     private IoUringIoOps pollAdd(int fd, int mask, int kind) {
@@ -164,13 +231,15 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         inStart = true;
         try {
             lastProgressNanos = System.nanoTime();
-            in.closeFuture().addListener(this);
             out.closeFuture().addListener(this);
-            inLease.users++;
-            inLease.reading = true;
             outLease.users++;
             outLease.writing = true;
-            acquireRdHup(inLease, DISARM_IN);
+            if (in != null) {
+                in.closeFuture().addListener(this);
+                inLease.users++;
+                inLease.reading = true;
+                acquireRdHup(inLease, DISARM_IN);
+            }
             acquireRdHup(outLease, DISARM_OUT);
             if (idleTimeoutNanos > 0) {
                 idleTimer = eventLoop().schedule(this, idleTimeoutNanos, TimeUnit.NANOSECONDS);
@@ -189,7 +258,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     }
 
     private EventLoop eventLoop() {
-        return in.eventLoop();
+        return out.eventLoop();
     }
 
     /** Takes Netty's POLLRDHUP away from the channel for the duration (see {@link NettyUring}). */
@@ -256,11 +325,30 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     // ---------------------------------------------------------------- completions
 
     /** A CQE for this transfer's slot; runs on the loop. */
-    void complete(int kind, int res) {
+    void complete(int kind, int res, int flags) {
+        if ((flags & CQE_F_NOTIF) != 0) {
+            // The kernel let go of the pages of an earlier SEND_ZC. Only the source's release waits for this; the
+            // callback does not (like Netty's write future), so a send to a stalled peer can still time out.
+            pendingNotifs--;
+            if ((res & NOTIF_USAGE_ZC_COPIED) != 0) {
+                splicer.metrics.sendZcCopiedNotification();
+            }
+            maybeRetire();
+            return;
+        }
         outstanding--;
+        if ((flags & CQE_F_MORE) != 0) {
+            pendingNotifs++; // a SEND_ZC result announcing its notification
+        }
         switch (kind) {
             case FILL -> onFill(res);
-            case DRAIN -> onDrain(res);
+            case DRAIN -> {
+                if (source == SRC_MEMORY) {
+                    onSendZc(res);
+                } else {
+                    onDrain(res);
+                }
+            }
             case POLL_IN -> {
                 pollInId = 0;
                 onPoll(res, "poll input");
@@ -284,6 +372,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         if (res > 0) {
             remaining -= res;
             pipeBytes += res;
+            fileOffset += res;
             lastProgressNanos = System.nanoTime();
         } else if (res == 0) {
             inputDone = true;
@@ -292,13 +381,16 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
                 if (pipeBytes > 0 || drainId != 0 || pollOutId != 0) {
                     // Maybe the pipe's slots are full: retry when the drain has made room.
                     fillWaitsForDrain = true;
-                } else {
+                } else if (source == SRC_SOCKET) {
                     pollInId = submitOrFail(pollInOp);
                     splicer.metrics.pollIn();
+                } else {
+                    // A file never blocks and the pipe is empty: nothing to wait for.
+                    fail(new SpliceIoException("splice file->pipe", Syscalls.EAGAIN));
                 }
             }
         } else {
-            onError(res, "splice socket->pipe");
+            onError(res, source == SRC_SOCKET ? "splice socket->pipe" : "splice file->pipe");
         }
     }
 
@@ -308,7 +400,11 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         if (res > 0) {
             pipeBytes -= res;
             moved += res;
-            splicer.metrics.bytesSpliced(res);
+            if (source == SRC_SOCKET) {
+                splicer.metrics.bytesSpliced(res);
+            } else {
+                splicer.metrics.sendBytes(SendMechanism.SPLICE, res);
+            }
             lastProgressNanos = System.nanoTime();
         } else if (res == -Syscalls.EAGAIN) {
             if (state == RUNNING) {
@@ -322,6 +418,27 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             }
         } else {
             onError(res, "splice pipe->socket");
+        }
+    }
+
+    private void onSendZc(int res) {
+        drainId = 0;
+        if (res > 0) {
+            remaining -= res;
+            moved += res;
+            splicer.metrics.sendBytes(SendMechanism.SEND_ZC, res);
+            lastProgressNanos = System.nanoTime();
+        } else if (res == -Syscalls.EAGAIN) {
+            if (state == RUNNING) {
+                pollOutId = submitOrFail(pollOutOp);
+                splicer.metrics.pollOut();
+            }
+        } else if (res == 0) {
+            if (state == RUNNING) {
+                fail(new SpliceIoException("send_zc sent 0 bytes", Syscalls.EPIPE));
+            }
+        } else {
+            onError(res, "send_zc");
         }
     }
 
@@ -352,6 +469,20 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         if (state != RUNNING) {
             return;
         }
+        if (source == SRC_MEMORY) {
+            if (drainId == 0 && pollOutId == 0 && remaining > 0) {
+                if (!isOpen(out)) {
+                    fail(new SpliceCancelledException("output channel closed"));
+                    return;
+                }
+                drainId = submitOrFail(sendZc(address + moved, (int) Math.min(remaining, MAX_SEND)));
+                return;
+            }
+            if (outstanding == 0 && remaining == 0) {
+                finish(null); // every byte sent; notifications may still follow (see retire)
+            }
+            return;
+        }
         if (drainId == 0 && pollOutId == 0 && pipeBytes > 0) {
             if (!isOpen(out)) {
                 fail(new SpliceCancelledException("output channel closed"));
@@ -364,11 +495,16 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         }
         if (fillId == 0 && pollInId == 0 && !inputDone && !fillWaitsForDrain && remaining > 0
                 && pipeBytes < pipeCap) {
-            if (!isOpen(in)) {
+            if (source == SRC_FILE) {
+                // The offset moves every chunk, so this op is built per chunk (one per pipe-full).
+                fillId = submitOrFail(splice(inFd, fileOffset, pipe.writeFd, (int) Math.min(remaining, pipeCap),
+                        FILL));
+            } else if (!isOpen(in)) {
                 fail(new SpliceCancelledException("input channel closed"));
                 return;
+            } else {
+                fillId = submitOrFail(remaining >= pipeCap ? fillOp : tailFill((int) remaining));
             }
-            fillId = submitOrFail(remaining >= pipeCap ? fillOp : tailFill((int) remaining));
             if (state != RUNNING) {
                 return;
             }
@@ -388,7 +524,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
 
     private IoUringIoOps tailFill(int len) {
         if (tailFillOp == null || tailFillLen != len) {
-            tailFillOp = splice(inFd, pipe.writeFd, len, FILL);
+            tailFillOp = splice(inFd, -1L, pipe.writeFd, len, FILL);
             tailFillLen = len;
         }
         return tailFillOp;
@@ -499,12 +635,14 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             idleTimer.cancel(false);
             idleTimer = null;
         }
-        in.closeFuture().removeListener(this);
         out.closeFuture().removeListener(this);
         boolean rearm = cause == null && !pump;
-        releaseLease(inLease, true, rearm);
+        if (in != null) {
+            in.closeFuture().removeListener(this);
+            releaseLease(inLease, true, rearm);
+        }
         releaseLease(outLease, false, rearm);
-        splicer.finished(this, pipeBytes);
+        maybeRetire(); // before the callback, so the pipe is back in the pool for the caller's next transfer
         SpliceMetrics metrics = splicer.metrics;
         metrics.outcome(SpliceMetrics.Outcome.of(cause));
         if (cause instanceof SpliceRefusedException refused) {
@@ -514,6 +652,25 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             callback.done(moved, cause);
         } catch (Throwable t) {
             logger.warn("splice callback threw", t);
+        }
+    }
+
+    /**
+     * Frees the slot and pipe and runs {@link #onDone} once the transfer is done and no SEND_ZC notification is
+     * pending: until then CQEs still arrive for the slot and the kernel may still read the source's pages.
+     */
+    private void maybeRetire() {
+        if (state != DONE || pendingNotifs > 0 || retired) {
+            return;
+        }
+        retired = true;
+        splicer.finished(this, pipeBytes);
+        if (onDone != null) {
+            try {
+                onDone.run();
+            } catch (Throwable t) {
+                logger.warn("releasing the send's source failed", t);
+            }
         }
     }
 
