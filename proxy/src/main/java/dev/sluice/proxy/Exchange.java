@@ -257,15 +257,8 @@ final class Exchange implements BodyTransfer.Owner {
     private void connected(UpstreamConnection conn, int target, ChannelFuture f) {
         Upstreams.Group g = group.group;
         if (!f.isSuccess()) {
-            Throwable cause = f.cause();
-            if (cause instanceof io.netty.channel.ConnectTimeoutException) {
-                g.connectTimeout.increment();
-            } else if (cause instanceof java.net.ConnectException) {
-                g.connectRefused.increment();
-            } else {
-                g.connectError.increment();
-            }
-            ProxyException e = Failure.fromUpstream(cause, g.labels[target]);
+            g.connectFailed(f.cause());
+            ProxyException e = Failure.fromUpstream(f.cause(), g.labels[target]);
             LOG.log(System.Logger.Level.WARNING, "upstream {0}: {1}", g.name, e.reason());
             if (done) {
                 return;

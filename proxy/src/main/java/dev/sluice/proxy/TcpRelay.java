@@ -84,11 +84,7 @@ final class TcpRelay {
                 .connect(group.addresses[s])
                 .addListener((ChannelFuture f) -> {
                     if (!f.isSuccess()) {
-                        if (f.cause() instanceof io.netty.channel.ConnectTimeoutException) {
-                            group.connectTimeout.increment();
-                        } else {
-                            group.connectRefused.increment();
-                        }
+                        group.connectFailed(f.cause());
                         entry.reason = Failure.fromUpstream(f.cause(), group.labels[s]).reason();
                         LOG.log(System.Logger.Level.WARNING, "tcp listener {0}: {1}", listener.name(), entry.reason);
                         if (!finished && client.channel.isActive()) {

@@ -55,6 +55,17 @@ final class Upstreams {
                     .tag("upstream", name).register(registry);
         }
 
+        /** Counts a failed connect by its kind (timeout, refused, other). */
+        void connectFailed(Throwable cause) {
+            if (cause instanceof io.netty.channel.ConnectTimeoutException) {
+                connectTimeout.increment();
+            } else if (cause instanceof java.net.ConnectException) {
+                connectRefused.increment();
+            } else {
+                connectError.increment();
+            }
+        }
+
         private Counter connects(MeterRegistry registry, String result) {
             return Counter.builder("sluice.upstream.connects").description("Upstream connection attempts by result")
                     .tag("upstream", name).tag("result", result).register(registry);
