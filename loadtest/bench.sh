@@ -3,13 +3,14 @@
 # interleaved in one run (costs drift on this shared machine: compare within a run, by ratio).
 #
 #   loadtest/bench.sh [--quick | --full | --smoke] [options]
-#     --quick            default: 3 reps x 1.5 s per cell, all targets (< 3 min)
+#     --quick            default: 3 reps x 1 s per cell, all targets (< 3 min)
 #     --full             3 reps x 8 s per cell (< 20 min)
 #     --smoke            Sluice only, 1 rep x 1 s, every byte verified (< 1 min; what CI can run)
 #     --peers LIST       comma-separated subset of nginx,haproxy,varnish (default all; "" for none)
 #     --no-sluice        benchmark the peers only
 #     --no-sluice-copy   skip the second Sluice (zero-copy = copy) that runs beside the splicing one
-#     --workloads LIST   subset of A1,A8,B,D (also Bp,Dp: pass-through variants of B,D)
+#     --workloads LIST   subset of A1,A8,B,C1,C64,D,Dp: A = 64 MiB pass-through (1/8 conns), B = 1 MiB
+#                        pass-through, C1/C64 = 1 MiB/64 MiB cache hits, D = 1 KiB cache hits, Dp = 1 KiB pass-through
 #     --reps N           repetitions (medians are reported)
 #     --verify           measure with full byte verification (default: bodies dropped in the kernel,
 #                        after a verified correctness check of every target)
@@ -56,9 +57,9 @@ while [ $# -gt 0 ]; do
 done
 
 case "$mode" in
-  smoke) peers=""; with_sluice=1; with_copy=0; reps=${reps:-1}; duration=1s; warmup=500ms; workloads=${workloads:-A1,B,D}; verify=--verify ;;
-  quick) reps=${reps:-3}; duration=1500ms; warmup=500ms; workloads=${workloads:-A1,A8,B,D} ;;
-  full)  reps=${reps:-3}; duration=8s; warmup=2s; workloads=${workloads:-A1,A8,B,D} ;;
+  smoke) peers=""; with_sluice=1; with_copy=0; reps=${reps:-1}; duration=1s; warmup=500ms; workloads=${workloads:-A1,B,C1,D}; verify=--verify ;;
+  quick) reps=${reps:-3}; duration=1s; warmup=400ms; workloads=${workloads:-A1,A8,B,C1,C64,D} ;;
+  full)  reps=${reps:-3}; duration=8s; warmup=2s; workloads=${workloads:-A1,A8,B,C1,C64,D,Dp} ;;
 esac
 peers=${peers//,/ }
 for p in $peers; do
@@ -77,6 +78,9 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 run=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 chmod 755 "$run"
+# nginx's proxy_cache lives on tmpfs, as an operator would put it for a fair memory-cache comparison
+shm_dir=$(mktemp -d /dev/shm/sluice-bench.XXXXXX)
+chmod 755 "$shm_dir"
 
 # ---- process bookkeeping: everything we start is stopped by PID on exit ----
 declare -A pid=()
@@ -89,6 +93,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "${pid[$name]}" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "${pid[$name]}" 2>/dev/null || true
   done
+  rm -rf "$shm_dir"
   if [ "$keep" = 1 ] || [ $rc -ne 0 ]; then
     echo "bench: scratch directory kept: $run" >&2
   else
@@ -114,10 +119,10 @@ wait_port() { # name port timeout-seconds
   exit 1
 }
 
-render() { # template output: fills @PORT@ @ORIGIN@ @ORIGIN_HOST@ @ORIGIN_PORT@ @ADMIN@ @RUN@ @WORKERS@
+render() { # template output: fills @PORT@ @ORIGIN@ @ORIGIN_HOST@ @ORIGIN_PORT@ @ADMIN@ @RUN@ @WORKERS@ @SHM@
   sed -e "s|@PORT@|127.0.0.1:$3|g" -e "s|@ORIGIN@|127.0.0.1:$origin_port|g" -e "s|@ORIGIN_HOST@|127.0.0.1|g" \
       -e "s|@ORIGIN_PORT@|$origin_port|g" -e "s|@ADMIN@|127.0.0.1:$admin_port|g" -e "s|@RUN@|$run|g" \
-      -e "s|@WORKERS@|$workers|g" "$1" > "$2"
+      -e "s|@WORKERS@|$workers|g" -e "s|@SHM@|$shm_dir|g" "$1" > "$2"
 }
 
 # ---- tools ----
@@ -202,7 +207,7 @@ fi
 for p in $peers; do
   case "$p" in
     nginx)
-      mkdir -p "$run/nginx-cache"
+      mkdir -p "$shm_dir/nginx-cache"
       render "$here/peers/nginx.conf" "$run/nginx.conf" "${port[nginx]}"
       nginx -p "$run" -c "$run/nginx.conf" -e "$run/nginx-error.log" > "$run/nginx.log" 2>&1 &
       ;;
@@ -231,13 +236,13 @@ done
   if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev (zero-copy = auto: splice via pooled 1 MiB pipes)$([ "$with_copy" = 1 ] && echo "; sluice-copy: the same build with zero-copy = copy")"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
   for p in $peers; do
     case "$p" in
-      nginx) echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $workers workers, proxy buffers 8x1m, proxy_cache for /hit/" ;;
-      haproxy) echo "- haproxy: $(haproxy -v 2>&1 | head -1 | awk '{print $3}'), nbthread $workers, option splice-request/splice-response, cache for /hit/" ;;
+      nginx) echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $workers workers, proxy buffers 8x1m, proxy_cache on tmpfs for /hit/" ;;
+      haproxy) echo "- haproxy: $(haproxy -v 2>&1 | head -1 | awk '{print $3}'), nbthread $workers, option splice-request/splice-response, cache for /hit/ (objects up to 4 MiB: C64 is pass-through there)" ;;
       varnish) echo "- varnish: $(varnishd -V 2>&1 | head -1 | sed 's/^varnishd (\(.*\))$/\1/'), malloc 1g, $workers thread pools, pass for /pass/" ;;
     esac
   done
   echo "- origin: loadtest OriginMain (epoll, 1 thread, memoized bodies); load client: loadtest LoadClient (1 thread) in one JVM"
-  echo "- workloads: A1/A8 = 64 MiB Cache-Control no-store via /pass/ with 1/8 connections; B = 1 MiB, 16 conns; D = 1 KiB, 64 conns (B, D cacheable via /hit/: peers that cache serve hits)"
+  echo "- workloads: A1/A8 = 64 MiB pass-through (Cache-Control no-store, /pass/) with 1/8 connections; B = 1 MiB pass-through, 16 conns; C1/C64 = 1 MiB/64 MiB cache hits after warming (/hit/), 16/8 conns; D = 1 KiB cache hits, 64 conns; Dp = 1 KiB pass-through. Sluice has no cache yet: its C and D rows are pass-through"
   echo "- mode $mode: $reps reps x $duration after $warmup warmup per cell"
 } > "$out/machine.md"
 

@@ -38,10 +38,14 @@ public final class BenchMain {
         String hit = "cc=public,max-age%3D3600";
         WORKLOADS.put("A1", new Workload("A1", "64 MiB pass-through, 1 conn", "64m", "/pass", pass, 1, false));
         WORKLOADS.put("A8", new Workload("A8", "64 MiB pass-through, 8 conns", "64m", "/pass", pass, 8, false));
-        WORKLOADS.put("B", new Workload("B", "1 MiB cacheable, 16 conns", "1m", "/hit", hit, 16, false));
-        WORKLOADS.put("D", new Workload("D", "1 KiB cacheable, 64 conns", "1k", "/hit", hit, 64, true));
-        WORKLOADS.put("Bp", new Workload("Bp", "1 MiB pass-through, 16 conns", "1m", "/pass", pass, 16, false));
+        WORKLOADS.put("B", new Workload("B", "1 MiB pass-through, 16 conns", "1m", "/pass", pass, 16, false));
+        // cache hits after warming (the warm-up requests fill the caches); a target without a cache, or an
+        // object over its cache's size limit, serves these as pass-through
+        WORKLOADS.put("C1", new Workload("C1", "1 MiB cache hits, 16 conns", "1m", "/hit", hit, 16, false));
+        WORKLOADS.put("C64", new Workload("C64", "64 MiB cache hits, 8 conns", "64m", "/hit", hit, 8, false));
+        WORKLOADS.put("D", new Workload("D", "1 KiB cache hits, 64 conns", "1k", "/hit", hit, 64, true));
         WORKLOADS.put("Dp", new Workload("Dp", "1 KiB pass-through, 64 conns", "1k", "/pass", pass, 64, true));
+        WORKLOADS.put("Bp", WORKLOADS.get("B")); // the earlier name of B
     }
 
     record Target(String name, String host, int port, long pid) {}

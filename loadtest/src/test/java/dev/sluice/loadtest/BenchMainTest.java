@@ -33,15 +33,15 @@ class BenchMainTest {
         try (Origin a = Origin.builder().name("a").build(); Origin b = Origin.builder().name("b").build()) {
             long self = ProcessHandle.current().pid();
             int rc = BenchMain.run(new String[] {"--out", out.toString(), "--reps", "2", "--duration", "200ms",
-                "--warmup", "0s", "--workloads", "D,Bp", "--target", "sluice=127.0.0.1:" + a.port() + "@" + self,
+                "--warmup", "0s", "--workloads", "D,B", "--target", "sluice=127.0.0.1:" + a.port() + "@" + self,
                 "--target", "peer=127.0.0.1:" + b.port()});
             assertEquals(0, rc);
             List<String> runs = Files.readAllLines(out.resolve("runs.csv"));
             assertEquals(1 + 2 * 2 * 2, runs.size(), String.join("\n", runs));
             String md = Files.readString(out.resolve("summary.md"));
-            assertTrue(md.contains("| D 1 KiB cacheable, 64 conns | sluice |"), md);
+            assertTrue(md.contains("| D 1 KiB cache hits, 64 conns | sluice |"), md);
             assertTrue(md.contains("relative to the best peer"), md);
-            assertTrue(md.contains("| Bp | "), md);
+            assertTrue(md.contains("| B | "), md);
             assertTrue(Files.readString(out.resolve("chart.gp")).contains("chart-reqs.dat"));
             String[] dRow = Files.readAllLines(out.resolve("chart-reqs.dat")).get(1).split(" ");
             assertEquals("D", dRow[0]);
@@ -60,7 +60,7 @@ class BenchMainTest {
         try (Origin o = Origin.builder().build(); Relay bad = new Relay(o.port(), Relay.NONE, flip)) {
             Path out = Files.createTempDirectory("bench");
             int rc = BenchMain.run(new String[] {"--out", out.toString(), "--reps", "1", "--duration", "100ms",
-                "--warmup", "0s", "--workloads", "Bp", "--target", "bad=127.0.0.1:" + bad.port()});
+                "--warmup", "0s", "--workloads", "B", "--target", "bad=127.0.0.1:" + bad.port()});
             assertEquals(1, rc);
         }
     }
