@@ -67,7 +67,14 @@ final class ExtentWrite implements SpliceTransfer, ChannelFutureListener {
             w.bufferReleased(); // drop the creation guard
             out.flush();
         }
-        last.addListener(w);
+        ChannelFuture written = last;
+        if (written.isDone()) {
+            // Failed at once (e.g. the channel was closed): a listener would run the callback inside
+            // Splicer.send, before the caller has even seen the transfer. Defer it, as every other send does.
+            out.eventLoop().execute(() -> w.operationComplete(written));
+        } else {
+            written.addListener(w);
+        }
         return w;
     }
 
