@@ -23,8 +23,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Zero-copy forwarding between two Netty io_uring socket channels of one event loop: bytes go
- * {@code socket -> pooled pipe -> socket} with IORING_OP_SPLICE submitted on the loop's own ring, never through
- * the JVM heap. One instance per event loop, confined to it (no locks): get it with {@link #forLoop} on the loop.
+ * {@code socket -> pooled pipe -> socket}, never through the JVM heap. By default the splices are plain splice(2)
+ * calls on the loop thread, waiting with io_uring polls when a socket would block; {@code
+ * -Dsluice.splice.mode=uring} makes every splice an IORING_OP_SPLICE on the loop's ring instead (run by io-wq
+ * workers: more CPU per byte, see {@link Transfer}). One instance per event loop, confined to it (no locks): get it
+ * with {@link #forLoop} on the loop.
  *
  * <p>Usage from the proxy's single body-transfer point, on the loop, once the head (and any body bytes Netty
  * already read) has been written and that write completed:
@@ -52,8 +55,13 @@ public final class Splicer {
     /** 13 bits of user_data name a slot. */
     private static final int MAX_SLOTS = 1 << 13;
 
+    /** System property choosing how splices run: {@code inline} (default) or {@code uring}; see {@link Transfer}. */
+    public static final String MODE_PROPERTY = "sluice.splice.mode";
+
     private final EventLoop loop;
     private final SpliceSettings settings;
+    /** splice(2) on the loop thread for inline mode; null in uring mode (every splice is an IORING_OP_SPLICE). */
+    final Syscalls.Splice inline;
     final SpliceMetrics metrics;
     /** Why this splicer cannot splice (host or loop), or null. */
     private final Throwable disabled;
@@ -89,6 +97,18 @@ public final class Splicer {
             // e.g. FFM downcalls refused (--enable-native-access missing with --illegal-native-access=deny)
             return t;
         }
+    }
+
+    private static boolean inlineMode() {
+        String mode = System.getProperty(MODE_PROPERTY, "inline").trim();
+        return switch (mode) {
+            case "inline" -> true;
+            case "uring" -> false;
+            default -> {
+                logger.warn("{}={} is neither inline nor uring; using inline", MODE_PROPERTY, mode);
+                yield true;
+            }
+        };
     }
 
     /** Whether this host can splice: io_uring with IORING_OP_SPLICE, pipes, FFM, the Netty internals we need. */
@@ -159,6 +179,7 @@ public final class Splicer {
         }
         this.disabled = why;
         this.registration = reg;
+        this.inline = why == null && inlineMode() ? new Syscalls.Splice() : null;
         if (why == null) {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
             // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.

@@ -12,9 +12,9 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
 /**
- * The few libc calls the splice module makes outside io_uring, through FFM. None of them is on the per-chunk path:
- * pipes are created once and pooled, O_NONBLOCK is set once per connection, and reads only drain a pipe after a
- * failed transfer. Every call returns {@code -errno} on failure so callers branch on an int, as io_uring CQEs do.
+ * The few libc calls the splice module makes outside io_uring, through FFM. Only {@link Splice} is on the per-chunk
+ * path (inline mode, see {@link Transfer}); pipes are created once and pooled, O_NONBLOCK is set once per
+ * connection, and reads only drain a pipe after a failed transfer. Every call returns {@code -errno} on failure so callers branch on an int, as io_uring CQEs do.
  */
 final class Syscalls {
     static final int EPERM = 1;
@@ -57,6 +57,10 @@ final class Syscalls {
     private static final MethodHandle READ = downcall("read",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                     ValueLayout.JAVA_LONG));
+
+    private static final MethodHandle SPLICE = downcall("splice",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
     private Syscalls() {
     }
@@ -153,6 +157,42 @@ final class Syscalls {
             return r < 0 ? -errno(state) : r;
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /**
+     * splice(2) called directly, for {@link Transfer}'s inline mode: one per event loop, confined to it, so the errno
+     * capture and the 64-bit file offset live in one segment allocated once (no allocation per call).
+     */
+    static final class Splice {
+        private final MemorySegment state;
+        private final MemorySegment offset;
+
+        Splice() {
+            Arena arena = Arena.ofAuto();
+            state = arena.allocate(CALL_STATE);
+            offset = arena.allocate(ValueLayout.JAVA_LONG);
+        }
+
+        /** {@code splice(in, NULL, out, NULL, len, flags)}: bytes moved, 0 at EOF, or -errno. */
+        long splice(int in, int out, long len, int flags) {
+            try {
+                long r = (long) SPLICE.invokeExact(state, in, MemorySegment.NULL, out, MemorySegment.NULL, len, flags);
+                return r < 0 ? -errno(state) : r;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** {@code splice(in, &inOffset, out, NULL, len, flags)}: from a file at an explicit offset. */
+        long spliceFrom(int in, long inOffset, int out, long len, int flags) {
+            try {
+                offset.set(ValueLayout.JAVA_LONG, 0, inOffset);
+                long r = (long) SPLICE.invokeExact(state, in, offset, out, MemorySegment.NULL, len, flags);
+                return r < 0 ? -errno(state) : r;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
         }
     }
 
