@@ -78,7 +78,10 @@ public final class Sluice implements AutoCloseable {
             }
         }
         if (needsSplice()) {
-            if (!Splicer.isAvailable()) {
+            if (!Transports.spliceCompatible()) {
+                LOG.log(System.Logger.Level.WARNING, "zero-copy splice off: -D{0}=true keeps Netty''s multishot POLLIN armed"
+                        + " under spliced sockets; body bytes are copied", Transports.MULTISHOT_POLL);
+            } else if (!Splicer.isAvailable()) {
                 LOG.log(System.Logger.Level.WARNING, "zero-copy splice unavailable, body bytes are copied: {0}",
                         String.valueOf(Splicer.unavailabilityCause()));
             } else if (transports.kind() != SluiceConfig.Transport.IO_URING) {
@@ -123,7 +126,8 @@ public final class Sluice implements AutoCloseable {
 
     /** On the loop: its splicer (pipes are created lazily) and the two zero-copy modes over it. */
     private void initSplice(LoopContext lc) {
-        if (transports.kind() != SluiceConfig.Transport.IO_URING || !Splicer.isAvailable()) {
+        if (transports.kind() != SluiceConfig.Transport.IO_URING || !Splicer.isAvailable()
+                || !Transports.spliceCompatible()) {
             return;
         }
         SpliceMetrics metrics = new SpliceMetrics().bindTo(registry, Tags.of("loop", Integer.toString(lc.index)));

@@ -26,6 +26,23 @@ import io.netty.channel.uring.IoUringSocketChannel;
 record Transports(Transport kind, IoHandlerFactory ioHandlerFactory, Class<? extends ServerChannel> serverChannel,
         Class<? extends SocketChannel> socketChannel, String why) {
 
+    static final String MULTISHOT_POLL = "io.netty.iouring.pollAddMultishotEnabled";
+
+    static {
+        // Netty's multishot POLLIN stays armed while a splice owns the socket; after a failed splice the
+        // channel's close then waits for a completion that never comes (measured: the client never saw
+        // the FIN). Netty reads this once, when its io_uring classes initialize, so set it before that
+        // unless the operator chose explicitly.
+        if (System.getProperty(MULTISHOT_POLL) == null) {
+            System.setProperty(MULTISHOT_POLL, "false");
+        }
+    }
+
+    /** False when the operator turned Netty's multishot POLLIN on, which splicing cannot live with. */
+    static boolean spliceCompatible() {
+        return !Boolean.parseBoolean(System.getProperty(MULTISHOT_POLL));
+    }
+
     /** io_uring and epoll give each loop its own SO_REUSEPORT listener socket; NIO shares one. */
     boolean reusePort() {
         return kind != Transport.NIO;

@@ -95,6 +95,18 @@ class ProxyHttpTest {
     }
 
     @Test
+    void noContent_hasNoBody_andConnectionStaysUsable() throws IOException {
+        try (TestClient c = f.client()) {
+            TestClient.Response r = c.send(get("/obj/nc?status=204&size=0")).read();
+            assertEquals(204, r.status, r.toString());
+            assertEquals(0, r.bodyLength);
+            TestClient.Response next = c.send(get("/obj/nc2?size=77")).read(false, "/obj/nc2", 0);
+            assertEquals(77, next.bodyLength);
+            assertEquals(-1, next.firstMismatch);
+        }
+    }
+
+    @Test
     void notModified_hasNoBody() throws IOException {
         try (TestClient c = f.client()) {
             TestClient.Response r = c.send("GET /obj/e?size=100&etag=v1 HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"v1\"\r\n\r\n").read();
