@@ -265,17 +265,6 @@ public final class SpliceMetrics {
         FunctionCounter.builder("sluice.splice.send.zc.copied", sendZcCopied, LongAdder::sum)
                 .description("SEND_ZC notifications reporting that the kernel copied").tags(base)
                 .register(registry);
-        for (SendMechanism m : SendMechanism.values()) {
-            FunctionCounter.builder("sluice.splice.send.bytes", sendBytes[m.ordinal()], LongAdder::sum)
-                    .description("bytes sent from shm segments, by mechanism").baseUnit("bytes")
-                    .tags(base.and("mechanism", m.tag())).register(registry);
-            FunctionCounter.builder("sluice.splice.sends", sends[m.ordinal()], LongAdder::sum)
-                    .description("shm sends started, by mechanism").tags(base.and("mechanism", m.tag()))
-                    .register(registry);
-        }
-        FunctionCounter.builder("sluice.splice.send.zc.copied", sendZcCopied, LongAdder::sum)
-                .description("SEND_ZC notifications reporting that the kernel copied").tags(base)
-                .register(registry);
         for (Outcome o : Outcome.values()) {
             FunctionCounter.builder("sluice.splice.transfers", outcomes[o.ordinal()], LongAdder::sum)
                     .description("splice transfers by outcome").tags(base.and("outcome", o.tag()))
