@@ -4,7 +4,7 @@
 #
 #   loadtest/bench.sh [--quick | --full | --smoke] [options]
 #     --quick            default: 3 reps x 1 s per cell, all targets (< 3 min)
-#     --full             3 reps x 8 s per cell (< 20 min)
+#     --full             3 reps x 6 s per cell, every workload (< 20 min)
 #     --smoke            Sluice only, 1 rep x 1 s, every byte verified (< 1 min; what CI can run)
 #     --peers LIST       comma-separated subset of nginx,haproxy,varnish (default all; "" for none)
 #     --no-sluice        benchmark the peers only
@@ -59,7 +59,7 @@ done
 case "$mode" in
   smoke) peers=""; with_sluice=1; with_copy=0; reps=${reps:-1}; duration=1s; warmup=500ms; workloads=${workloads:-A1,B,C1,D}; verify=--verify ;;
   quick) reps=${reps:-3}; duration=1s; warmup=400ms; workloads=${workloads:-A1,A8,B,C1,C64,D} ;;
-  full)  reps=${reps:-3}; duration=8s; warmup=2s; workloads=${workloads:-A1,A8,B,C1,C64,D,Dp} ;;
+  full)  reps=${reps:-3}; duration=6s; warmup=2s; workloads=${workloads:-A1,A8,B,C1,C64,D,Dp} ;;
 esac
 peers=${peers//,/ }
 for p in $peers; do
