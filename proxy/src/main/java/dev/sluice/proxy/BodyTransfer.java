@@ -210,6 +210,7 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         }
         if (complete) {
             finished = true;
+            ReadSizes.head(src); // what src sends next starts with a head
             owner.bodyDone(this);
             return;
         }
@@ -219,6 +220,12 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
                 return;
             }
         }
+        readBody();
+    }
+
+    /** Copies: read the next body bytes from the source, in the sizes learnt for bodies. */
+    private void readBody() {
+        ReadSizes.body(src);
         src.read();
     }
 
@@ -240,7 +247,7 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
             owner.bodyProgress(this);
         }
         if (cause instanceof dev.sluice.splice.SpliceRefusedException) {
-            src.read(); // nothing moved and nothing lost: copy the rest instead
+            readBody(); // nothing moved and nothing lost: copy the rest instead
             return;
         }
         if (cause != null) {

@@ -246,7 +246,7 @@ final class Exchange implements BodyTransfer.Owner {
         new Bootstrap().group(client.channel.eventLoop()) // shared-nothing: same loop as the client
                 .channel(proxy.transports.socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, Transports.readSizes())
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new ReadSizes())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, group.group.connectTimeoutMillis))
                 .handler(conn)
@@ -298,6 +298,7 @@ final class Exchange implements BodyTransfer.Owner {
                     proxy.maxRequestBody, zeroCopy(), this);
             reqBody.start(head, client.buffered());
         }
+        ReadSizes.head(up.channel);
         up.channel.read(); // the response head; an upstream may answer before the body is complete
     }
 

@@ -96,6 +96,7 @@ public final class Sluice implements AutoCloseable {
                 ProxyMetrics.RouteMeters m = routeMeters.computeIfAbsent(l.name(), context.metrics::route);
                 bind(l, ch -> {
                     ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+                    ReadSizes.body(ch); // no heads on an L4 connection
                     ch.pipeline().addLast(new TcpRelay(context, l, g, m).clientHandler());
                 });
                 continue;
@@ -156,11 +157,11 @@ public final class Sluice implements AutoCloseable {
                     .option(ChannelOption.SO_BACKLOG, 4096)
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.AUTO_READ, false)
-                    .childOption(ChannelOption.RCVBUF_ALLOCATOR, Transports.readSizes())
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {
+                            ch.config().setRecvByteBufAllocator(new ReadSizes()); // per connection: it has a mode
                             init.accept(ch);
                         }
                     });

@@ -76,7 +76,7 @@ final class TcpRelay {
         new Bootstrap().group(clientChannel.eventLoop())
                 .channel(proxy.transports.socketChannel())
                 .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, Transports.readSizes())
+                .option(ChannelOption.RCVBUF_ALLOCATOR, ReadSizes.bulk())
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) group.connectTimeoutMillis)

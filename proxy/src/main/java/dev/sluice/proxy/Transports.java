@@ -56,14 +56,6 @@ record Transports(Transport kind, IoHandlerFactory ioHandlerFactory, Class<? ext
         }
     }
 
-    /**
-     * Read sizes for copied bytes: small for heads, growing to 1 MiB for bulk bodies (fewer, larger
-     * reads and writes per GiB than the default 64 KiB cap).
-     */
-    static io.netty.channel.RecvByteBufAllocator readSizes() {
-        return new io.netty.channel.AdaptiveRecvByteBufAllocator(1024, 16 * 1024, 1 << 20);
-    }
-
     String name() {
         return kind.name().toLowerCase(java.util.Locale.ROOT);
     }

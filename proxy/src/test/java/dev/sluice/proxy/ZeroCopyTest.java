@@ -265,4 +265,57 @@ class ZeroCopyTest {
             throw new AssertionError(e);
         }
     }
+
+    private static double splicedBytes(Fixture f) {
+        return Search.in(f.sluice.registry()).name("sluice.splice.bytes").functionCounters().stream()
+                .mapToDouble(fc -> fc.count()).sum();
+    }
+
+    /**
+     * Bytes read together with a head are copied, so heads must be read small even on a connection whose reads grew
+     * large on a copied (chunked) body. Before head reads were kept small, 1 MiB responses over busy keep-alive
+     * connections were read whole with their heads and three quarters of the bytes were copied.
+     */
+    @org.junit.jupiter.api.Test
+    void headsAreReadSmall_soBodiesSplice_evenAfterCopiedBodies() throws Exception {
+        int conns = 8;
+        int rounds = 12;
+        int size = 1 << 20;
+        try (Fixture f = fixture("splice", "sluice.event-loops = 1")) {
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(conns);
+            try {
+                java.util.List<java.util.concurrent.Future<?>> all = new java.util.ArrayList<>();
+                for (int t = 0; t < conns; t++) {
+                    int id = t;
+                    all.add(pool.submit(() -> {
+                        try (TestClient c = f.client()) {
+                            // copied: grows this connection's reads to their largest
+                            String chunked = "/heads/" + id + "/chunked";
+                            TestClient.Response r = c.send("GET " + chunked + "?size=4m&chunked=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+                                    .read(false, chunked, 0);
+                            assertEquals(4 << 20, r.bodyLength);
+                            assertEquals(-1, r.firstMismatch);
+                            for (int i = 0; i < rounds; i++) {
+                                String path = "/heads/" + id + "/" + i;
+                                r = c.send("GET " + path + "?size=" + size + " HTTP/1.1\r\nHost: t\r\n\r\n").read(false, path, 0);
+                                assertEquals(size, r.bodyLength);
+                                assertEquals(-1, r.firstMismatch, "wrong byte at " + r.firstMismatch);
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (java.util.concurrent.Future<?> x : all) {
+                    x.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            double counted = (double) conns * rounds * size;
+            double spliced = splicedBytes(f);
+            // each response may copy what came with its head (one head read of ReadSizes.HEAD bytes at most)
+            double floor = counted - (double) conns * rounds * ReadSizes.HEAD;
+            assertTrue(spliced >= floor, "spliced " + (long) spliced + " of " + (long) counted + " counted-length bytes");
+        }
+    }
 }
