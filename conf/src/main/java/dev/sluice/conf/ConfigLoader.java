@@ -280,7 +280,8 @@ public final class ConfigLoader {
             List<RouteConfig> routes = readRoutes(upstreams, listeners);
 
             SpliceConfig splice = new SpliceConfig(intAtLeast("splice.max-pipes", 1),
-                    (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE));
+                    (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE),
+                    (int) bytes("splice.batch-max", 0, 64 << 20), upTo("splice.batch-delay", Duration.ofSeconds(1)));
             AdminConfig admin = new AdminConfig(bool("admin.enabled"), hostPort("admin.address"),
                     intAtLeast("admin.event-loops", 1));
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
@@ -528,6 +529,19 @@ public final class ConfigLoader {
             if (d.isNegative() || d.isZero()) {
                 problem(key, "must be a positive duration, got " + d);
                 return Duration.ofSeconds(1);
+            }
+            return d;
+        }
+
+        /** A duration in [0, max]; 0 is allowed (it turns the feature off). */
+        Duration upTo(String key, Duration max) {
+            Duration d = get(key, c::getDuration);
+            if (d == null) {
+                return Duration.ZERO;
+            }
+            if (d.isNegative() || d.compareTo(max) > 0) {
+                problem(key, "must be between 0 and " + max + ", got " + d);
+                return Duration.ZERO;
             }
             return d;
         }

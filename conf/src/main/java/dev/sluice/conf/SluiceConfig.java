@@ -78,7 +78,7 @@ public record SluiceConfig(
     public record Limits(int maxRequestTarget, int maxHeaderSize, long maxRequestBody, int maxResponseHeaderSize) {}
 
     /** Pipes per loop, pipe buffer size, smallest remainder spliced under zero-copy = auto. */
-    public record SpliceConfig(int maxPipes, int pipeSize, long minBytes) {}
+    public record SpliceConfig(int maxPipes, int pipeSize, long minBytes, int batchMax, Duration batchDelay) {}
 
     public record AdminConfig(boolean enabled, HostPort address, int eventLoops) {}
 

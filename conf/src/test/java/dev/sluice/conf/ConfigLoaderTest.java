@@ -44,6 +44,29 @@ class ConfigLoaderTest {
         assertEquals(64, c.splice().maxPipes());
         assertEquals(1 << 20, c.splice().pipeSize());
         assertEquals(64 * 1024, c.splice().minBytes());
+        assertEquals(256 * 1024, c.splice().batchMax());
+        assertEquals(Duration.ofMillis(1), c.splice().batchDelay());
+    }
+
+    @Test
+    void parse_spliceBatching_valuesAndBounds() {
+        String base = MINIMAL.replace("sluice {", "sluice {\n  splice { %s }");
+        SluiceConfig c = ConfigLoader.parse(base.formatted("batch-max = 1MiB, batch-delay = 250us"), "b.conf");
+        assertEquals(1 << 20, c.splice().batchMax());
+        assertEquals(Duration.ofNanos(250_000), c.splice().batchDelay());
+        SluiceConfig off = ConfigLoader.parse(base.formatted("batch-max = 0"), "b.conf");
+        assertEquals(0, off.splice().batchMax());
+
+        ConfigException big = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(base.formatted("batch-max = 65MiB"), "b.conf"));
+        assertTrue(big.problems().get(0).startsWith("b.conf:2: sluice.splice.batch-max:"), big.problems().toString());
+        ConfigException slow = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(base.formatted("batch-delay = 2s"), "b.conf"));
+        assertTrue(slow.problems().get(0).startsWith("b.conf:2: sluice.splice.batch-delay: must be between 0 and"),
+                slow.problems().toString());
+        ConfigException type = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(base.formatted("batch-delay = soon"), "b.conf"));
+        assertTrue(type.problems().get(0).contains("sluice.splice.batch-delay"), type.problems().toString());
     }
 
     @Test

@@ -133,7 +133,8 @@ public final class Sluice implements AutoCloseable {
         }
         SpliceMetrics metrics = new SpliceMetrics().bindTo(registry, Tags.of("loop", Integer.toString(lc.index)));
         SpliceSettings settings = SpliceSettings.defaults().withMaxPipes(config.splice().maxPipes())
-                .withPipeSize(config.splice().pipeSize());
+                .withPipeSize(config.splice().pipeSize())
+                .withBatch(config.splice().batchMax(), config.splice().batchDelay().toNanos());
         lc.splicer = Splicer.forLoop(lc.loop, settings, metrics);
         long idle = config.timeouts().idle().toNanos();
         lc.zeroCopyAuto = new SpliceZeroCopy(lc.splicer, config.splice().minBytes(), idle);

@@ -70,6 +70,8 @@ public final class SpliceMetrics {
     private final LongAdder pipesDiscarded = new LongAdder();
     private final LongAdder pollsIn = new LongAdder();
     private final LongAdder pollsOut = new LongAdder();
+    private final LongAdder batchedPolls = new LongAdder();
+    private final LongAdder batchTimeouts = new LongAdder();
     private final LongAdder[] fallbacks = adders(FallbackReason.values().length);
     private final LongAdder[] sendBytes = adders(SendMechanism.values().length);
     private final LongAdder[] sends = adders(SendMechanism.values().length);
@@ -120,6 +122,14 @@ public final class SpliceMetrics {
 
     void pollIn() {
         pollsIn.increment();
+    }
+
+    void batchTimeout() {
+        batchTimeouts.increment();
+    }
+
+    void batchedPoll() {
+        batchedPolls.increment();
     }
 
     void pollOut() {
@@ -179,6 +189,16 @@ public final class SpliceMetrics {
     /** POLL_ADDs submitted because a splice from the input socket returned EAGAIN. */
     public long eagainPollsIn() {
         return pollsIn.sum();
+    }
+
+    /** Of {@link #eagainPollsIn()}, those that waited for a batch of bytes (SO_RCVLOWAT above 1). */
+    /** Batched waits cut short because the batch did not fill within the bound (the sender slowed or paused). */
+    public long batchTimeouts() {
+        return batchTimeouts.sum();
+    }
+
+    public long batchedPollsIn() {
+        return batchedPolls.sum();
     }
 
     /** POLL_ADDs submitted because a splice to the output socket returned EAGAIN. */
@@ -249,6 +269,12 @@ public final class SpliceMetrics {
                 .description("polls armed after EAGAIN").tags(base.and("direction", "in")).register(registry);
         FunctionCounter.builder("sluice.splice.eagain.polls", pollsOut, LongAdder::sum)
                 .description("polls armed after EAGAIN").tags(base.and("direction", "out")).register(registry);
+        FunctionCounter.builder("sluice.splice.batched.polls", batchedPolls, LongAdder::sum)
+                .description("input polls that waited for a batch of bytes (SO_RCVLOWAT) rather than the first one")
+                .tags(base).register(registry);
+        FunctionCounter.builder("sluice.splice.batch.timeouts", batchTimeouts, LongAdder::sum)
+                .description("batched input waits cut short by the hold bound (the sender slowed or paused)")
+                .tags(base).register(registry);
         for (FallbackReason r : FallbackReason.values()) {
             FunctionCounter.builder("sluice.splice.fallbacks", fallbacks[r.ordinal()], LongAdder::sum)
                     .description("transfers the caller had to copy").tags(base.and("reason", r.tag()))

@@ -59,9 +59,13 @@ public final class Splicer {
     public static final String MODE_PROPERTY = "sluice.splice.mode";
 
     private final EventLoop loop;
-    private final SpliceSettings settings;
+    final SpliceSettings settings;
     /** splice(2) on the loop thread for inline mode; null in uring mode (every splice is an IORING_OP_SPLICE). */
     final Syscalls.Splice inline;
+    /** Direct syscalls on the loop (SO_RCVLOWAT for read batching); the same object as {@link #inline} there. */
+    final Syscalls.Splice sys;
+    /** Address of the timespec bounding a batched wait ({@link Transfer#BATCH_HOLD_FACTOR} x batch-delay), or 0. */
+    final long batchHoldTimespec;
     final SpliceMetrics metrics;
     /** Why this splicer cannot splice (host or loop), or null. */
     private final Throwable disabled;
@@ -180,6 +184,9 @@ public final class Splicer {
         this.disabled = why;
         this.registration = reg;
         this.inline = why == null && inlineMode() ? new Syscalls.Splice() : null;
+        this.sys = inline != null ? inline : why == null ? new Syscalls.Splice() : null;
+        this.batchHoldTimespec = sys != null && settings.batching()
+                ? sys.timespec(Transfer.BATCH_HOLD_FACTOR * settings.batchDelayNanos()) : 0L;
         if (why == null) {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
             // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
@@ -502,13 +509,19 @@ public final class Splicer {
     }
 
     /** A transfer ended with every CQE in: free its slot and pipe. */
+    /** Returns the transfer's pipe to the pool (once), possibly before its slot is free. */
+    void releasePipe(Transfer t, long leftoverPipeBytes) {
+        if (t.pipe != null && !t.pipeReleased) {
+            t.pipeReleased = true;
+            pool.release(t.pipe, leftoverPipeBytes);
+        }
+    }
+
     void finished(Transfer t, long leftoverPipeBytes) {
         slots[t.slot] = null;
         freeSlots[freeCount++] = t.slot;
         active--;
-        if (t.pipe != null) {
-            pool.release(t.pipe, leftoverPipeBytes);
-        }
+        releasePipe(t, leftoverPipeBytes);
         if (closed && active == 0) {
             registration.cancel();
         }

@@ -62,6 +62,18 @@ final class Syscalls {
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
+    private static final MethodHandle SETSOCKOPT = downcall("setsockopt",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+
+    private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+
+    static final int SOL_SOCKET = 1;
+    static final int SO_RCVBUF = 8;
+    static final int SO_RCVLOWAT = 18;
+
     private Syscalls() {
     }
 
@@ -161,17 +173,54 @@ final class Syscalls {
     }
 
     /**
-     * splice(2) called directly, for {@link Transfer}'s inline mode: one per event loop, confined to it, so the errno
-     * capture and the 64-bit file offset live in one segment allocated once (no allocation per call).
+     * splice(2) (and setsockopt(2)) called directly, for {@link Transfer}'s inline mode and read batching: one per
+     * event loop, confined to it, so the errno capture, the 64-bit file offset and the option value live in segments
+     * allocated once (no allocation per call).
      */
     static final class Splice {
         private final MemorySegment state;
         private final MemorySegment offset;
+        private final MemorySegment intValue;
+        private final MemorySegment intLength;
+        /** A struct __kernel_timespec for IORING_OP_TIMEOUT (the kernel copies it when the SQE is prepared). */
+        private final MemorySegment timespec;
 
         Splice() {
             Arena arena = Arena.ofAuto();
             state = arena.allocate(CALL_STATE);
             offset = arena.allocate(ValueLayout.JAVA_LONG);
+            intValue = arena.allocate(ValueLayout.JAVA_INT);
+            intLength = arena.allocate(ValueLayout.JAVA_INT);
+            timespec = arena.allocate(16, 8);
+        }
+
+        /** Sets this loop's timespec to {@code nanos} and returns its address (valid as long as this object). */
+        long timespec(long nanos) {
+            timespec.set(ValueLayout.JAVA_LONG, 0, nanos / 1_000_000_000L);
+            timespec.set(ValueLayout.JAVA_LONG, 8, nanos % 1_000_000_000L);
+            return timespec.address();
+        }
+
+        /** {@code getsockopt(fd, level, name, &value, &len)} of an int option: its value, or -errno. */
+        int getsockopt(int fd, int level, int name) {
+            try {
+                intLength.set(ValueLayout.JAVA_INT, 0, 4);
+                int r = (int) GETSOCKOPT.invokeExact(state, fd, level, name, intValue, intLength);
+                return r < 0 ? -errno(state) : intValue.get(ValueLayout.JAVA_INT, 0);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** {@code setsockopt(fd, level, name, &value, sizeof(int))}: 0 or -errno. */
+        int setsockopt(int fd, int level, int name, int value) {
+            try {
+                intValue.set(ValueLayout.JAVA_INT, 0, value);
+                int r = (int) SETSOCKOPT.invokeExact(state, fd, level, name, intValue, 4);
+                return r < 0 ? -errno(state) : 0;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
         }
 
         /** {@code splice(in, NULL, out, NULL, len, flags)}: bytes moved, 0 at EOF, or -errno. */

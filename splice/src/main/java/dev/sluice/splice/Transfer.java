@@ -67,6 +67,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(Transfer.class);
+    private static final java.util.concurrent.atomic.AtomicBoolean LOGGED_LOWAT_FAILURE =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     // Operation kinds, the low 3 bits of the user_data.
     static final int FILL = 0;
@@ -76,9 +78,17 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     static final int CANCEL = 4;
     static final int DISARM_IN = 5;
     static final int DISARM_OUT = 6;
+    /** The timer bounding a batched input wait, and its removal (not counted in {@code outstanding}). */
+    static final int BATCH_TIMER = 7;
 
     static final byte OP_POLL_ADD = 6;
+    static final byte OP_TIMEOUT = 11;
+    static final byte OP_TIMEOUT_REMOVE = 12;
     static final byte OP_ASYNC_CANCEL = 14;
+    static final int ETIME = 62;
+    static final int ECANCELED = 125;
+    /** A batched wait lasts at most this many batch delays; then any queued byte wakes the loop. */
+    static final int BATCH_HOLD_FACTOR = 2;
     static final byte OP_SPLICE = 30;
     static final byte OP_SEND_ZC = 47;
     static final int CQE_F_MORE = 1 << 1;
@@ -124,6 +134,8 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     private final SpliceCallback callback;
     /** The pipe, or null for SEND_ZC. */
     final Pipe pipe;
+    /** Set by {@link Splicer#releasePipe}: the pipe went back to the pool (maybe before the slot did). */
+    boolean pipeReleased;
     private final int pipeCap;
     /** File offset of the next FILL (SRC_FILE) or address of the first byte (SRC_MEMORY). */
     private long fileOffset;
@@ -135,6 +147,21 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     private final Syscalls.Splice inline;
     private final Runnable resume = this::resumeInline;
     private boolean resumeQueued;
+
+    /** Read batching (see {@link #armPollIn}): largest SO_RCVLOWAT, 0 when off for this transfer. */
+    private int batchMax;
+    private final long batchDelayNanos;
+    /** SO_RCVLOWAT now set on the input socket (1 is the kernel's default, which Netty expects back). */
+    private int rcvLowat = 1;
+    /** When the previous input poll was armed (0: none yet) and the bytes then still owed. */
+    private long armNanos;
+    private long armRemaining;
+    /** Largest SO_RCVLOWAT that leaves the kernel's receive buffer (and window) alone: a quarter of SO_RCVBUF. */
+    private int lowatCap;
+    /** The pending IORING_OP_TIMEOUT bounding a batched wait (0: none), and CQEs still owed to this slot by it. */
+    private long batchTimerId;
+    private int timerCqes;
+    private final IoUringIoOps batchTimerOp;
 
     private final IoUringIoOps fillOp;
     private final IoUringIoOps drainOp;
@@ -190,6 +217,14 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         this.address = address;
         this.onDone = onDone;
         this.inline = pipe == null ? null : splicer.inline;
+        SpliceSettings settings = splicer.settings;
+        boolean batch = source == SRC_SOCKET && !pump && settings.batching() && splicer.sys != null;
+        this.batchMax = batch ? settings.batchMax() : 0;
+        this.batchDelayNanos = settings.batchDelayNanos();
+        this.batchTimerOp = batch
+                ? new IoUringIoOps(OP_TIMEOUT, (byte) 0, (short) 0, -1, 0L, splicer.batchHoldTimespec, 1, 0,
+                        userData(BATCH_TIMER), (short) 0, (short) 0, 0, 0L)
+                : null;
         this.fillOp = source == SRC_SOCKET ? splice(inFd, -1L, pipe.writeFd, pipeCap, FILL) : null;
         this.drainOp = pipe == null ? null : splice(pipe.readFd, -1L, outFd, pipeCap, DRAIN);
         this.pollInOp = source == SRC_SOCKET ? pollAdd(inFd, POLLIN, POLL_IN) : null;
@@ -361,6 +396,10 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             maybeRetire();
             return;
         }
+        if (kind == BATCH_TIMER) {
+            onBatchTimer(res);
+            return;
+        }
         outstanding--;
         if ((flags & CQE_F_MORE) != 0) {
             pendingNotifs++; // a SEND_ZC result announcing its notification
@@ -407,8 +446,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
                     // Maybe the pipe's slots are full: retry when the drain has made room.
                     fillWaitsForDrain = true;
                 } else if (source == SRC_SOCKET) {
-                    pollInId = submitOrFail(pollInOp);
-                    splicer.metrics.pollIn();
+                    armPollIn();
                 } else {
                     // A file never blocks and the pipe is empty: nothing to wait for.
                     fail(new SpliceIoException("splice file->pipe", Syscalls.EAGAIN));
@@ -622,8 +660,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
                 } else if (r == -Syscalls.EAGAIN) {
                     if (pipeBytes == 0) {
                         if (source == SRC_SOCKET) {
-                            pollInId = submitOrFail(pollInOp);
-                            splicer.metrics.pollIn();
+                            armPollIn();
                         } else {
                             fail(new SpliceIoException("splice file->pipe", Syscalls.EAGAIN));
                         }
@@ -647,6 +684,91 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             }
         }
         checkEnd();
+    }
+
+    /**
+     * The input is empty: wait for it with a POLL_ADD, and for a counted body wait for a batch rather than the first
+     * segment. Waking up is the costliest part of a splice pass-through here (a sleep and a wake-up per arriving
+     * segment: ~40% of the proxy's CPU at 64 MiB bodies), so SO_RCVLOWAT makes the kernel wake the loop only once
+     * that many bytes are queued (tcp_data_ready and tcp_poll both honour it; FIN, errors and memory pressure still
+     * wake at once). The batch is what the input delivered during the last {@code batchDelay} at its rate over the
+     * previous wait, rounded down to a power of two, capped by {@code batchMax} and by the bytes still owed: a fast
+     * upstream is read in big batches, a slow one is forwarded as it trickles in (bytes are held back for about
+     * {@code batchDelay} at most while the rate holds), and the last bytes of a body never wait for bytes that will
+     * not come. The first wait of a transfer has no rate yet and batches nothing. The socket gets its default back
+     * when the transfer ends ({@link #finish}).
+     */
+    private void armPollIn() {
+        if (batchMax > 0) {
+            long now = System.nanoTime();
+            int lowat = 1;
+            if (armNanos != 0) {
+                long bytes = armRemaining - remaining;
+                long elapsed = now - armNanos;
+                if (bytes > 0 && elapsed > 0) {
+                    double batch = (double) bytes * batchDelayNanos / elapsed;
+                    if (batch >= 2) {
+                        lowat = Integer.highestOneBit((int) Math.min(batch, batchMax));
+                    }
+                }
+            }
+            armNanos = now;
+            armRemaining = remaining;
+            if (lowat > lowatCap) {
+                // Re-read only when a larger batch is wanted: autotuning grows the buffer as the flow speeds up.
+                int rcvbuf = splicer.sys.getsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUF);
+                lowatCap = Math.max(1, rcvbuf >> 2);
+                lowat = Math.min(lowat, lowatCap);
+            }
+            setLowat((int) Math.min(lowat, remaining));
+            if (rcvLowat > 1) {
+                splicer.metrics.batchedPoll();
+                if (batchTimerId == 0 && state == RUNNING) {
+                    batchTimerId = splicer.registration().submit(batchTimerOp);
+                    if (batchTimerId != 0) {
+                        timerCqes++;
+                    } else {
+                        setLowat(1);
+                    }
+                }
+            }
+        }
+        pollInId = submitOrFail(pollInOp);
+        splicer.metrics.pollIn();
+    }
+
+    /**
+     * The timer of a batched wait fired (-ETIME), was removed (-ECANCELED), or this is the removal's own CQE. When a
+     * batched wait is still pending, the batch did not fill in time (the sender slowed or paused): lower SO_RCVLOWAT
+     * to 1, which makes the kernel wake the poll at once if any byte is queued (tcp_set_rcvlowat checks), so bytes
+     * are never held longer than the bound.
+     */
+    private void onBatchTimer(int res) {
+        timerCqes--;
+        if (res == -ETIME || res == -ECANCELED) {
+            batchTimerId = 0;
+        }
+        if (res == -ETIME && state == RUNNING && pollInId != 0 && rcvLowat > 1) {
+            setLowat(1);
+            splicer.metrics.batchTimeout();
+        }
+        maybeRetire();
+    }
+
+    private void setLowat(int lowat) {
+        if (lowat == rcvLowat) {
+            return;
+        }
+        int r = splicer.sys.setsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVLOWAT, Math.max(1, lowat));
+        if (r < 0) {
+            batchMax = 0; // wake per segment, as without batching
+            if (LOGGED_LOWAT_FAILURE.compareAndSet(false, true)) {
+                logger.info("SO_RCVLOWAT refused ({}): splices wake for every arriving segment",
+                        Syscalls.errnoName(-r));
+            }
+            return;
+        }
+        rcvLowat = lowat;
     }
 
     private void queueResume() {
@@ -777,11 +899,34 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         }
         out.closeFuture().removeListener(this);
         boolean rearm = cause == null && !pump;
+        if (rcvLowat != 1 && isOpen(in)) {
+            // Netty waits for single bytes (the next response head) on this socket again.
+            int r = splicer.sys.setsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVLOWAT, 1);
+            if (r < 0 && rearm) {
+                logger.warn("could not restore SO_RCVLOWAT on {} ({}); closing it", in, Syscalls.errnoName(-r));
+                in.close();
+            }
+            rcvLowat = 1;
+        }
         if (in != null) {
             in.closeFuture().removeListener(this);
             releaseLease(inLease, true, rearm);
         }
         releaseLease(outLease, false, rearm);
+        if (batchTimerId != 0) {
+            // The slot stays taken until the timer's CQEs are in; the pipe does not need to wait for them.
+            IoUringIoOps remove = new IoUringIoOps(OP_TIMEOUT_REMOVE, (byte) 0, (short) 0, -1, 0L, batchTimerId, 0, 0,
+                    userData(BATCH_TIMER), (short) 0, (short) 0, 0, 0L);
+            if (splicer.registration().submit(remove) != 0) {
+                timerCqes++;
+            } else {
+                timerCqes = 0; // the registration is gone (loop shutting down): no CQE will come for this slot
+            }
+            batchTimerId = 0;
+        }
+        if (timerCqes > 0) {
+            splicer.releasePipe(this, pipeBytes);
+        }
         maybeRetire(); // before the callback, so the pipe is back in the pool for the caller's next transfer
         SpliceMetrics metrics = splicer.metrics;
         metrics.outcome(SpliceMetrics.Outcome.of(cause));
@@ -800,7 +945,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
      * pending: until then CQEs still arrive for the slot and the kernel may still read the source's pages.
      */
     private void maybeRetire() {
-        if (state != DONE || pendingNotifs > 0 || retired) {
+        if (state != DONE || pendingNotifs > 0 || timerCqes > 0 || retired) {
             return;
         }
         retired = true;
