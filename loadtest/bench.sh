@@ -16,6 +16,10 @@
 #                        after a verified correctness check of every target)
 #     --out DIR          results directory (default loadtest/results/<date>-<mode>)
 #     --keep             keep the scratch directory (configs, logs, caches)
+#     --cc ALG           TCP congestion control for the whole run (net.ipv4.tcp_congestion_control, root;
+#                        restored on exit). Every proxy, the origin and the client use it alike. Default: the
+#                        system's. bbr on loopback (without the fq qdisc) paces with hrtimers, reorders across
+#                        CPUs and costs every proxy ~3x CPU per GiB here; cubic shows the proxies' own costs
 #
 # Installs nginx, haproxy, varnish (and gnuplot-nox for the chart) with apt-get if missing. Starts every
 # server itself on fixed loopback ports (override with BENCH_PORT_BASE, default 18080: sluice +0, nginx +1,
@@ -36,6 +40,7 @@ workloads=""
 out=""
 verify=""
 keep=0
+cc=""
 die() { echo "bench: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -50,7 +55,8 @@ while [ $# -gt 0 ]; do
     --verify) verify=--verify ;;
     --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cc) [ $# -ge 2 ] || die "--cc needs a value"; cc="$2"; shift ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -94,6 +100,9 @@ cleanup() {
     kill -KILL "${pid[$name]}" 2>/dev/null || true
   done
   rm -rf "$shm_dir"
+  if [ -n "${cc_restore:-}" ]; then
+    echo "$cc_restore" > "$cc_sysctl" || echo "bench: could not restore tcp_congestion_control=$cc_restore" >&2
+  fi
   if [ "$keep" = 1 ] || [ $rc -ne 0 ]; then
     echo "bench: scratch directory kept: $run" >&2
   else
@@ -103,6 +112,18 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# ---- congestion control for the run (--cc), restored by cleanup ----
+cc_sysctl=/proc/sys/net/ipv4/tcp_congestion_control
+cc_before=$(cat "$cc_sysctl")
+if [ -n "$cc" ] && [ "$cc" != "$cc_before" ]; then
+  grep -qw -- "$cc" /proc/sys/net/ipv4/tcp_available_congestion_control \
+    || modprobe "tcp_$cc" 2>/dev/null || true
+  grep -qw -- "$cc" /proc/sys/net/ipv4/tcp_available_congestion_control \
+    || die "--cc $cc: not available (have: $(cat /proc/sys/net/ipv4/tcp_available_congestion_control))"
+  echo "$cc" > "$cc_sysctl" 2>/dev/null || die "--cc $cc: cannot write $cc_sysctl (root needed)"
+  cc_restore=$cc_before
+fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -232,6 +253,7 @@ done
   echo
   echo "- machine: $(uname -srm), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM"
   echo "- java: $("$JAVA" -version 2>&1 | head -1)"
+  echo "- TCP congestion control: $(cat "$cc_sysctl")$([ -n "${cc_restore:-}" ] && echo " (set by --cc for this run; system default $cc_restore)"), qdisc on lo: $(tc qdisc show dev lo 2>/dev/null | awk '{print $2; exit}')"
   rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (work tree modified)')"
   if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev (zero-copy = auto: splice via pooled 1 MiB pipes)$([ "$with_copy" = 1 ] && echo "; sluice-copy: the same build with zero-copy = copy")"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
   for p in $peers; do
