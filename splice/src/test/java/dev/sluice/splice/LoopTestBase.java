@@ -6,7 +6,11 @@ import org.junit.jupiter.api.BeforeEach;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -63,6 +67,23 @@ abstract class LoopTestBase {
 
     Splicer splicer() {
         return splicer(SpliceSettings.defaults());
+    }
+
+    /** Splices {@code n} stream bytes starting at {@code from} from the source to the sink through a -> b. */
+    Outcome.Result spliceAtoB(Rig rig, long from, long n) throws Exception {
+        CompletableFuture<Void> sent = Rig.send(rig.source, from, n);
+        CompletableFuture<Long> got = Rig.receive(rig.sink, from, n);
+        Outcome o = new Outcome();
+        SpliceTransfer t = Rig.onLoop(() -> splicer.transfer(rig.a, rig.b, n, 0, o));
+        assertNotNull(t, () -> "fallback: " + splicer.lastFallbackReason());
+        Outcome.Result r = o.await();
+        sent.get(30, TimeUnit.SECONDS);
+        assertEquals(-1L, got.get(30, TimeUnit.SECONDS), "first mismatching byte at the sink");
+        assertEquals(1, o.calls.get(), "callback calls");
+        assertTrue(r.onLoop(), "callback ran on the event loop");
+        assertEquals(n, t.bytesMoved());
+        assertTrue(t.isDone());
+        return r;
     }
 
     Rig rig() throws Exception {

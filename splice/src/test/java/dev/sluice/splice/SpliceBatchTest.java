@@ -25,25 +25,13 @@ class SpliceBatchTest extends LoopTestBase {
         return Rig.onLoop(() -> s.sys.getsockopt(fd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVLOWAT));
     }
 
-    private Outcome.Result splice(Rig rig, long n) throws Exception {
-        CompletableFuture<Void> sent = Rig.send(rig.source, 0, n);
-        CompletableFuture<Long> got = Rig.receive(rig.sink, 0, n);
-        Outcome o = new Outcome();
-        SpliceTransfer t = Rig.onLoop(() -> splicer.transfer(rig.a, rig.b, n, 0, o));
-        assertNotNull(t, () -> "fallback: " + splicer.lastFallbackReason());
-        Outcome.Result r = o.await();
-        sent.get(30, TimeUnit.SECONDS);
-        assertEquals(-1L, got.get(30, TimeUnit.SECONDS), "first mismatching byte at the sink");
-        return r;
-    }
-
     @Test
     void fastSender_waitsForBatches_byteExact_andSocketDefaultRestored() throws Exception {
         Splicer s = splicer(BATCHING);
         Rig rig = rig();
         long n = 64L << 20;
 
-        Outcome.Result r = splice(rig, n);
+        Outcome.Result r = spliceAtoB(rig, 0, n);
 
         assertNull(r.cause());
         assertEquals(n, r.moved());
@@ -67,7 +55,7 @@ class SpliceBatchTest extends LoopTestBase {
         Rig rig = rig();
         long n = 16L << 20;
 
-        assertNull(splice(rig, n).cause());
+        assertNull(spliceAtoB(rig, 0, n).cause());
 
         assertTrue(metrics.eagainPollsIn() > 0, "the input should have run dry at least once");
         assertEquals(0, metrics.batchedPollsIn());
