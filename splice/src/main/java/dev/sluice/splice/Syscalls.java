@@ -192,6 +192,10 @@ final class Syscalls {
             intValue = arena.allocate(ValueLayout.JAVA_INT);
             intLength = arena.allocate(ValueLayout.JAVA_INT);
             timespec = arena.allocate(16, 8);
+            // Link the downcalls now (on an invalid fd: EBADF, no effect): the first call of each costs
+            // milliseconds, which would otherwise land in the middle of the first batched transfer.
+            setsockopt(-1, SOL_SOCKET, SO_RCVLOWAT, 1);
+            getsockopt(-1, SOL_SOCKET, SO_RCVBUF);
         }
 
         /** Sets this loop's timespec to {@code nanos} and returns its address (valid as long as this object). */
