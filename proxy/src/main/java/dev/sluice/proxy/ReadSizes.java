@@ -51,14 +51,6 @@ final class ReadSizes extends DefaultMaxMessagesRecvByteBufAllocator {
         }
     }
 
-    boolean bodyMode() {
-        return body;
-    }
-
-    int bodySize() {
-        return bodySize;
-    }
-
     @Override
     public RecvByteBufAllocator.Handle newHandle() {
         return new Sizes();

@@ -191,12 +191,12 @@ public final class SpliceMetrics {
         return pollsIn.sum();
     }
 
-    /** Of {@link #eagainPollsIn()}, those that waited for a batch of bytes (SO_RCVLOWAT above 1). */
     /** Batched waits cut short because the batch did not fill within the bound (the sender slowed or paused). */
     public long batchTimeouts() {
         return batchTimeouts.sum();
     }
 
+    /** Of {@link #eagainPollsIn()}, those that waited for a batch of bytes (SO_RCVLOWAT above 1). */
     public long batchedPollsIn() {
         return batchedPolls.sum();
     }

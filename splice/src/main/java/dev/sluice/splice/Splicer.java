@@ -508,7 +508,6 @@ public final class Splicer {
         return registration;
     }
 
-    /** A transfer ended with every CQE in: free its slot and pipe. */
     /** Returns the transfer's pipe to the pool (once), possibly before its slot is free. */
     void releasePipe(Transfer t, long leftoverPipeBytes) {
         if (t.pipe != null && !t.pipeReleased) {
@@ -517,6 +516,7 @@ public final class Splicer {
         }
     }
 
+    /** A transfer ended with every CQE in: free its slot and pipe. */
     void finished(Transfer t, long leftoverPipeBytes) {
         slots[t.slot] = null;
         freeSlots[freeCount++] = t.slot;

@@ -27,6 +27,7 @@ final class Syscalls {
     static final int EPIPE = 32;
     static final int ECONNRESET = 104;
     static final int EALREADY = 114;
+    static final int ETIME = 62;
     static final int ECANCELED = 125;
 
     static final int O_NONBLOCK = 0x800;

@@ -85,8 +85,6 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     static final byte OP_TIMEOUT = 11;
     static final byte OP_TIMEOUT_REMOVE = 12;
     static final byte OP_ASYNC_CANCEL = 14;
-    static final int ETIME = 62;
-    static final int ECANCELED = 125;
     /** A batched wait lasts at most this many batch delays; then any queued byte wakes the loop. */
     static final int BATCH_HOLD_FACTOR = 2;
     static final byte OP_SPLICE = 30;
@@ -693,10 +691,11 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
      * that many bytes are queued (tcp_data_ready and tcp_poll both honour it; FIN, errors and memory pressure still
      * wake at once). The batch is what the input delivered during the last {@code batchDelay} at its rate over the
      * previous wait, rounded down to a power of two, capped by {@code batchMax} and by the bytes still owed: a fast
-     * upstream is read in big batches, a slow one is forwarded as it trickles in (bytes are held back for about
-     * {@code batchDelay} at most while the rate holds), and the last bytes of a body never wait for bytes that will
-     * not come. The first wait of a transfer has no rate yet and batches nothing. The socket gets its default back
-     * when the transfer ends ({@link #finish}).
+     * upstream is read in big batches, a slow one is forwarded as it trickles in, and the last bytes of a body never
+     * wait for bytes that will not come. A batched wait is bounded by an IORING_OP_TIMEOUT of
+     * {@link #BATCH_HOLD_FACTOR} x {@code batchDelay} ({@link #onBatchTimer}), so a sender that slows or pauses is
+     * not held back. The first wait of a transfer has no rate yet and batches nothing. The socket gets its default
+     * back when the transfer ends ({@link #finish}).
      */
     private void armPollIn() {
         if (batchMax > 0) {
@@ -745,10 +744,10 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
      */
     private void onBatchTimer(int res) {
         timerCqes--;
-        if (res == -ETIME || res == -ECANCELED) {
+        if (res == -Syscalls.ETIME || res == -Syscalls.ECANCELED) {
             batchTimerId = 0;
         }
-        if (res == -ETIME && state == RUNNING && pollInId != 0 && rcvLowat > 1) {
+        if (res == -Syscalls.ETIME && state == RUNNING && pollInId != 0 && rcvLowat > 1) {
             setLowat(1);
             splicer.metrics.batchTimeout();
         }

@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
+import java.net.Socket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -69,16 +70,33 @@ abstract class LoopTestBase {
         return splicer(SpliceSettings.defaults());
     }
 
-    /** Splices {@code n} stream bytes starting at {@code from} from the source to the sink through a -> b. */
-    Outcome.Result spliceAtoB(Rig rig, long from, long n) throws Exception {
-        CompletableFuture<Void> sent = Rig.send(rig.source, from, n);
-        CompletableFuture<Long> got = Rig.receive(rig.sink, from, n);
+    /** A finished transfer of stream bytes [from, from + n): the transfer, its callback count and result. */
+    record Spliced(SpliceTransfer transfer, Outcome outcome, Outcome.Result result) {
+    }
+
+    /**
+     * {@code writer} sends stream bytes [from, from + n), {@code in -> out} splices them, {@code reader} verifies
+     * them ({@code readerName} names it in the mismatch message).
+     */
+    Spliced splice(Socket writer, io.netty.channel.Channel in, io.netty.channel.Channel out, Socket reader,
+                   String readerName, long from, long n) throws Exception {
+        CompletableFuture<Void> sent = Rig.send(writer, from, n);
+        CompletableFuture<Long> got = Rig.receive(reader, from, n);
         Outcome o = new Outcome();
-        SpliceTransfer t = Rig.onLoop(() -> splicer.transfer(rig.a, rig.b, n, 0, o));
+        SpliceTransfer t = Rig.onLoop(() -> splicer.transfer(in, out, n, 0, o));
         assertNotNull(t, () -> "fallback: " + splicer.lastFallbackReason());
         Outcome.Result r = o.await();
         sent.get(30, TimeUnit.SECONDS);
-        assertEquals(-1L, got.get(30, TimeUnit.SECONDS), "first mismatching byte at the sink");
+        assertEquals(-1L, got.get(30, TimeUnit.SECONDS), "first mismatching byte at the " + readerName);
+        return new Spliced(t, o, r);
+    }
+
+    /** Splices {@code n} stream bytes starting at {@code from} from the source to the sink through a -> b. */
+    Outcome.Result spliceAtoB(Rig rig, long from, long n) throws Exception {
+        Spliced s = splice(rig.source, rig.a, rig.b, rig.sink, "sink", from, n);
+        Outcome o = s.outcome();
+        Outcome.Result r = s.result();
+        SpliceTransfer t = s.transfer();
         assertEquals(1, o.calls.get(), "callback calls");
         assertTrue(r.onLoop(), "callback ran on the event loop");
         assertEquals(n, t.bytesMoved());

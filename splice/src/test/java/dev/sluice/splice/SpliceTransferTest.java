@@ -17,15 +17,7 @@ class SpliceTransferTest extends LoopTestBase {
 
     /** The reverse direction: the sink writes, b -> a splices, the source verifies. */
     private Outcome.Result spliceBtoA(Rig rig, long from, long n) throws Exception {
-        CompletableFuture<Void> sent = Rig.send(rig.sink, from, n);
-        CompletableFuture<Long> got = Rig.receive(rig.source, from, n);
-        Outcome o = new Outcome();
-        SpliceTransfer t = Rig.onLoop(() -> splicer.transfer(rig.b, rig.a, n, 0, o));
-        assertNotNull(t, () -> "fallback: " + splicer.lastFallbackReason());
-        Outcome.Result r = o.await();
-        sent.get(30, TimeUnit.SECONDS);
-        assertEquals(-1L, got.get(30, TimeUnit.SECONDS), "first mismatching byte at the source");
-        return r;
+        return splice(rig.sink, rig.b, rig.a, rig.source, "source", from, n).result();
     }
 
     /** After a splice the sockets belong to Netty again: it reads the next bytes and writes its own. */
