@@ -151,7 +151,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     private final long batchDelayNanos;
     /** SO_RCVLOWAT now set on the input socket (1 is the kernel's default, which Netty expects back). */
     private int rcvLowat = 1;
-    /** When the previous input poll was armed (0: none yet) and the bytes then still owed. */
+    /** When the previous input poll was armed (at first: when the transfer started) and the bytes then still owed. */
     private long armNanos;
     private long armRemaining;
     /** Largest SO_RCVLOWAT that leaves the kernel's receive buffer (and window) alone: a quarter of SO_RCVBUF. */
@@ -289,6 +289,9 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         inStart = true;
         try {
             lastProgressNanos = System.nanoTime();
+            // The first wait's batch comes from the rate since the start (see armPollIn).
+            armNanos = lastProgressNanos;
+            armRemaining = remaining;
             out.closeFuture().addListener(this);
             outLease.users++;
             outLease.writing = true;
@@ -694,7 +697,9 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
      * upstream is read in big batches, a slow one is forwarded as it trickles in, and the last bytes of a body never
      * wait for bytes that will not come. A batched wait is bounded by an IORING_OP_TIMEOUT of
      * {@link #BATCH_HOLD_FACTOR} x {@code batchDelay} ({@link #onBatchTimer}), so a sender that slows or pauses is
-     * not held back. The first wait of a transfer has no rate yet and batches nothing. The socket gets its default
+     * not held back. The first wait takes its rate from the bytes moved since the transfer started (a body that
+     * was already queued over-estimates it; the hold bound limits what that costs, once); when none moved yet it
+     * batches nothing. The socket gets its default
      * back when the transfer ends ({@link #finish}).
      */
     private void armPollIn() {

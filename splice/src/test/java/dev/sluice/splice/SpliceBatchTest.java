@@ -63,6 +63,35 @@ class SpliceBatchTest extends LoopTestBase {
     }
 
     /**
+     * The first wait of a transfer is batched too when bytes were moving since the start: with 1 MiB bodies most
+     * transfers wait only once, so an unbatched first wait meant a wake-up per arriving segment for most of them.
+     */
+    @Test
+    void firstWait_batchedFromTheRateSinceTheStart() throws Exception {
+        Splicer s = splicer(BATCHING);
+        Rig rig = rig();
+        long early = 512L << 10;
+        long n = 2L << 20;
+        Rig.send(rig.source, 0, early).get(30, TimeUnit.SECONDS);
+        Thread.sleep(20); // queued at the proxy before the transfer starts, as a body behind its head
+        Outcome o = new Outcome();
+        CompletableFuture<Long> all = Rig.receive(rig.sink, 0, n);
+        assertNotNull(Rig.onLoop(() -> splicer.transfer(rig.a, rig.b, n, 0, o)));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (metrics.eagainPollsIn() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertEquals(1, metrics.eagainPollsIn(), "the queued bytes moved, then the input ran dry once");
+        assertEquals(1, metrics.batchedPollsIn(), "that first wait should already wait for a batch");
+        Rig.send(rig.source, early, n - early).get(30, TimeUnit.SECONDS);
+        assertEquals(-1L, all.get(30, TimeUnit.SECONDS), "first mismatching byte");
+        Outcome.Result r = o.await();
+        assertNull(r.cause());
+        assertEquals(n, r.moved());
+        assertEquals(1, lowat(s, rig));
+    }
+
+    /**
      * A sender that goes quiet after a fast start must not have its last bytes held back for a batch that does not
      * come: the hold bound (2 x batch-delay) lowers SO_RCVLOWAT and the queued bytes go out.
      */
