@@ -3,8 +3,10 @@
 # interleaved in one run (costs drift on this shared machine: compare within a run, by ratio).
 #
 #   loadtest/bench.sh [--quick | --full | --smoke] [options]
-#     --quick            default: 3 reps x 1 s per cell, all targets (< 3 min)
+#     --quick            default: 3 reps x 1 s per cell, all targets (< 4 min)
 #     --full             3 reps x 6 s per cell, every workload (< 20 min)
+#                        (both first run every target with every workload, unmeasured, 1 s / 3 s per cell:
+#                        a JVM server needs its first seconds to compile and to fault in its heap)
 #     --smoke            Sluice only, 1 rep x 1 s, every byte verified (< 1 min; what CI can run)
 #     --peers LIST       comma-separated subset of nginx,haproxy,varnish (default all; "" for none)
 #     --no-sluice        benchmark the peers only
@@ -63,9 +65,9 @@ while [ $# -gt 0 ]; do
 done
 
 case "$mode" in
-  smoke) peers=""; with_sluice=1; with_copy=0; reps=${reps:-1}; duration=1s; warmup=500ms; workloads=${workloads:-A1,B,C1,D}; verify=--verify ;;
-  quick) reps=${reps:-3}; duration=1s; warmup=400ms; workloads=${workloads:-A1,A8,B,C1,C64,D} ;;
-  full)  reps=${reps:-3}; duration=6s; warmup=2s; workloads=${workloads:-A1,A8,B,C1,C64,D,Dp} ;;
+  smoke) peers=""; with_sluice=1; with_copy=0; reps=${reps:-1}; duration=1s; warmup=500ms; settle=0s; workloads=${workloads:-A1,B,C1,D}; verify=--verify ;;
+  quick) reps=${reps:-3}; duration=1s; warmup=400ms; settle=1s; workloads=${workloads:-A1,A8,B,C1,C64,D} ;;
+  full)  reps=${reps:-3}; duration=6s; warmup=2s; settle=3s; workloads=${workloads:-A1,A8,B,C1,C64,D,Dp} ;;
 esac
 peers=${peers//,/ }
 for p in $peers; do
@@ -271,7 +273,7 @@ done
 echo "bench: running ${workloads} against: ${targets[*]}" >&2
 rc=0
 "$JAVA" "${JFLAGS[@]}" -cp "$CP" dev.sluice.loadtest.BenchMain --out "$out" --reps "$reps" \
-    --duration "$duration" --warmup "$warmup" --workloads "$workloads" $verify "${targets[@]}" || rc=$?
+    --duration "$duration" --warmup "$warmup" --settle "$settle" --workloads "$workloads" $verify "${targets[@]}" || rc=$?
 
 if command -v gnuplot >/dev/null 2>&1 && [ -f "$out/chart.gp" ]; then
   (cd "$out" && gnuplot chart.gp) || echo "bench: gnuplot failed; chart.gp and data are in $out" >&2

@@ -21,9 +21,12 @@ import java.util.function.ToDoubleFunction;
  * for the chart. CPU is that of each target's process tree (root PID and descendants) over the measured window.
  *
  * <pre>
- * BenchMain --out DIR --reps 3 --duration 3s --warmup 1s --workloads A1,A8,B,D [--verify]
+ * BenchMain --out DIR --reps 3 --duration 3s --warmup 1s --settle 2s --workloads A1,A8,B,D [--verify]
  *           --target sluice=127.0.0.1:18080@PID --target nginx=127.0.0.1:18081@PID ...
  * </pre>
+ * Before the measured runs every target is checked for correctness, then (with {@code --settle}) loaded with every
+ * workload for that long, unmeasured: a JVM server compiles its hot paths and fills its heap's young generation
+ * during its first seconds under load, and a benchmark is about the steady state a server runs in for days.
  * Exit status 1 if any run (or the correctness check that precedes each target's first run) failed.
  */
 public final class BenchMain {
@@ -70,6 +73,8 @@ public final class BenchMain {
         Duration warmup = Duration.ofSeconds(1);
         String durationText = "3s";
         String warmupText = "1s";
+        Duration settle = Duration.ZERO;
+        String settleText = "0s";
         List<Workload> workloads = new ArrayList<>();
         List<Target> targets = new ArrayList<>();
         boolean verify = false;
@@ -94,6 +99,10 @@ public final class BenchMain {
                 case "--warmup" -> {
                     warmup = LoadClientMain.duration(v);
                     warmupText = v;
+                }
+                case "--settle" -> {
+                    settle = LoadClientMain.duration(v);
+                    settleText = v;
                 }
                 case "--threads" -> threads = Integer.parseInt(v);
                 case "--workloads" -> {
@@ -129,6 +138,15 @@ public final class BenchMain {
                 failed |= r.failed();
             }
         }
+        if (!settle.isZero()) {
+            for (Target t : targets) {
+                for (Workload w : workloads) {
+                    LoadClient.Result r = client(t, w, threads).duration(settle)
+                            .label(t.name + "/" + w.name + "/settle").build().run();
+                    System.out.println(r.humanLine());
+                }
+            }
+        }
         List<Run> runs = new ArrayList<>();
         StringBuilder csv = new StringBuilder("rep,workload,target," + LoadClient.Result.csvHeader() + "\n");
         for (int rep = 1; rep <= reps; rep++) {
@@ -147,7 +165,7 @@ public final class BenchMain {
             }
         }
         write(out.resolve("runs.csv"), csv.toString());
-        report(out, runs, workloads, targets, verify, durationText, warmupText, reps);
+        report(out, runs, workloads, targets, verify, durationText, warmupText, settleText, reps);
         return failed ? 1 : 0;
     }
 
@@ -201,7 +219,7 @@ public final class BenchMain {
     }
 
     private static void report(Path out, List<Run> runs, List<Workload> workloads, List<Target> targets,
-            boolean verify, String duration, String warmup, int reps) {
+            boolean verify, String duration, String warmup, String settle, int reps) {
         StringBuilder md = new StringBuilder();
         Path machine = out.resolve("machine.md");
         if (Files.exists(machine)) {
@@ -213,8 +231,10 @@ public final class BenchMain {
         }
         md.append("## Results\n\n");
         md.append(String.format(Locale.ROOT, "Medians of %d repetitions of %s (after %s warmup) per cell, targets "
-                + "interleaved. Load client: %s. CPU = utime+stime of each target's process tree over the window.%n%n",
-                reps, duration, warmup, verify ? "verifies every byte (copies bodies)"
+                + "interleaved%s. Load client: %s. CPU = utime+stime of each target's process tree over the window.%n%n",
+                reps, duration, warmup, settle.equals("0s") ? ""
+                        : ", after every target ran every workload for " + settle + " unmeasured (steady state: JIT, heap)",
+                verify ? "verifies every byte (copies bodies)"
                         : "does not verify; drops bodies in the kernel with recv(MSG_TRUNC) where possible (each "
                         + "target's correctness was checked with full verification before its runs)"));
         md.append("| workload | target | GiB/s | req/s | p50 ms | p99 ms | CPU s/GiB | CPU us/req | failed runs |\n");
