@@ -27,6 +27,9 @@ import dev.sluice.conf.SluiceConfig.Timeouts;
 import dev.sluice.conf.SluiceConfig.Transport;
 import dev.sluice.conf.SluiceConfig.UpstreamConfig;
 import dev.sluice.conf.SluiceConfig.ZeroCopy;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,6 +41,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
 
 /**
  * Reads HOCON into a {@link SluiceConfig}. Every problem found is collected and reported at once,
@@ -48,6 +53,28 @@ public final class ConfigLoader {
     public static final String DEMO_RESOURCE = "sluice-demo.conf";
 
     private static final String ROOT = "sluice";
+
+    private static final Pattern CONGESTION_NAME = Pattern.compile("[a-z0-9_]{1,15}");
+
+    /** What the kernel offers for TCP_CONGESTION, or null where it does not say (not Linux). Read once. */
+    private static final Supplier<List<String>> availableCongestion = new Supplier<>() {
+        private volatile List<String> names;
+        private volatile boolean read;
+
+        @Override
+        public List<String> get() {
+            if (!read) {
+                // FileInputStream, not Files.readString: on JDK 25 the latter returns one byte of a /proc/sys file
+                try (FileInputStream in = new FileInputStream("/proc/sys/net/ipv4/tcp_available_congestion_control")) {
+                    names = List.of(new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip().split("\\s+"));
+                } catch (IOException e) {
+                    names = null;
+                }
+                read = true;
+            }
+            return names;
+        }
+    };
 
     private ConfigLoader() {}
 
@@ -312,7 +339,7 @@ public final class ConfigLoader {
                 Duration connect = g.optionalDuration("connect-timeout", timeouts.connect());
                 Duration response = g.optionalDuration("response-timeout", timeouts.upstreamResponse());
                 out.put(name, new UpstreamConfig(name, balance, servers, connect, response,
-                        g.intAtLeast("pool.max-idle", 0), g.positive("pool.idle-timeout")));
+                        g.intAtLeast("pool.max-idle", 0), g.positive("pool.idle-timeout"), g.congestion()));
             }
             return out;
         }
@@ -383,7 +410,7 @@ public final class ConfigLoader {
                     l.problem("upstream", "only tcp listeners name an upstream; http listeners use routes");
                 }
                 out.add(new ListenerConfig(name, mode, address, upstream, l.positive("idle-timeout"),
-                        l.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO)));
+                        l.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO), l.congestion()));
             }
             return out;
         }
@@ -490,6 +517,28 @@ public final class ConfigLoader {
 
         String string(String key) {
             return get(key, c::getString);
+        }
+
+        /**
+         * {@code tcp-congestion}: "" (the system's), or an algorithm this kernel offers (TCP_CONGESTION takes names
+         * of up to 15 characters; the kernel lists what it has in tcp_available_congestion_control).
+         */
+        String congestion() {
+            String name = string("tcp-congestion");
+            if (name == null || name.isEmpty()) {
+                return "";
+            }
+            if (!CONGESTION_NAME.matcher(name).matches()) {
+                problem("tcp-congestion", "'" + name + "' is not a congestion control name (1-15 of a-z, 0-9, _)");
+                return "";
+            }
+            List<String> available = availableCongestion.get();
+            if (available != null && !available.contains(name)) {
+                problem("tcp-congestion", "'" + name + "' is not available in this kernel (available: "
+                        + String.join(" ", available) + "; load its module, e.g. modprobe tcp_" + name + ")");
+                return "";
+            }
+            return name;
         }
 
         boolean bool(String key) {

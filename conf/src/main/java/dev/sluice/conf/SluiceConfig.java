@@ -53,13 +53,16 @@ public record SluiceConfig(
         }
     }
 
+    /** tcpCongestion "" = the system's net.ipv4.tcp_congestion_control. */
     public record ListenerConfig(String name, ListenerMode mode, HostPort address, String upstream,
-            Duration idleTimeout, ZeroCopy zeroCopy) {}
+            Duration idleTimeout, ZeroCopy zeroCopy, String tcpCongestion) {}
 
     public record ServerConfig(HostPort address, int weight) {}
 
+    /** tcpCongestion "" = the system's net.ipv4.tcp_congestion_control. */
     public record UpstreamConfig(String name, Balance balance, List<ServerConfig> servers,
-            Duration connectTimeout, Duration responseTimeout, int poolMaxIdle, Duration poolIdleTimeout) {
+            Duration connectTimeout, Duration responseTimeout, int poolMaxIdle, Duration poolIdleTimeout,
+            String tcpCongestion) {
         public UpstreamConfig {
             servers = List.copyOf(servers);
         }

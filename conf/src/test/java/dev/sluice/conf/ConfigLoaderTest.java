@@ -70,6 +70,41 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void parse_tcpCongestion_systemByDefault_checkedAgainstTheKernel() throws Exception {
+        SluiceConfig d = ConfigLoader.parse(MINIMAL, "c.conf");
+        assertEquals("", d.listeners().get(0).tcpCongestion());
+        assertEquals("", d.upstreams().get("origin").tcpCongestion());
+
+        // reno is built into every Linux kernel
+        String hocon = """
+                sluice {
+                  listeners = [ { name = h, address = "127.0.0.1:0", tcp-congestion = %s } ]
+                  upstreams { origin { servers = ["127.0.0.1:9000"], tcp-congestion = %s } }
+                  routes = [ { upstream = origin } ]
+                }
+                """;
+        SluiceConfig c = ConfigLoader.parse(hocon.formatted("reno", "reno"), "c.conf");
+        assertEquals("reno", c.listeners().get(0).tcpCongestion());
+        assertEquals("reno", c.upstreams().get("origin").tcpCongestion());
+
+        ConfigException bad = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(hocon.formatted("\"Cubic!\"", "reno"), "c.conf"));
+        assertEquals(1, bad.problems().size(), bad.problems().toString());
+        assertTrue(bad.problems().get(0).startsWith("c.conf:2: sluice.listeners[0].tcp-congestion: 'Cubic!' is not a"),
+                bad.problems().toString());
+        ConfigException missing = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(hocon.formatted("reno", "nosuchcc"), "c.conf"));
+        assertEquals(1, missing.problems().size(), missing.problems().toString());
+        String available;
+        try (var in = new java.io.FileInputStream("/proc/sys/net/ipv4/tcp_available_congestion_control")) {
+            available = new String(in.readAllBytes()).strip();
+        }
+        assertEquals("c.conf:3: sluice.upstreams.origin.tcp-congestion: 'nosuchcc' is not available in this kernel "
+                + "(available: " + available + "; load its module, e.g. modprobe tcp_nosuchcc)",
+                missing.problems().get(0));
+    }
+
+    @Test
     void parse_unknownKey_namesFileLineAndKeyWithSuggestion() {
         String hocon = """
                 sluice {

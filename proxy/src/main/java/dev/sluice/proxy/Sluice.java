@@ -151,6 +151,7 @@ public final class Sluice implements AutoCloseable {
         if (!transports.reusePort()) {
             loops = List.of(loops.get(0));
         }
+        TcpCongestion congestion = TcpCongestion.forListener(l.tcpCongestion(), l.name(), registry);
         for (EventLoop loop : loops) {
             ServerBootstrap b = new ServerBootstrap()
                     .group(loop, transports.reusePort() ? loop : group)
@@ -167,13 +168,18 @@ public final class Sluice implements AutoCloseable {
                         }
                     });
             transports.setReusePort(b);
+            if (congestion != null) {
+                // on the listening socket, before bind: accepted sockets inherit it from their listener
+                b.handler(congestion.applier());
+            }
             Channel ch = b.bind(l.address().host(), port).sync().channel();
             listenerChannels.add(ch);
             port = ((InetSocketAddress) ch.localAddress()).getPort(); // later loops bind the same (even if 0 was asked)
         }
         ports.put(l.name(), port);
-        LOG.log(System.Logger.Level.INFO, "listener {0} on {1}:{2} ({3} socket(s), {4})", l.name(), l.address().host(),
-                Integer.toString(port), loops.size(), transports.name());
+        LOG.log(System.Logger.Level.INFO, "listener {0} on {1}:{2} ({3} socket(s), {4}{5})", l.name(), l.address().host(),
+                Integer.toString(port), loops.size(), transports.name(),
+                congestion == null ? "" : ", tcp-congestion " + congestion.algorithm());
     }
 
     String healthJson() {

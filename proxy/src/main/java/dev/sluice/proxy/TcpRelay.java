@@ -187,6 +187,9 @@ final class TcpRelay {
         @Override
         public void handlerAdded(ChannelHandlerContext ctx) {
             channel = ctx.channel();
+            if (!isClient && group.congestion != null) {
+                group.congestion.apply(channel); // registered, not yet connected
+            }
         }
 
         @Override

@@ -25,6 +25,9 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         channel = ctx.channel();
+        if (group.group.congestion != null) {
+            group.group.congestion.apply(channel); // registered, not yet connected
+        }
     }
 
     @Override

@@ -29,6 +29,8 @@ final class Upstreams {
         final Counter connectTimeout;
         final Counter connectError;
         final Counter reused;
+        /** TCP_CONGESTION for connections to this group's servers; null: the system's. */
+        final TcpCongestion congestion;
 
         Group(UpstreamConfig config, MeterRegistry registry) {
             this.name = config.name();
@@ -51,6 +53,7 @@ final class Upstreams {
             connectRefused = connects(registry, "refused");
             connectTimeout = connects(registry, "timeout");
             connectError = connects(registry, "error");
+            congestion = TcpCongestion.forUpstream(config.tcpCongestion(), name, registry);
             reused = Counter.builder("sluice.upstream.reused").description("Requests sent on a pooled keep-alive connection")
                     .tag("upstream", name).register(registry);
         }
