@@ -22,6 +22,8 @@
 #                        restored on exit). Every proxy, the origin and the client use it alike. Default: the
 #                        system's. bbr on loopback (without the fq qdisc) paces with hrtimers, reorders across
 #                        CPUs and costs every proxy ~3x CPU per GiB here; cubic shows the proxies' own costs
+#     --sluice-set HOCON extra settings appended to both Sluice configs (recorded in machine.md), e.g.
+#                        'sluice.listener-defaults.tcp-congestion = cubic' or 'sluice.splice.batch-max = 1MiB'
 #
 # Installs nginx, haproxy, varnish (and gnuplot-nox for the chart) with apt-get if missing. Starts every
 # server itself on fixed loopback ports (override with BENCH_PORT_BASE, default 18080: sluice +0, nginx +1,
@@ -43,6 +45,7 @@ out=""
 verify=""
 keep=0
 cc=""
+sluice_set=""
 die() { echo "bench: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
     --keep) keep=1 ;;
     --cc) [ $# -ge 2 ] || die "--cc needs a value"; cc="$2"; shift ;;
+    --sluice-set) [ $# -ge 2 ] || die "--sluice-set needs a value"; sluice_set="$2"; shift ;;
     -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -210,6 +214,7 @@ targets=()
 start_sluice() { # name config-template admin-port
   render "$here/peers/$2" "$run/$1.conf" "${port[$1]}"
   sed -i "s|127.0.0.1:$admin_port|127.0.0.1:$3|" "$run/$1.conf"
+  [ -n "$sluice_set" ] && printf '%s\n' "$sluice_set" >> "$run/$1.conf"
   if [ -n "${SLUICE_CMD:-}" ]; then
     # shellcheck disable=SC2086
     $SLUICE_CMD "$run/$1.conf" > "$run/$1.log" 2>&1 &
@@ -257,7 +262,7 @@ done
   echo "- java: $("$JAVA" -version 2>&1 | head -1)"
   echo "- TCP congestion control: $(cat "$cc_sysctl")$([ -n "${cc_restore:-}" ] && echo " (set by --cc for this run; system default $cc_restore)"), qdisc on lo: $(tc qdisc show dev lo 2>/dev/null | awk '{print $2; exit}')"
   rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (work tree modified)')"
-  if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev (zero-copy = auto: splice via pooled 1 MiB pipes)$([ "$with_copy" = 1 ] && echo "; sluice-copy: the same build with zero-copy = copy")"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
+  if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev (zero-copy = auto: splice via pooled 1 MiB pipes)$([ "$with_copy" = 1 ] && echo "; sluice-copy: the same build with zero-copy = copy")$([ -n "$sluice_set" ] && echo "; both with --sluice-set: \`$(echo "$sluice_set" | tr '\n' ' ')\`")"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
   for p in $peers; do
     case "$p" in
       nginx) echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $workers workers, proxy buffers 8x1m, proxy_cache on tmpfs for /hit/" ;;
