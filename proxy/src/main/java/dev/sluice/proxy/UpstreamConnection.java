@@ -25,6 +25,9 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         channel = ctx.channel();
+        // A read is armed whenever this connection must see the server leave: in the pool (idle()) and while a
+        // response head is awaited. Netty's POLLRDHUP adds nothing, so splices leave it off.
+        dev.sluice.splice.Splicer.leaveRdHupOff(channel);
         if (group.group.congestion != null) {
             group.group.congestion.apply(channel); // registered, not yet connected
         }

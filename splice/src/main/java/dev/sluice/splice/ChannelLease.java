@@ -29,6 +29,13 @@ final class ChannelLease {
     boolean nonBlocking;
     /** Transfers waiting for the disarm result another transfer submitted. */
     ArrayList<Transfer> waiters;
+    /**
+     * Give Netty its POLLRDHUP back after a transfer (false: the owner always keeps a read armed when it needs to see
+     * the peer leave, so re-arming would only cost an ASYNC_CANCEL before the next transfer).
+     */
+    boolean rearmRdHup = true;
+    /** A quarter of SO_RCVBUF when last read: the largest SO_RCVLOWAT that leaves the window alone (0: not read). */
+    int lowatCap;
 
     private ChannelLease(Channel channel, int fd) {
         this.channel = channel;

@@ -162,6 +162,18 @@ public final class Splicer {
         return bgid == null || bgid < 0;
     }
 
+    /**
+     * Declares that the owner of {@code ch} keeps a read armed whenever it needs to see the peer leave (a pooled
+     * upstream connection: idle in the pool, or waiting for a response head), so after a transfer Netty's POLLRDHUP
+     * stays off instead of being re-armed: re-arming costs a POLL_ADD, and the next transfer an ASYNC_CANCEL and a
+     * loop turn before it may start. Call on the channel's loop; a channel that cannot splice is left alone.
+     */
+    public static void leaveRdHupOff(Channel ch) {
+        if (ch instanceof IoUringSocketChannel u) {
+            ChannelLease.of(ch, u.fd().intValue()).rearmRdHup = false;
+        }
+    }
+
     private Splicer(EventLoop loop, SpliceSettings settings, SpliceMetrics metrics) {
         this.loop = loop;
         this.settings = settings;

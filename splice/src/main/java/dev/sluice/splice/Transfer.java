@@ -154,8 +154,6 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     /** When the previous input poll was armed (at first: when the transfer started) and the bytes then still owed. */
     private long armNanos;
     private long armRemaining;
-    /** Largest SO_RCVLOWAT that leaves the kernel's receive buffer (and window) alone: a quarter of SO_RCVBUF. */
-    private int lowatCap;
     /** The pending IORING_OP_TIMEOUT bounding a batched wait (0: none), and CQEs still owed to this slot by it. */
     private long batchTimerId;
     private int timerCqes;
@@ -718,12 +716,13 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             }
             armNanos = now;
             armRemaining = remaining;
-            if (lowat > lowatCap) {
-                // Re-read only when a larger batch is wanted: autotuning grows the buffer as the flow speeds up.
+            if (lowat > inLease.lowatCap) {
+                // Re-read only when a larger batch is wanted: autotuning grows the buffer as the flow speeds up (and
+                // never shrinks it), so the cap kept from earlier transfers on this socket still holds.
                 int rcvbuf = splicer.sys.getsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUF);
-                lowatCap = Math.max(1, rcvbuf >> 2);
-                lowat = Math.min(lowat, lowatCap);
+                inLease.lowatCap = Math.max(1, rcvbuf >> 2);
             }
+            lowat = Math.min(lowat, inLease.lowatCap);
             setLowat((int) Math.min(lowat, remaining));
             if (rcvLowat > 1) {
                 splicer.metrics.batchedPoll();
@@ -971,7 +970,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             lease.writing = false;
         }
         lease.removeWaiter(this);
-        if (rearm && lease.users == 0 && lease.rdhup == ChannelLease.RDHUP_DISARMED
+        if (rearm && lease.rearmRdHup && lease.users == 0 && lease.rdhup == ChannelLease.RDHUP_DISARMED
                 && NettyUring.rearmRdHup(lease.channel)) {
             lease.rdhup = ChannelLease.RDHUP_NETTY;
         }

@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -99,6 +100,41 @@ class SpliceTransferTest extends LoopTestBase {
             Thread.sleep(5);
         }
         assertArrayEquals(new byte[] {7}, rig.recB.bytes());
+    }
+
+    /**
+     * An owner that always keeps a read armed (a pooled upstream connection) turns the re-arming of Netty's POLLRDHUP
+     * off: after each transfer it stays off on that socket, so the next transfer needs no ASYNC_CANCEL for it. Reads
+     * still see the next bytes and the peer's EOF.
+     */
+    @Test
+    void leaveRdHupOff_inputKeepsNettysPollOff_readsStillSeeBytesAndEof() throws Exception {
+        splicer();
+        Rig rig = rig();
+        Rig.onLoop(() -> {
+            Splicer.leaveRdHupOff(rig.a);
+            return null;
+        });
+        long pos = 0;
+        // bodies long enough that Netty has seen its cancelled POLLRDHUP before the transfer ends (without the
+        // switch the input's is re-armed then; a transfer that ends in the loop turn it started in finds Netty's
+        // poll not yet retired and cannot re-arm it anyway)
+        for (long n : new long[] {1024 * 1024 + 1, 4L << 20}) {
+            assertNull(spliceAtoB(rig, pos, n).cause());
+            pos += n;
+            assertEquals(0L, Rig.onLoop(() -> NettyUring.pollRdhupId(rig.a)), "Netty's POLLRDHUP on the input");
+            assertFalse(Rig.onLoop(() -> NettyUring.rdhupScheduled(rig.a)));
+        }
+        assertEquals(pos, metrics.bytesSpliced());
+        assertNettyOwnsSockets(rig);
+        // with no POLLRDHUP, the owner's read is what sees the peer leave
+        rig.source.close();
+        Rig.onLoop(() -> rig.a.read());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (rig.a.isActive() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertFalse(rig.a.isActive(), "EOF seen by Netty's read");
     }
 
     @Test
