@@ -227,6 +227,8 @@ class ConfigLoaderTest {
         assertEquals(2, s3.upstreams().get("s3-gateways").servers().get(0).weight());
         assertEquals(5L << 30, s3.limits().maxRequestBody());
         assertEquals("*.s3.example.internal", s3.routes().get(0).host());
+        assertEquals("cubic", s3.upstreams().get("s3-gateways").tcpCongestion());
+        assertEquals("", s3.listeners().get(0).tcpCongestion());
 
         SluiceConfig multi = ConfigLoader.load(examples.resolve("several-routes.conf"));
         assertEquals(4, multi.routes().size());
