@@ -41,7 +41,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
-import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
@@ -56,25 +55,19 @@ public final class ConfigLoader {
 
     private static final Pattern CONGESTION_NAME = Pattern.compile("[a-z0-9_]{1,15}");
 
-    /** What the kernel offers for TCP_CONGESTION, or null where it does not say (not Linux). Read once. */
-    private static final Supplier<List<String>> availableCongestion = new Supplier<>() {
-        private volatile List<String> names;
-        private volatile boolean read;
+    /** What the kernel offers for TCP_CONGESTION, read on first use; null where it does not say (not Linux). */
+    private static final class Kernel {
+        static final List<String> CONGESTION = read("/proc/sys/net/ipv4/tcp_available_congestion_control");
 
-        @Override
-        public List<String> get() {
-            if (!read) {
-                // FileInputStream, not Files.readString: on JDK 25 the latter returns one byte of a /proc/sys file
-                try (FileInputStream in = new FileInputStream("/proc/sys/net/ipv4/tcp_available_congestion_control")) {
-                    names = List.of(new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip().split("\\s+"));
-                } catch (IOException e) {
-                    names = null;
-                }
-                read = true;
+        private static List<String> read(String file) {
+            // FileInputStream, not Files.readString: on JDK 25 the latter returns one byte of a /proc/sys file
+            try (FileInputStream in = new FileInputStream(file)) {
+                return List.of(new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip().split("\\s+"));
+            } catch (IOException e) {
+                return null;
             }
-            return names;
         }
-    };
+    }
 
     private ConfigLoader() {}
 
@@ -532,7 +525,7 @@ public final class ConfigLoader {
                 problem("tcp-congestion", "'" + name + "' is not a congestion control name (1-15 of a-z, 0-9, _)");
                 return "";
             }
-            List<String> available = availableCongestion.get();
+            List<String> available = Kernel.CONGESTION;
             if (available != null && !available.contains(name)) {
                 problem("tcp-congestion", "'" + name + "' is not available in this kernel (available: "
                         + String.join(" ", available) + "; load its module, e.g. modprobe tcp_" + name + ")");

@@ -716,13 +716,15 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             }
             armNanos = now;
             armRemaining = remaining;
-            if (lowat > inLease.lowatCap) {
-                // Re-read only when a larger batch is wanted: autotuning grows the buffer as the flow speeds up (and
-                // never shrinks it), so the cap kept from earlier transfers on this socket still holds.
-                int rcvbuf = splicer.sys.getsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUF);
-                inLease.lowatCap = Math.max(1, rcvbuf >> 2);
+            if (lowat > 1) {
+                if (lowat > inLease.lowatCap) {
+                    // Re-read only when a larger batch is wanted: autotuning grows the buffer as the flow speeds up
+                    // (and never shrinks it), so the cap kept from earlier transfers on this socket still holds.
+                    int rcvbuf = splicer.sys.getsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUF);
+                    inLease.lowatCap = Math.max(1, rcvbuf >> 2);
+                }
+                lowat = Math.min(lowat, inLease.lowatCap);
             }
-            lowat = Math.min(lowat, inLease.lowatCap);
             setLowat((int) Math.min(lowat, remaining));
             if (rcvLowat > 1) {
                 splicer.metrics.batchedPoll();
