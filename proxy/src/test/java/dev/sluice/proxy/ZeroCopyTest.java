@@ -266,6 +266,17 @@ class ZeroCopyTest {
         }
     }
 
+    /** Splice fallbacks by reason, where any happened: what a failure message should show. */
+    private static String fallbacks(Fixture f) {
+        java.util.Map<String, Double> by = new java.util.TreeMap<>();
+        for (var c : Search.in(f.sluice.registry()).name("sluice.splice.fallbacks").functionCounters()) {
+            if (c.count() > 0) {
+                by.merge(c.getId().getTag("reason"), c.count(), Double::sum);
+            }
+        }
+        return by + ", copied body bytes out " + (long) bytes(f, "out", "copy");
+    }
+
     private static double splicedBytes(Fixture f) {
         return Search.in(f.sluice.registry()).name("sluice.splice.bytes").functionCounters().stream()
                 .mapToDouble(fc -> fc.count()).sum();
@@ -315,7 +326,8 @@ class ZeroCopyTest {
             double spliced = splicedBytes(f);
             // each response may copy what came with its head (one head read of ReadSizes.HEAD bytes at most)
             double floor = counted - (double) conns * rounds * ReadSizes.HEAD;
-            assertTrue(spliced >= floor, "spliced " + (long) spliced + " of " + (long) counted + " counted-length bytes");
+            assertTrue(spliced >= floor, "spliced " + (long) spliced + " of " + (long) counted + " counted-length bytes; "
+                    + "fallbacks " + fallbacks(f));
         }
     }
 }
