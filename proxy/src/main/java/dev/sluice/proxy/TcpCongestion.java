@@ -34,11 +34,11 @@ final class TcpCongestion {
     private final Counter failures;
     private final AtomicBoolean warned = new AtomicBoolean();
 
-    private TcpCongestion(String algorithm, String where, String side, String sideName, MeterRegistry registry) {
+    private TcpCongestion(String algorithm, String side, String sideName, MeterRegistry registry) {
         this.algorithm = algorithm;
         this.name = algorithm.getBytes(StandardCharsets.US_ASCII);
         this.option = new RawUnixChannelOption("TCP_CONGESTION", IPPROTO_TCP, TCP_CONGESTION, name.length);
-        this.where = where;
+        this.where = side + " " + sideName;
         this.failures = Counter.builder("sluice.tcp.congestion.failures")
                 .description("Sockets that kept the system's congestion control because tcp-congestion was refused")
                 .tag("side", side).tag("name", sideName).register(registry);
@@ -46,13 +46,11 @@ final class TcpCongestion {
 
     /** Null when {@code algorithm} is "" (the system's): nothing to set. */
     static TcpCongestion forListener(String algorithm, String listener, MeterRegistry registry) {
-        return algorithm.isEmpty() ? null
-                : new TcpCongestion(algorithm, "listener " + listener, "listener", listener, registry);
+        return algorithm.isEmpty() ? null : new TcpCongestion(algorithm, "listener", listener, registry);
     }
 
     static TcpCongestion forUpstream(String algorithm, String group, MeterRegistry registry) {
-        return algorithm.isEmpty() ? null
-                : new TcpCongestion(algorithm, "upstream " + group, "upstream", group, registry);
+        return algorithm.isEmpty() ? null : new TcpCongestion(algorithm, "upstream", group, registry);
     }
 
     String algorithm() {
