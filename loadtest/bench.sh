@@ -24,6 +24,9 @@
 #                        CPUs and costs every proxy ~3x CPU per GiB here; cubic shows the proxies' own costs
 #     --sluice-set HOCON extra settings appended to both Sluice configs (recorded in machine.md), e.g.
 #                        'sluice.listener-defaults.tcp-congestion = cubic' or 'sluice.splice.batch-max = 1MiB'
+#     --sched POLICY     normal (default) | batch: every proxy's threads under this Linux scheduling policy, alike:
+#                        Sluice by sluice.event-loop-scheduling, the peers started with `chrt --batch 0`
+#                        (the origin and the load client stay normal)
 #
 # Installs nginx, haproxy, varnish (and gnuplot-nox for the chart) with apt-get if missing. Starts every
 # server itself on fixed loopback ports (override with BENCH_PORT_BASE, default 18080: sluice +0, nginx +1,
@@ -46,6 +49,7 @@ verify=""
 keep=0
 cc=""
 sluice_set=""
+sched=normal
 die() { echo "bench: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -62,7 +66,8 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --cc) [ $# -ge 2 ] || die "--cc needs a value"; cc="$2"; shift ;;
     --sluice-set) [ $# -ge 2 ] || die "--sluice-set needs a value"; sluice_set="$2"; shift ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --sched) [ $# -ge 2 ] || die "--sched needs a value"; sched="$2"; shift ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -78,6 +83,11 @@ for p in $peers; do
   case "$p" in nginx|haproxy|varnish) ;; *) die "unknown peer $p (nginx, haproxy, varnish)" ;; esac
 done
 [ "$with_sluice" = 1 ] || [ -n "$peers" ] || die "nothing to benchmark"
+case "$sched" in
+  normal) as_peer=() ;;
+  batch) command -v chrt >/dev/null 2>&1 || die "--sched batch needs chrt (util-linux)"; as_peer=(chrt --batch 0) ;;
+  *) die "unknown --sched $sched (normal, batch)" ;;
+esac
 
 base=${BENCH_PORT_BASE:-18080}
 origin_port=${BENCH_ORIGIN_PORT:-19000}
@@ -215,6 +225,7 @@ start_sluice() { # name config-template admin-port
   render "$here/peers/$2" "$run/$1.conf" "${port[$1]}"
   sed -i "s|127.0.0.1:$admin_port|127.0.0.1:$3|" "$run/$1.conf"
   [ -n "$sluice_set" ] && printf '%s\n' "$sluice_set" >> "$run/$1.conf"
+  [ "$sched" = normal ] || printf 'sluice.event-loop-scheduling = %s\n' "$sched" >> "$run/$1.conf"
   if [ -n "${SLUICE_CMD:-}" ]; then
     # shellcheck disable=SC2086
     $SLUICE_CMD "$run/$1.conf" > "$run/$1.log" 2>&1 &
@@ -237,20 +248,23 @@ for p in $peers; do
     nginx)
       mkdir -p "$shm_dir/nginx-cache"
       render "$here/peers/nginx.conf" "$run/nginx.conf" "${port[nginx]}"
-      nginx -p "$run" -c "$run/nginx.conf" -e "$run/nginx-error.log" > "$run/nginx.log" 2>&1 &
+      "${as_peer[@]}" nginx -p "$run" -c "$run/nginx.conf" -e "$run/nginx-error.log" > "$run/nginx.log" 2>&1 &
       ;;
     haproxy)
       render "$here/peers/haproxy.cfg" "$run/haproxy.cfg" "${port[haproxy]}"
-      haproxy -db -f "$run/haproxy.cfg" > "$run/haproxy.log" 2>&1 &
+      "${as_peer[@]}" haproxy -db -f "$run/haproxy.cfg" > "$run/haproxy.log" 2>&1 &
       ;;
     varnish)
       render "$here/peers/varnish.vcl" "$run/varnish.vcl" "${port[varnish]}"
-      varnishd -F -j none -n "$run/varnish" -a "127.0.0.1:${port[varnish]}" -f "$run/varnish.vcl" \
+      "${as_peer[@]}" varnishd -F -j none -n "$run/varnish" -a "127.0.0.1:${port[varnish]}" -f "$run/varnish.vcl" \
           -s malloc,1g -p thread_pools="$workers" > "$run/varnish.log" 2>&1 &
       ;;
   esac
   pid[$p]=$!
   wait_port "$p" "${port[$p]}" 60
+  if [ "$sched" = batch ] && ! chrt -p "${pid[$p]}" | grep -q SCHED_BATCH; then
+    die "$p (pid ${pid[$p]}) is not under SCHED_BATCH: $(chrt -p "${pid[$p]}" | head -1)"
+  fi
   targets+=(--target "$p=127.0.0.1:${port[$p]}@${pid[$p]}")
 done
 
@@ -270,6 +284,7 @@ done
       varnish) echo "- varnish: $(varnishd -V 2>&1 | head -1 | sed 's/^varnishd (\(.*\))$/\1/'), malloc 1g, $workers thread pools, pass for /pass/" ;;
     esac
   done
+  echo "- scheduling policy of every proxy: $sched$([ "$sched" = batch ] && echo " (Sluice: event-loop-scheduling = batch; peers: chrt --batch 0)"); origin and load client: normal"
   echo "- origin: loadtest OriginMain (epoll, 1 thread, memoized bodies); load client: loadtest LoadClient (1 thread) in one JVM"
   echo "- workloads: A1/A8 = 64 MiB pass-through (Cache-Control no-store, /pass/) with 1/8 connections; B = 1 MiB pass-through, 16 conns; C1/C64 = 1 MiB/64 MiB cache hits after warming (/hit/), 16/8 conns; D = 1 KiB cache hits, 64 conns; Dp = 1 KiB pass-through. Sluice has no cache yet: its C and D rows are pass-through"
   echo "- mode $mode: $reps reps x $duration after $warmup warmup per cell"

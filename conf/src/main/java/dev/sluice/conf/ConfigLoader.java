@@ -18,6 +18,7 @@ import dev.sluice.conf.SluiceConfig.DemoConfig;
 import dev.sluice.conf.SluiceConfig.HeaderMatch;
 import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.Limits;
+import dev.sluice.conf.SluiceConfig.LoopScheduling;
 import dev.sluice.conf.SluiceConfig.ListenerConfig;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
 import dev.sluice.conf.SluiceConfig.RouteConfig;
@@ -287,6 +288,7 @@ public final class ConfigLoader {
 
         SluiceConfig read(String source) {
             int eventLoops = intAtLeast("event-loops", 0);
+            LoopScheduling loopScheduling = enumOf("event-loop-scheduling", LoopScheduling.class, LoopScheduling.NORMAL);
             Transport transport = enumOf("transport", Transport.class, Transport.AUTO);
             Timeouts timeouts = new Timeouts(positive("timeouts.connect"), positive("timeouts.request-head"),
                     positive("timeouts.idle"), positive("timeouts.upstream-response"));
@@ -307,7 +309,7 @@ public final class ConfigLoader {
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
                     enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
             DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
-            return new SluiceConfig(source, eventLoops, transport, listeners, upstreams, routes, timeouts, limits,
+            return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts, limits,
                     splice, admin, accessLog, demo);
         }
 

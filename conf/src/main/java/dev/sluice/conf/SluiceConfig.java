@@ -13,6 +13,7 @@ import java.util.Map;
 public record SluiceConfig(
         String source,
         int eventLoops,
+        LoopScheduling eventLoopScheduling,
         Transport transport,
         List<ListenerConfig> listeners,
         Map<String, UpstreamConfig> upstreams,
@@ -36,6 +37,9 @@ public record SluiceConfig(
     }
 
     public enum Transport { AUTO, IO_URING, EPOLL, NIO }
+
+    /** Scheduling policy of the event loop threads (Linux SCHED_OTHER or SCHED_BATCH). */
+    public enum LoopScheduling { NORMAL, BATCH }
 
     public enum ListenerMode { HTTP, TCP }
 

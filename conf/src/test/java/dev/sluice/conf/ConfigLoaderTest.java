@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
+import dev.sluice.conf.SluiceConfig.LoopScheduling;
 import dev.sluice.conf.SluiceConfig.ZeroCopy;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,6 +47,17 @@ class ConfigLoaderTest {
         assertEquals(64 * 1024, c.splice().minBytes());
         assertEquals(256 * 1024, c.splice().batchMax());
         assertEquals(Duration.ofMillis(1), c.splice().batchDelay());
+        assertEquals(LoopScheduling.NORMAL, c.eventLoopScheduling());
+    }
+
+    @Test
+    void parse_eventLoopScheduling_batchOrNormal_anythingElseListsTheChoices() {
+        String base = MINIMAL.replace("sluice {", "sluice {\n  event-loop-scheduling = %s");
+        assertEquals(LoopScheduling.BATCH, ConfigLoader.parse(base.formatted("batch"), "s.conf").eventLoopScheduling());
+        assertEquals(LoopScheduling.NORMAL, ConfigLoader.parse(base.formatted("normal"), "s.conf").eventLoopScheduling());
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(base.formatted("fifo"), "s.conf"));
+        assertTrue(e.getMessage().contains("s.conf:2: sluice.event-loop-scheduling: 'fifo' is not one of normal | batch"),
+                e.getMessage());
     }
 
     @Test

@@ -32,6 +32,14 @@ final class ProxyMetrics {
                 .tag("transport", transport).register(registry);
     }
 
+    /** Event loops by the scheduling policy they actually run under (a refused batch stays normal). */
+    void loops(int normal, int batch) {
+        Gauge.builder("sluice.event.loops", () -> normal).description("Event loops by scheduling policy")
+                .tag("scheduling", "normal").register(registry);
+        Gauge.builder("sluice.event.loops", () -> batch).description("Event loops by scheduling policy")
+                .tag("scheduling", "batch").register(registry);
+    }
+
     RouteMeters route(String name) {
         return new RouteMeters(registry, name);
     }

@@ -70,12 +70,29 @@ public final class Sluice implements AutoCloseable {
             groups.put(u.name(), new Upstreams.Group(u, registry));
         }
         int i = 0;
+        int batch = 0;
+        String refused = null;
         for (EventExecutor e : group) {
             LoopContext lc = new LoopContext((EventLoop) e, i++, groups.values());
             context.addLoop(lc);
+            if (config.eventLoopScheduling() == SluiceConfig.LoopScheduling.BATCH) {
+                String why = lc.loop.submit(() -> ThreadPolicy.apply(SluiceConfig.LoopScheduling.BATCH))
+                        .syncUninterruptibly().getNow();
+                if (why == null) {
+                    batch++;
+                } else if (refused == null) { // once: every loop would say the same
+                    refused = why;
+                    LOG.log(System.Logger.Level.WARNING, "event-loop-scheduling = batch refused ({0}): loops run under"
+                            + " the normal policy", why);
+                }
+            }
             if (needsSplice()) {
                 lc.loop.submit(() -> initSplice(lc)).syncUninterruptibly();
             }
+        }
+        context.metrics.loops(i - batch, batch);
+        if (batch > 0) {
+            LOG.log(System.Logger.Level.INFO, "{0} of {1} event loops run under SCHED_BATCH", batch, i);
         }
         if (needsSplice()) {
             if (!Transports.spliceCompatible()) {
@@ -201,6 +218,11 @@ public final class Sluice implements AutoCloseable {
 
     public String transport() {
         return transports.name();
+    }
+
+    /** The event loops serving listeners (tests run tasks on them). */
+    EventLoopGroup eventLoops() {
+        return group;
     }
 
     public PrometheusMeterRegistry registry() {
