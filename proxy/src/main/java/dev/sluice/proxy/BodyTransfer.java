@@ -86,12 +86,17 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
      */
     void start(ByteBuf head, ByteBuf preread) {
         if (head != null) {
-            write(head);
+            // Flushed with the first body bytes when some came with the head: one writev, one segment, so the peer
+            // wakes once for the head and those bytes instead of twice.
+            write(head, false);
         }
         if (preread != null && preread.isReadable()) {
             offer(preread);
         } else if (pendingWrites == 0) {
             next();
+        }
+        if (head != null) {
+            dst.flush(); // no-op when offer() flushed already
         }
     }
 
@@ -184,8 +189,12 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
     }
 
     private void write(ByteBuf b) {
+        write(b, true);
+    }
+
+    private void write(ByteBuf b, boolean flush) {
         pendingWrites++;
-        dst.writeAndFlush(b).addListener(writeListener);
+        (flush ? dst.writeAndFlush(b) : dst.write(b)).addListener(writeListener);
     }
 
     private void writeDone(ChannelFuture f) {
