@@ -309,8 +309,8 @@ public final class ConfigLoader {
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
                     enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
             DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
-            return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts, limits,
-                    splice, admin, accessLog, demo);
+            return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
+                    limits, splice, admin, accessLog, demo);
         }
 
         private Map<String, UpstreamConfig> readUpstreams(Timeouts timeouts) {
