@@ -76,8 +76,7 @@ public final class Sluice implements AutoCloseable {
             LoopContext lc = new LoopContext((EventLoop) e, i++, groups.values());
             context.addLoop(lc);
             if (config.eventLoopScheduling() == SluiceConfig.LoopScheduling.BATCH) {
-                String why = lc.loop.submit(() -> ThreadPolicy.apply(SluiceConfig.LoopScheduling.BATCH))
-                        .syncUninterruptibly().getNow();
+                String why = lc.loop.submit(ThreadPolicy::batch).syncUninterruptibly().getNow();
                 if (why == null) {
                     batch++;
                 } else if (refused == null) { // once: every loop would say the same

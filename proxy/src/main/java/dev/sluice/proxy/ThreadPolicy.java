@@ -3,10 +3,10 @@ package dev.sluice.proxy;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
-import dev.sluice.conf.SluiceConfig.LoopScheduling;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout.PathElement;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
@@ -14,85 +14,57 @@ import java.lang.invoke.VarHandle;
 import java.util.Locale;
 
 /**
- * Sets the Linux scheduling policy of the calling thread (an event loop) with sched_setscheduler(2) through FFM.
- * {@code SCHED_BATCH} needs no privilege; a thread may always move between SCHED_OTHER and SCHED_BATCH at priority 0.
+ * Puts the calling thread (an event loop) under SCHED_BATCH with sched_setscheduler(2) through FFM. That needs no
+ * privilege: a thread may always move between SCHED_OTHER and SCHED_BATCH at priority 0.
  */
 @SuppressWarnings("restricted") // native access is the point of this class; the JVM runs with it enabled
 final class ThreadPolicy {
-    static final int SCHED_OTHER = 0;
-    static final int SCHED_BATCH = 3;
-
-    private static final Throwable UNAVAILABLE;
-    private static final MethodHandle SETSCHEDULER;
-    private static final MethodHandle GETSCHEDULER;
-    private static final StructLayout CAPTURE;
-    private static final VarHandle ERRNO;
-
-    static {
-        Throwable cause = null;
-        MethodHandle set = null, get = null;
-        StructLayout capture = null;
-        VarHandle errno = null;
-        try {
-            if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-                throw new UnsupportedOperationException("scheduling policies are Linux only");
-            }
-            Linker linker = Linker.nativeLinker();
-            capture = Linker.Option.captureStateLayout();
-            errno = capture.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
-            var lookup = linker.defaultLookup();
-            set = linker.downcallHandle(lookup.findOrThrow("sched_setscheduler"),
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), Linker.Option.captureCallState("errno"));
-            get = linker.downcallHandle(lookup.findOrThrow("sched_getscheduler"),
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT), Linker.Option.captureCallState("errno"));
-        } catch (Throwable t) {
-            cause = t;
-        }
-        UNAVAILABLE = cause;
-        SETSCHEDULER = set;
-        GETSCHEDULER = get;
-        CAPTURE = capture;
-        ERRNO = errno;
-    }
+    private static final int SCHED_BATCH = 3;
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(PathElement.groupElement("errno"));
 
     private ThreadPolicy() {}
 
-    static int policyOf(LoopScheduling s) {
-        return s == LoopScheduling.BATCH ? SCHED_BATCH : SCHED_OTHER;
+    /** Linked on first use; holds why not when linking failed. */
+    private static final class Link {
+        static final MethodHandle SETSCHEDULER;
+        static final Throwable UNAVAILABLE;
+
+        static {
+            MethodHandle h = null;
+            Throwable cause = null;
+            try {
+                if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
+                    throw new UnsupportedOperationException("scheduling policies are Linux only");
+                }
+                Linker linker = Linker.nativeLinker();
+                h = linker.downcallHandle(linker.defaultLookup().findOrThrow("sched_setscheduler"),
+                        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+                        Linker.Option.captureCallState("errno"));
+            } catch (Throwable t) {
+                cause = t;
+            }
+            SETSCHEDULER = h;
+            UNAVAILABLE = cause;
+        }
     }
 
     /**
-     * Applies {@code s} to the calling thread.
+     * Puts the calling thread under SCHED_BATCH.
      *
-     * @return null when the thread now runs under it, else why not (the thread keeps its policy)
+     * @return null when it now runs under it, else why not (the thread keeps its policy)
      */
-    static String apply(LoopScheduling s) {
-        if (UNAVAILABLE != null) {
-            return String.valueOf(UNAVAILABLE);
+    static String batch() {
+        if (Link.UNAVAILABLE != null) {
+            return String.valueOf(Link.UNAVAILABLE);
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CAPTURE);
             MemorySegment param = arena.allocate(JAVA_INT); // struct sched_param { int sched_priority; } = 0
-            int r = (int) SETSCHEDULER.invokeExact(state, 0, policyOf(s), param);
-            if (r != 0) {
-                return "sched_setscheduler: errno " + (int) ERRNO.get(state, 0L);
-            }
-            return null;
+            int r = (int) Link.SETSCHEDULER.invokeExact(state, 0, SCHED_BATCH, param);
+            return r == 0 ? null : "sched_setscheduler: errno " + (int) ERRNO.get(state, 0L);
         } catch (Throwable t) {
             return String.valueOf(t);
-        }
-    }
-
-    /** The calling thread's policy number (SCHED_OTHER 0, SCHED_BATCH 3), or -1 when it cannot be read. */
-    static int current() {
-        if (UNAVAILABLE != null) {
-            return -1;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CAPTURE);
-            return (int) GETSCHEDULER.invokeExact(state, 0);
-        } catch (Throwable t) {
-            return -1;
         }
     }
 }
