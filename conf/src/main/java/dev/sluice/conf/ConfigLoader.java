@@ -17,6 +17,7 @@ import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.DemoConfig;
 import dev.sluice.conf.SluiceConfig.HeaderMatch;
 import dev.sluice.conf.SluiceConfig.HostPort;
+import dev.sluice.conf.SluiceConfig.LeakDetection;
 import dev.sluice.conf.SluiceConfig.Limits;
 import dev.sluice.conf.SluiceConfig.LoopScheduling;
 import dev.sluice.conf.SluiceConfig.ListenerConfig;
@@ -309,8 +310,9 @@ public final class ConfigLoader {
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
                     enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
             DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
+            LeakDetection leaks = enumOf("buffer-leak-detection", LeakDetection.class, LeakDetection.DISABLED);
             return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
-                    limits, splice, admin, accessLog, demo);
+                    limits, splice, admin, accessLog, demo, leaks);
         }
 
         private Map<String, UpstreamConfig> readUpstreams(Timeouts timeouts) {

@@ -23,7 +23,8 @@ public record SluiceConfig(
         SpliceConfig splice,
         AdminConfig admin,
         AccessLogConfig accessLog,
-        DemoConfig demo) {
+        DemoConfig demo,
+        LeakDetection bufferLeakDetection) {
 
     public SluiceConfig {
         listeners = List.copyOf(listeners);
@@ -40,6 +41,9 @@ public record SluiceConfig(
 
     /** Scheduling policy of the event loop threads (Linux SCHED_OTHER or SCHED_BATCH). */
     public enum LoopScheduling { NORMAL, BATCH }
+
+    /** Netty's buffer leak detection level, process-wide: none, sampled (1 in 128), sampled with access records, every buffer. */
+    public enum LeakDetection { DISABLED, SIMPLE, ADVANCED, PARANOID }
 
     public enum ListenerMode { HTTP, TCP }
 

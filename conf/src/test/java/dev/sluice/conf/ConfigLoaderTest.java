@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.HostPort;
+import dev.sluice.conf.SluiceConfig.LeakDetection;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
 import dev.sluice.conf.SluiceConfig.LoopScheduling;
 import dev.sluice.conf.SluiceConfig.ZeroCopy;
@@ -48,6 +49,20 @@ class ConfigLoaderTest {
         assertEquals(256 * 1024, c.splice().batchMax());
         assertEquals(Duration.ofMillis(1), c.splice().batchDelay());
         assertEquals(LoopScheduling.NORMAL, c.eventLoopScheduling());
+        assertEquals(LeakDetection.DISABLED, c.bufferLeakDetection());
+    }
+
+    @Test
+    void parse_bufferLeakDetection_nettyLevels_anythingElseListsTheChoices() {
+        String base = MINIMAL.replace("sluice {", "sluice {\n  buffer-leak-detection = %s");
+        for (LeakDetection l : LeakDetection.values()) {
+            String name = l.name().toLowerCase(java.util.Locale.ROOT);
+            assertEquals(l, ConfigLoader.parse(base.formatted(name), "l.conf").bufferLeakDetection());
+        }
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(base.formatted("on"), "l.conf"));
+        assertTrue(e.getMessage().contains(
+                "l.conf:2: sluice.buffer-leak-detection: 'on' is not one of disabled | simple | advanced | paranoid"),
+                e.getMessage());
     }
 
     @Test

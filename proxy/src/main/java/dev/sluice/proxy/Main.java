@@ -20,6 +20,7 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) throws Exception {
+        BufferLeaks.install(); // before any Netty buffer class: Netty reads the detector class once
         Transports.spliceCompatible(); // initializes Transports (and its Netty settings) before any Netty class
         System.exit(run(args));
     }

@@ -1,6 +1,7 @@
 package dev.sluice.proxy;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -28,6 +29,8 @@ final class ProxyMetrics {
                 .description("Client connections accepted").register(registry);
         localReplies = Counter.builder("sluice.local.replies").description("Replies Sluice generated itself")
                 .register(registry);
+        FunctionCounter.builder("sluice.buffer.leaks", BufferLeaks.class, c -> BufferLeaks.reports())
+                .description("Distinct buffer leak reports (only while buffer-leak-detection is on)").register(registry);
         Gauge.builder("sluice.transport", () -> 1).description("Event loop transport in use")
                 .tag("transport", transport).register(registry);
     }

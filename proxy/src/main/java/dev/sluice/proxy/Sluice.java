@@ -42,6 +42,8 @@ public final class Sluice implements AutoCloseable {
 
     private Sluice(SluiceConfig config) throws Exception {
         this.config = config;
+        BufferLeaks.install(); // counts leaks where no Netty buffer was made before (Main makes sure of it)
+        BufferLeaks.apply(config.bufferLeakDetection());
         this.transports = Transports.select(config.transport());
         LOG.log(System.Logger.Level.INFO, "transport {0} ({1})", transports.name(), transports.why());
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);

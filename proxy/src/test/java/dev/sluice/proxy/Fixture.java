@@ -4,19 +4,26 @@ import dev.sluice.conf.ConfigLoader;
 import dev.sluice.conf.SluiceConfig;
 import dev.sluice.loadtest.Origin;
 
-/** Starts origins on port 0 and a Sluice from HOCON in which %1$d, %2$d, ... are the origins' ports. */
+/**
+ * Starts origins on port 0 and a Sluice from HOCON in which %1$d, %2$d, ... are the origins' ports.
+ * Every buffer is leak-tracked (paranoid, unless the HOCON says otherwise), and {@link #close} fails the
+ * test when a leak was reported while it ran.
+ */
 final class Fixture implements AutoCloseable {
     final Origin[] origins;
     final Sluice sluice;
+    private final long leaksBefore;
 
     Fixture(String hoconTemplate, String... originNames) throws Exception {
+        leaksBefore = BufferLeaks.reports();
         origins = new Origin[originNames.length];
         Object[] ports = new Object[originNames.length];
         for (int i = 0; i < originNames.length; i++) {
             origins[i] = Origin.builder().name(originNames[i]).build();
             ports[i] = origins[i].port();
         }
-        SluiceConfig config = ConfigLoader.parse(String.format(hoconTemplate, ports), "test.conf");
+        SluiceConfig config = ConfigLoader.parse("sluice.buffer-leak-detection = paranoid\n"
+                + String.format(hoconTemplate, ports), "test.conf");
         sluice = Sluice.start(config);
     }
 
@@ -63,5 +70,29 @@ final class Fixture implements AutoCloseable {
         for (Origin o : origins) {
             o.close();
         }
+        long leaks = settleLeaks() - leaksBefore;
+        if (leaks > 0) {
+            throw new AssertionError(leaks + " buffer leak report(s) while this fixture ran: see the LEAK log lines");
+        }
+    }
+
+    /**
+     * Makes Netty report the leaks there are by now: a full GC, a wait until references it cleared are
+     * enqueued, then a tracked allocation (Netty polls its queue of collected buffers on each one).
+     * Returns {@link BufferLeaks#reports()} after that.
+     */
+    static long settleLeaks() {
+        java.lang.ref.ReferenceQueue<Object> q = new java.lang.ref.ReferenceQueue<>();
+        java.lang.ref.WeakReference<Object> sentinel = new java.lang.ref.WeakReference<>(new Object(), q);
+        System.gc();
+        try {
+            q.remove(2000); // the reference handler has run since the GC
+            Thread.sleep(20);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        io.netty.buffer.ByteBufAllocator.DEFAULT.buffer(16).release();
+        java.lang.ref.Reference.reachabilityFence(sentinel);
+        return BufferLeaks.reports();
     }
 }
