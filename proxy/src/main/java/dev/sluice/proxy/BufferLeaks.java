@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class BufferLeaks {
     /** Netty instantiates this class (by name) as the detector for every tracked resource type. */
     static final String DETECTOR_PROPERTY = "io.netty.customResourceLeakDetector";
+    private static final String LEVEL_PROPERTY = "io.netty.leakDetection.level";
 
     private static final System.Logger LOG = System.getLogger(BufferLeaks.class.getName());
     private static final AtomicLong REPORTS = new AtomicLong();
@@ -31,10 +32,16 @@ public final class BufferLeaks {
     }
 
     static void apply(LeakDetection level) {
+        String name = level.name().toLowerCase(java.util.Locale.ROOT);
+        String property = System.getProperty(LEVEL_PROPERTY);
+        if (property != null && !property.trim().equalsIgnoreCase(name)) {
+            LOG.log(System.Logger.Level.WARNING, "-D{0}={1} ignored: sluice.buffer-leak-detection = {2} decides",
+                    LEVEL_PROPERTY, property, name);
+        }
         ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.valueOf(level.name()));
         if (level != LeakDetection.DISABLED) {
             LOG.log(System.Logger.Level.INFO, "buffer leak detection {0}: leaks are logged and counted in"
-                    + " sluice_buffer_leaks_total; it costs CPU on the event loops", level.name().toLowerCase(java.util.Locale.ROOT));
+                    + " sluice_buffer_leaks_total; it costs CPU on the event loops", name);
         }
     }
 
