@@ -7,7 +7,8 @@
 #     --full             3 reps x 6 s per cell, every workload (< 20 min)
 #                        (both first run every target with every workload, unmeasured, 1 s / 3 s per cell:
 #                        a JVM server needs its first seconds to compile and to fault in its heap)
-#     --smoke            Sluice only, 1 rep x 1 s, every byte verified (< 1 min; what CI can run)
+#     --smoke            Sluice only (splice and copy), 1 rep x 1 s, every byte verified, buffers leak-checked
+#                        (< 1 min; what CI can run)
 #     --peers LIST       comma-separated subset of nginx,haproxy,varnish (default all; "" for none)
 #     --no-sluice        benchmark the peers only
 #     --no-sluice-copy   skip the second Sluice (zero-copy = copy) that runs beside the splicing one
@@ -74,7 +75,7 @@ while [ $# -gt 0 ]; do
 done
 
 case "$mode" in
-  smoke) peers=""; with_sluice=1; with_copy=0; reps=${reps:-1}; duration=1s; warmup=500ms; settle=0s; workloads=${workloads:-A1,B,C1,D}; verify=--verify ;;
+  smoke) peers=""; with_sluice=1; reps=${reps:-1}; duration=1s; warmup=500ms; settle=0s; workloads=${workloads:-A1,B,C1,D}; verify=--verify ;;
   quick) reps=${reps:-3}; duration=1s; warmup=400ms; settle=1s; workloads=${workloads:-A1,A8,B,C1,C64,D} ;;
   full)  reps=${reps:-3}; duration=6s; warmup=2s; settle=3s; workloads=${workloads:-A1,A8,B,C1,C64,D,Dp} ;;
 esac
@@ -192,6 +193,7 @@ for p in $peers; do
   esac
 done
 if [ "$mode" != smoke ] && ! command -v gnuplot >/dev/null 2>&1; then need+=(gnuplot-nox); fi
+if [ "$mode" = smoke ] && ! command -v curl >/dev/null 2>&1; then need+=(curl); fi   # the leak check
 if [ ${#need[@]} -gt 0 ]; then
   echo "bench: installing ${need[*]}" >&2
   sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -226,6 +228,8 @@ start_sluice() { # name config-template admin-port
   sed -i "s|127.0.0.1:$admin_port|127.0.0.1:$3|" "$run/$1.conf"
   [ -n "$sluice_set" ] && printf '%s\n' "$sluice_set" >> "$run/$1.conf"
   [ "$sched" = normal ] || printf 'sluice.event-loop-scheduling = %s\n' "$sched" >> "$run/$1.conf"
+  # The smoke run checks correctness, not cost: every buffer tracked, leaks checked at the end.
+  [ "$mode" = smoke ] && printf 'sluice.buffer-leak-detection = paranoid\n' >> "$run/$1.conf"
   if [ -n "${SLUICE_CMD:-}" ]; then
     # shellcheck disable=SC2086
     $SLUICE_CMD "$run/$1.conf" > "$run/$1.log" 2>&1 &
@@ -294,6 +298,30 @@ echo "bench: running ${workloads} against: ${targets[*]}" >&2
 rc=0
 "$JAVA" "${JFLAGS[@]}" -cp "$CP" dev.sluice.loadtest.BenchMain --out "$out" --reps "$reps" \
     --duration "$duration" --warmup "$warmup" --settle "$settle" --workloads "$workloads" $verify "${targets[@]}" || rc=$?
+
+# After the smoke load: a full GC, then a few requests (Netty reports collected unreleased buffers when it
+# tracks the next one), then each Sluice's own count of leak reports must still be 0.
+leak_check() { # name admin-port
+  "$(dirname "$JAVA")/jcmd" "${pid[$1]}" GC.run > /dev/null || { echo "bench: jcmd GC.run failed on $1" >&2; return 1; }
+  sleep 0.5
+  for _ in 1 2 3; do
+    curl -sf -o /dev/null "http://127.0.0.1:${port[$1]}/pass/leak-check?size=70000&cc=no-store" || true
+    sleep 0.2
+  done
+  local leaks
+  leaks=$(curl -sf "http://127.0.0.1:$2/metrics" | awk '/^sluice_buffer_leaks_total/ {print $2}')
+  if [ "$leaks" = "0.0" ]; then
+    echo "bench: $1: no buffer leaks (paranoid tracking, after a full GC)" >&2
+    return 0
+  fi
+  echo "bench: $1: sluice_buffer_leaks_total = ${leaks:-missing}; the first reports:" >&2
+  grep -A12 'LEAK' "$run/$1.log" | head -80 >&2
+  return 1
+}
+if [ "$mode" = smoke ] && [ "$with_sluice" = 1 ]; then
+  leak_check sluice "$admin_port" || rc=1
+  if [ "$with_copy" = 1 ]; then leak_check sluice-copy $((admin_port + 1)) || rc=1; fi
+fi
 
 if command -v gnuplot >/dev/null 2>&1 && [ -f "$out/chart.gp" ]; then
   (cd "$out" && gnuplot chart.gp) || echo "bench: gnuplot failed; chart.gp and data are in $out" >&2

@@ -56,6 +56,11 @@ public final class BufferLeaks {
             super(resourceType, samplingInterval);
         }
 
+        /** The form Netty looks for first (and logs an error without); maxActive is unused by Netty too. */
+        public Detector(Class<?> resourceType, int samplingInterval, long maxActive) {
+            this(resourceType, samplingInterval);
+        }
+
         @Override
         protected boolean needReport() {
             return true; // count even where Netty's own logger would drop ERROR
