@@ -203,14 +203,16 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         if (watchdog != null) {
             watchdog.cancel(false);
         }
+        if (in != null) {
+            // first: tearing the exchange down may throw while the loop shuts down, and this is the last
+            // chance to give the read buffer back
+            in.release();
+            in = null;
+        }
         if (exchange != null) {
             Exchange ex = exchange;
             exchange = null;
             ex.clientClosed();
-        }
-        if (in != null) {
-            in.release();
-            in = null;
         }
     }
 

@@ -246,7 +246,9 @@ class ZeroCopyTest {
 
     @org.junit.jupiter.api.Test
     void pipePoolExhausted_fallsBackToCopy_stillByteExact() throws Exception {
-        try (Fixture f = fixture("splice", "sluice.splice.max-pipes = 1\nsluice.event-loops = 1")) {
+        // idle timeout: what tears the stalled download down once its client left (a client closing while the
+        // origin stalls is not noticed sooner yet: see the issue notes)
+        try (Fixture f = fixture("splice", "sluice.splice.max-pipes = 1\nsluice.event-loops = 1\nsluice.timeouts.idle = 1500ms")) {
             // a stalled download holds the only pipe; the next transfer must copy
             TestClient holder = f.client();
             holder.send("GET /hold?size=64m&fault=stall@100000 HTTP/1.1\r\nHost: t\r\n\r\n").readHeadOnly();
@@ -261,6 +263,14 @@ class ZeroCopyTest {
             assertTrue(fallbacks >= 1, "pool exhaustion must be counted");
             assertTrue(bytes(f, "out", "copy", (2 << 20) - 65536) >= (2 << 20) - 65536, "the second download should have been copied");
             holder.close();
+            // let the proxy tear the stalled exchange down before the fixture stops it: a loop shut down while a
+            // splice's cancellation is pending does not close that connection, whose read buffer then leaks
+            double open = 1;
+            for (int i = 0; i < 250 && open > 0; i++) {
+                Thread.sleep(20);
+                open = Search.in(f.sluice.registry()).name("sluice.client.connections").gauge().value();
+            }
+            assertEquals(0, open, "the stalled download's connection was torn down");
         } catch (IOException e) {
             throw new AssertionError(e);
         }
