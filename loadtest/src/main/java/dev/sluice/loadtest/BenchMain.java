@@ -48,6 +48,12 @@ public final class BenchMain {
         WORKLOADS.put("C64", new Workload("C64", "64 MiB cache hits, 8 conns", "64m", "/hit", hit, 8, false));
         WORKLOADS.put("D", new Workload("D", "1 KiB cache hits, 64 conns", "1k", "/hit", hit, 64, true));
         WORKLOADS.put("Dp", new Workload("Dp", "1 KiB pass-through, 64 conns", "1k", "/pass", pass, 64, true));
+        // chunked pass-through (Transfer-Encoding: chunked from the origin): big chunks, and chunks at the size
+        // where a proxy that splices chunk data stops doing so
+        WORKLOADS.put("E", new Workload("E", "4 MiB chunked (1 MiB chunks), 16 conns", "4m", "/pass",
+                pass + "&chunked=1&chunk=1048576", 16, false));
+        WORKLOADS.put("E64", new Workload("E64", "4 MiB chunked (64 KiB chunks), 16 conns", "4m", "/pass",
+                pass + "&chunked=1&chunk=65536", 16, false));
         WORKLOADS.put("Bp", WORKLOADS.get("B")); // the earlier name of B
     }
 

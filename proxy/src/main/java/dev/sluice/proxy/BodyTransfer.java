@@ -11,7 +11,8 @@ import io.netty.channel.ChannelFutureListener;
  * body ends; bytes pass through verbatim (chunk framing included) unless de-chunking for an HTTP/1.0
  * client. Backpressure: the source is read again only after everything written so far has been
  * accepted by the destination (AUTO_READ is off on both channels), so memory stays bounded by one read.
- * Fixed-length remainders go through the {@link ZeroCopy} splice path when the route allows it.
+ * Fixed-length remainders, and the data of chunks (their size lines are copied and checked), go through the
+ * {@link ZeroCopy} splice path when the route allows it.
  */
 final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callback {
     enum Framing { NONE, LENGTH, CHUNKED, UNTIL_CLOSE }
@@ -44,6 +45,8 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
     private boolean finished;
     private Object splice;
     private Runnable afterCancel;
+    /** The next copy read starts with a chunk size line: read it small, so the chunk's data is left to splice. */
+    private boolean sizeLineNext;
 
     /**
      * @param length for LENGTH framing the body size
@@ -223,18 +226,41 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
             owner.bodyDone(this);
             return;
         }
-        if (framing == Framing.LENGTH && zeroCopy != null && splice == null) {
-            splice = zeroCopy.start(src, dst, remaining, this);
-            if (splice != null) {
-                return;
+        if (zeroCopy != null && splice == null) {
+            long count = spliceable();
+            if (count > 0) {
+                splice = zeroCopy.start(src, dst, count, this);
+                if (splice != null) {
+                    return;
+                }
             }
         }
         readBody();
     }
 
+    /**
+     * Bytes the splice path may move next: a fixed-length remainder, or what is left of the current chunk's data
+     * (not when de-chunking, nor past a request body limit, which copying then reports).
+     */
+    private long spliceable() {
+        if (framing == Framing.LENGTH) {
+            return remaining;
+        }
+        if (framing != Framing.CHUNKED || dechunk) {
+            return 0;
+        }
+        long data = scanner.dataRemaining();
+        return limit > 0 && bytes + data > limit ? 0 : data;
+    }
+
     /** Copies: read the next body bytes from the source, in the sizes learnt for bodies. */
     private void readBody() {
-        ReadSizes.body(src);
+        if (sizeLineNext) {
+            sizeLineNext = false;
+            ReadSizes.head(src); // a chunk size line, and a little data the next splice does not need
+        } else {
+            ReadSizes.body(src);
+        }
         src.read();
     }
 
@@ -243,7 +269,12 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         splice = null;
         bytes += moved;
         splicedBytes += moved;
-        remaining -= moved;
+        if (framing == Framing.CHUNKED) {
+            scanner.dataMoved(moved);
+            sizeLineNext = true;
+        } else {
+            remaining -= moved;
+        }
         if (finished) {
             Runnable then = afterCancel;
             afterCancel = null;
@@ -263,7 +294,7 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
             fail(spliceFailure(cause));
             return;
         }
-        complete = remaining == 0;
+        complete = framing == Framing.LENGTH && remaining == 0; // a chunk's data is never a body's end
         next();
     }
 

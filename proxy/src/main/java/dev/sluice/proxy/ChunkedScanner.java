@@ -44,6 +44,21 @@ final class ChunkedScanner {
         return state == State.DATA ? size : 0;
     }
 
+    /** {@code n} (at most {@link #dataRemaining}) data bytes of the current chunk moved without being scanned (spliced). */
+    void dataMoved(long n) {
+        if (n <= 0) {
+            return;
+        }
+        if (state != State.DATA || n > size) {
+            throw new IllegalStateException("moved " + n + " data bytes with " + dataRemaining() + " left in " + state);
+        }
+        size -= n;
+        payloadBytes += n;
+        if (size == 0) {
+            state = State.DATA_CR;
+        }
+    }
+
     /**
      * Scans {@code buf[from, to)}; returns how many of those bytes belong to the body (fewer than
      * {@code to - from} only when the body ends inside the range).
