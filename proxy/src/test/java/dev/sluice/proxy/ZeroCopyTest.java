@@ -321,8 +321,9 @@ class ZeroCopyTest {
 
     @org.junit.jupiter.api.Test
     void pipePoolExhausted_fallsBackToCopy_stillByteExact() throws Exception {
-        // idle timeout: what tears the stalled download down once its client left (a client closing while the
-        // origin stalls is not noticed sooner yet: see the issue notes)
+        // idle timeout: what tears the stalled download down once its client left. While no byte moves, a client's
+        // FIN is not taken for an abort (it may be a half-close still waiting for the response; HAProxy's default,
+        // without abortonclose, waits too): only a write, or the idle timeout, ends the exchange
         try (Fixture f = fixture("splice", "sluice.splice.max-pipes = 1\nsluice.event-loops = 1\nsluice.timeouts.idle = 1500ms")) {
             // a stalled download holds the only pipe; the next transfer must copy
             TestClient holder = f.client();
