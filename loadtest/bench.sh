@@ -144,6 +144,17 @@ fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Every port this run listens on must be free first: Sluice and HAProxy bind with SO_REUSEPORT, so a stale
+# server left on one would silently take part of the load, and its CPU would be missing from the figures
+# (seen: a Sluice forgotten on 18080 took half of the load meant for the build being measured).
+used_ports=("$origin_port")
+[ "$with_sluice" = 1 ] && used_ports+=("$admin_port" "${port[sluice]}")
+[ "$with_sluice" = 1 ] && [ "$with_copy" = 1 ] && used_ports+=($((admin_port + 1)) "${port[sluice-copy]}")
+for p in $peers; do used_ports+=("${port[$p]}"); done
+for p in "${used_ports[@]}"; do
+  port_busy "$p" && { rmdir "$out" 2>/dev/null; die "port $p on 127.0.0.1 is in use (a leftover server? see: ss -ltnp 'sport = :$p'); stop it, or move the run with BENCH_PORT_BASE, BENCH_ORIGIN_PORT, BENCH_ADMIN_PORT"; }
+done
+
 wait_port() { # name port timeout-seconds
   local i
   for i in $(seq $(($3 * 10))); do
