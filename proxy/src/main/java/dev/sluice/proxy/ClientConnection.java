@@ -47,6 +47,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         channel = ctx.channel();
         loop = proxy.loop(channel.eventLoop());
+        loop.clients.add(this);
         if (channel.remoteAddress() instanceof InetSocketAddress a) {
             clientIp = a.getAddress().getHostAddress();
         }
@@ -166,6 +167,21 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
 
+    /**
+     * Sluice is stopping: an exchange in progress ends as aborted (a splice in flight is cancelled, and its
+     * completion awaited, before the sockets close); an idle connection just closes.
+     */
+    void shutdown() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        if (exchange != null) {
+            exchange.stop();
+        } else {
+            abort();
+        }
+    }
+
     /** Closes at once: the client must not mistake a cut-short response for a complete one. */
     void abort() {
         state = State.CLOSED;
@@ -199,6 +215,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         state = State.CLOSED;
+        loop.clients.remove(this);
         proxy.metrics.clientConnections.decrementAndGet();
         if (watchdog != null) {
             watchdog.cancel(false);

@@ -572,6 +572,22 @@ final class Exchange implements BodyTransfer.Owner {
     }
 
     /** Fails the exchange: a local reply if the client has seen nothing yet, otherwise a cut-short close. */
+    /** Sluice is stopping: end now, closing the client (a response cut short must not look complete). */
+    void stop() {
+        if (done) {
+            return;
+        }
+        if (entry.reason.isEmpty()) {
+            entry.reason = "Sluice stopped";
+        }
+        if (entry.status == 0) {
+            entry.status = 503;
+        }
+        upstreamReusable = false;
+        abortClient = true;
+        finish();
+    }
+
     private void fail(ProxyException e) {
         if (done) {
             return;

@@ -1,8 +1,11 @@
 package dev.sluice.proxy;
 
 import io.netty.channel.EventLoop;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * What one event loop owns (shared-nothing): its upstream pools and balancer state per group and its
@@ -18,6 +21,8 @@ final class LoopContext {
     ZeroCopy zeroCopyForced;
     /** The loop's splicer (pipes, metrics), or null. */
     dev.sluice.splice.Splicer splicer;
+    /** Open client connections of this loop's HTTP listeners, so that stopping can end them one by one. */
+    final Set<ClientConnection> clients = new HashSet<>();
 
     LoopContext(EventLoop loop, int index, Iterable<Upstreams.Group> all) {
         this.loop = loop;
@@ -34,6 +39,13 @@ final class LoopContext {
     void sweep(long now) {
         for (Upstreams.LoopGroup g : groups.values()) {
             g.sweep(now);
+        }
+    }
+
+    /** Sluice is stopping: ends every client connection's exchange (splices cancelled first) and closes it. */
+    void shutdownClients() {
+        for (ClientConnection c : new ArrayList<>(clients)) {
+            c.shutdown();
         }
     }
 

@@ -39,6 +39,7 @@ public final class Sluice implements AutoCloseable {
     private final List<Channel> listenerChannels = new ArrayList<>();
     private final Map<String, Integer> ports = new LinkedHashMap<>();
     private AdminServer admin;
+    private boolean closed;
 
     private Sluice(SluiceConfig config) throws Exception {
         this.config = config;
@@ -236,12 +237,17 @@ public final class Sluice implements AutoCloseable {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         for (Channel ch : listenerChannels) {
             ch.close().syncUninterruptibly();
         }
         if (admin != null) {
             admin.close();
         }
+        endClientConnections();
         for (LoopContext lc : context.loops()) {
             lc.loop.submit(() -> {
                 lc.closeAll();
@@ -253,5 +259,27 @@ public final class Sluice implements AutoCloseable {
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         accessLog.close();
         registry.close();
+    }
+
+    /**
+     * Ends every client connection through its exchange, on its loop, and waits (at most 2 s) until they are
+     * closed: a splice in flight must be cancelled, and its completion seen, before its sockets close, which a
+     * loop that is already stopping no longer does (the connection then stayed open and its buffers leaked).
+     */
+    private void endClientConnections() {
+        for (LoopContext lc : context.loops()) {
+            lc.loop.submit(lc::shutdownClients).syncUninterruptibly();
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        for (LoopContext lc : context.loops()) {
+            while (lc.loop.submit(lc.clients::size).syncUninterruptibly().getNow() > 0 && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
     }
 }
