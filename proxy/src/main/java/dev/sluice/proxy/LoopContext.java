@@ -23,6 +23,8 @@ final class LoopContext {
     dev.sluice.splice.Splicer splicer;
     /** Open client connections of this loop's HTTP listeners, so that stopping can end them one by one. */
     final Set<ClientConnection> clients = new HashSet<>();
+    /** This loop's L4 relays that have not released their sockets yet, for the same reason. */
+    final Set<TcpRelay> relays = new HashSet<>();
 
     LoopContext(EventLoop loop, int index, Iterable<Upstreams.Group> all) {
         this.loop = loop;
@@ -47,6 +49,14 @@ final class LoopContext {
         for (ClientConnection c : new ArrayList<>(clients)) {
             c.shutdown();
         }
+        for (TcpRelay r : new ArrayList<>(relays)) {
+            r.stop();
+        }
+    }
+
+    /** Connections and relays still open on this loop. */
+    int open() {
+        return clients.size() + relays.size();
     }
 
     void closeAll() {

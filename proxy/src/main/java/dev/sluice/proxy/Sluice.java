@@ -272,7 +272,7 @@ public final class Sluice implements AutoCloseable {
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         for (LoopContext lc : context.loops()) {
-            while (lc.loop.submit(lc.clients::size).syncUninterruptibly().getNow() > 0 && System.nanoTime() < deadline) {
+            while (lc.loop.submit(lc::open).syncUninterruptibly().getNow() > 0 && System.nanoTime() < deadline) {
                 try {
                     Thread.sleep(5);
                 } catch (InterruptedException e) {

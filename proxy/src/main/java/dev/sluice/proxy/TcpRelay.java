@@ -34,6 +34,7 @@ final class TcpRelay {
     private final Side client;
     private Side server;
     private Upstreams.LoopGroup loopGroup;
+    private LoopContext loop;
     private int serverIndex = -1;
     private long tried;
     private long lastActivityNanos = startNanos;
@@ -61,7 +62,9 @@ final class TcpRelay {
     }
 
     private void connect(Channel clientChannel) {
-        loopGroup = proxy.loop(clientChannel.eventLoop()).group(group);
+        loop = proxy.loop(clientChannel.eventLoop());
+        loop.relays.add(this);
+        loopGroup = loop.group(group);
         int s = loopGroup.pick(tried);
         if (s < 0) {
             entry.reason = entry.reason.isEmpty() ? "no server of upstream '" + group.name + "' reachable" : entry.reason;
@@ -119,6 +122,14 @@ final class TcpRelay {
         }
     }
 
+    /** Sluice is stopping: end the relay (pumps cancelled and awaited before the sockets close). */
+    void stop() {
+        if (!finished) {
+            entry.reason = "Sluice stopped";
+            finish();
+        }
+    }
+
     private void finish() {
         if (finished) {
             return;
@@ -140,6 +151,9 @@ final class TcpRelay {
     }
 
     private void release() {
+        if (loop != null) {
+            loop.relays.remove(this);
+        }
         client.channel.close();
         if (server != null) {
             server.channel.close();
