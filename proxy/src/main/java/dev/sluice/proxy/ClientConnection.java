@@ -221,8 +221,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
             watchdog.cancel(false);
         }
         if (in != null) {
-            // first: tearing the exchange down may throw while the loop shuts down, and this is the last
-            // chance to give the read buffer back
+            // first, so the read buffer goes back whatever the exchange's teardown below does
             in.release();
             in = null;
         }
