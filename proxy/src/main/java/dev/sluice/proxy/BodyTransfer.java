@@ -229,7 +229,8 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         if (zeroCopy != null && splice == null) {
             long count = spliceable();
             if (count > 0) {
-                splice = zeroCopy.start(src, dst, count, this);
+                // a response's client leaving while the origin stalls ends the exchange, as it does when copying
+                splice = zeroCopy.start(src, dst, count, !request, this);
                 if (splice != null) {
                     return;
                 }
@@ -302,6 +303,11 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         if (cause instanceof dev.sluice.splice.PrematureEofException) {
             return new ProxyException(request ? Failure.BAD_REQUEST : Failure.BAD_GATEWAY,
                     (request ? "client" : "upstream") + " closed the connection " + progress());
+        }
+        if (cause instanceof dev.sluice.splice.OutputClosedException) {
+            // the words the copy path logs when Netty sees the client's FIN (Exchange.clientClosed)
+            return new ProxyException(Failure.BAD_REQUEST, (request ? "upstream" : "client")
+                    + " closed the connection during the " + (request ? "request body" : "response"));
         }
         if (cause instanceof dev.sluice.splice.SpliceTimeoutException) {
             return new ProxyException(Failure.GATEWAY_TIMEOUT, "idle timeout: no body bytes moved (splice)");

@@ -20,11 +20,11 @@ final class SpliceZeroCopy implements ZeroCopy {
     }
 
     @Override
-    public Object start(Channel src, Channel dst, long count, Callback callback) {
+    public Object start(Channel src, Channel dst, long count, boolean watchDst, Callback callback) {
         if (count < minBytes || !Splicer.canSplice(src) || !Splicer.canSplice(dst)) {
             return null;
         }
-        return splicer.transfer(src, dst, count, idleTimeoutNanos, callback::spliced);
+        return splicer.transfer(src, dst, count, idleTimeoutNanos, watchDst, callback::spliced);
     }
 
     @Override

@@ -15,8 +15,12 @@ interface ZeroCopy {
         void spliced(long moved, Throwable cause);
     }
 
-    /** Starts a transfer, or returns null when it cannot (the caller copies instead; counted). */
-    Object start(Channel src, Channel dst, long count, Callback callback);
+    /**
+     * Starts a transfer, or returns null when it cannot (the caller copies instead; counted). With
+     * {@code watchDst}, a transfer that stalls watches {@code dst} for its peer leaving and then fails with
+     * {@link dev.sluice.splice.OutputClosedException} (a response body's client gone while the origin stalls).
+     */
+    Object start(Channel src, Channel dst, long count, boolean watchDst, Callback callback);
 
     /** Cancels a started transfer; its callback still runs, once nothing refers to the sockets any more. */
     void cancel(Object transfer);

@@ -276,6 +276,56 @@ class ZeroCopyTest {
         }
     }
 
+    /**
+     * A client that leaves (FIN or a full close) while the origin stalls mid-body ends the exchange within a second,
+     * not at the idle timeout, in both modes: copied, Netty sees the FIN; spliced, the stalled transfer watches the
+     * client socket. The origin connection is released with it (the exchange logs only after releasing it). Before
+     * the watch, the spliced path held both connections and the pipe until the idle timeout.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void clientLeavesWhileOriginStalls_exchangeEndsLongBeforeTheIdleTimeout(String mode) throws Exception {
+        java.nio.file.Path log = java.nio.file.Files.createTempFile("sluice-gone", ".log");
+        try (Fixture f = fixture(mode, "sluice.timeouts.idle = 30s\nsluice.access-log { enabled = true, target = \"" + log + "\" }")) {
+            for (String how : new String[] {"fin", "close"}) {
+                String path = "/gone-" + how;
+                TestClient c = f.client();
+                try {
+                    assertEquals(200, c.send("GET " + path + "?size=64m&fault=stall@1000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+                            .readHeadOnly().status);
+                    byte[] body = c.input().readNBytes(1_000_000);
+                    assertEquals(1_000_000, body.length);
+                    assertEquals(-1, dev.sluice.loadtest.Payload.firstMismatch(dev.sluice.loadtest.Payload.seed(path), 0, body, 0, body.length));
+                    Thread.sleep(400); // the origin has stalled for a while
+                    long t0 = System.nanoTime();
+                    if (how.equals("fin")) {
+                        c.socket.shutdownOutput();
+                    } else {
+                        c.close();
+                    }
+                    String line = "";
+                    while (line.isEmpty() && System.nanoTime() - t0 < 10_000_000_000L) {
+                        Thread.sleep(20);
+                        line = java.nio.file.Files.readAllLines(log).stream().filter(l -> l.contains(path)).findFirst().orElse("");
+                    }
+                    long ms = (System.nanoTime() - t0) / 1_000_000;
+                    assertTrue(line.contains("client closed the connection during the response"), mode + "/" + how + " after " + ms + " ms: " + line);
+                    assertTrue(ms < 3_000, mode + "/" + how + ": ended after " + ms + " ms");
+                    if (how.equals("fin")) {
+                        assertEquals(-1, c.input().read(), "the proxy closed the half-closed client's connection");
+                    }
+                } finally {
+                    c.close();
+                }
+            }
+            double watches = Search.in(f.sluice.registry()).name("sluice.splice.hangup.watches").functionCounters().stream()
+                    .mapToDouble(fc -> fc.count()).sum();
+            assertEquals(mode.equals("splice") ? 2 : 0, watches, "stalled transfers that watched their client");
+        } finally {
+            java.nio.file.Files.deleteIfExists(log);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"splice", "copy"})
     void slowReader_boundedMemory_byteExact(String mode) throws Exception {
@@ -321,9 +371,7 @@ class ZeroCopyTest {
 
     @org.junit.jupiter.api.Test
     void pipePoolExhausted_fallsBackToCopy_stillByteExact() throws Exception {
-        // idle timeout: what tears the stalled download down once its client left. While no byte moves, a client's
-        // FIN is not taken for an abort (it may be a half-close still waiting for the response; HAProxy's default,
-        // without abortonclose, waits too): only a write, or the idle timeout, ends the exchange
+        // the stalled download is torn down once its client leaves (the transfer watches the client socket)
         try (Fixture f = fixture("splice", "sluice.splice.max-pipes = 1\nsluice.event-loops = 1\nsluice.timeouts.idle = 1500ms")) {
             // a stalled download holds the only pipe; the next transfer must copy
             TestClient holder = f.client();

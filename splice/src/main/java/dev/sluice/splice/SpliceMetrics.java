@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code sluice.splice.pipes.discarded}, {@code sluice.splice.fallbacks{reason}},
  * {@code sluice.splice.eagain.polls{direction=in|out}}, {@code sluice.splice.transfers{outcome}},
  * {@code sluice.splice.send.bytes{mechanism=write|send_zc|splice}}, {@code sluice.splice.sends{mechanism}},
- * {@code sluice.splice.send.zc.copied}.
+ * {@code sluice.splice.send.zc.copied}, {@code sluice.splice.batched.polls}, {@code sluice.splice.batch.timeouts},
+ * {@code sluice.splice.hangup.watches}.
  */
 public final class SpliceMetrics {
 
@@ -29,6 +30,8 @@ public final class SpliceMetrics {
         PREMATURE_EOF("premature_eof"),
         TIMEOUT("timeout"),
         CANCELLED("cancelled"),
+        /** The output's peer hung up while the transfer stalled ({@link OutputClosedException}). */
+        OUTPUT_CLOSED("output_closed"),
         ERROR("error"),
         REFUSED("refused");
 
@@ -55,6 +58,9 @@ public final class SpliceMetrics {
             if (cause instanceof SpliceCancelledException) {
                 return CANCELLED;
             }
+            if (cause instanceof OutputClosedException) {
+                return OUTPUT_CLOSED;
+            }
             if (cause instanceof SpliceRefusedException) {
                 return REFUSED;
             }
@@ -72,6 +78,7 @@ public final class SpliceMetrics {
     private final LongAdder pollsOut = new LongAdder();
     private final LongAdder batchedPolls = new LongAdder();
     private final LongAdder batchTimeouts = new LongAdder();
+    private final LongAdder hangupWatches = new LongAdder();
     private final LongAdder[] fallbacks = adders(FallbackReason.values().length);
     private final LongAdder[] sendBytes = adders(SendMechanism.values().length);
     private final LongAdder[] sends = adders(SendMechanism.values().length);
@@ -130,6 +137,10 @@ public final class SpliceMetrics {
 
     void batchedPoll() {
         batchedPolls.increment();
+    }
+
+    void hangupWatch() {
+        hangupWatches.increment();
     }
 
     void pollOut() {
@@ -194,6 +205,11 @@ public final class SpliceMetrics {
     /** Batched waits cut short because the batch did not fill within the bound (the sender slowed or paused). */
     public long batchTimeouts() {
         return batchTimeouts.sum();
+    }
+
+    /** Transfers that stalled long enough to watch their output for the peer hanging up (see Splicer#transfer). */
+    public long hangupWatches() {
+        return hangupWatches.sum();
     }
 
     /** Of {@link #eagainPollsIn()}, those that waited for a batch of bytes (SO_RCVLOWAT above 1). */
@@ -274,6 +290,9 @@ public final class SpliceMetrics {
                 .tags(base).register(registry);
         FunctionCounter.builder("sluice.splice.batch.timeouts", batchTimeouts, LongAdder::sum)
                 .description("batched input waits cut short by the hold bound (the sender slowed or paused)")
+                .tags(base).register(registry);
+        FunctionCounter.builder("sluice.splice.hangup.watches", hangupWatches, LongAdder::sum)
+                .description("stalled transfers that started watching their output for the peer hanging up")
                 .tags(base).register(registry);
         for (FallbackReason r : FallbackReason.values()) {
             FunctionCounter.builder("sluice.splice.fallbacks", fallbacks[r.ordinal()], LongAdder::sum)

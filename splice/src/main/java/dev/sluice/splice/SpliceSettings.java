@@ -21,7 +21,10 @@ public record SpliceSettings(int maxPipes, int pipeSize, int batchMax, long batc
     public static final int DEFAULT_PIPE_SIZE = 1 << 20;
     public static final int DEFAULT_BATCH_MAX = 256 << 10;
     public static final long DEFAULT_BATCH_DELAY_NANOS = 1_000_000L;
-    /** Bounded by the 13 bits of io_uring user data that name a transfer slot. */
+    /**
+     * Bounded by the 12 bits of io_uring user data that name a transfer slot: a loop has min(4096, 2 x maxPipes)
+     * slots (socket and file splices hold a pipe and a slot, SEND_ZC sends only a slot).
+     */
     public static final int MAX_PIPES_LIMIT = 4096;
     public static final int BATCH_MAX_LIMIT = 64 << 20;
 

@@ -52,8 +52,8 @@ public final class Splicer {
     private static final Throwable UNAVAILABILITY_CAUSE = probe();
     private static final ConcurrentHashMap<EventLoop, Splicer> BY_LOOP = new ConcurrentHashMap<>();
     private static final AtomicBoolean LOGGED_UNAVAILABLE = new AtomicBoolean();
-    /** 13 bits of user_data name a slot. */
-    private static final int MAX_SLOTS = 1 << 13;
+    /** 12 bits of user_data name a slot (the low 4 name the operation). */
+    private static final int MAX_SLOTS = 1 << 12;
 
     /** System property choosing how splices run: {@code inline} (default) or {@code uring}; see {@link Transfer}. */
     public static final String MODE_PROPERTY = "sluice.splice.mode";
@@ -227,10 +227,22 @@ public final class Splicer {
      *         {@link #lastFallbackReason()}): the caller copies. The callback never runs inside this call.
      */
     public SpliceTransfer transfer(Channel in, Channel out, long count, long idleTimeoutNanos, SpliceCallback cb) {
+        return transfer(in, out, count, idleTimeoutNanos, false, cb);
+    }
+
+    /**
+     * As {@link #transfer(Channel, Channel, long, long, SpliceCallback)}; with {@code watchOutput}, a transfer that has
+     * moved no byte for 250 ms also watches the output for its peer's FIN or reset
+     * (one POLL_ADD(POLLRDHUP), armed at most once per transfer, so a transfer that keeps moving costs nothing extra)
+     * and fails with {@link OutputClosedException} when it comes. For a response body whose origin stalled, that is
+     * the client leaving: the origin connection is released then, not at the idle timeout.
+     */
+    public SpliceTransfer transfer(Channel in, Channel out, long count, long idleTimeoutNanos, boolean watchOutput,
+                                   SpliceCallback cb) {
         if (count < 0) {
             throw new IllegalArgumentException(String.format("count must be >= 0, was %d", count));
         }
-        return start(in, out, false, count, idleTimeoutNanos, cb);
+        return start(in, out, false, count, idleTimeoutNanos, watchOutput, cb);
     }
 
     /**
@@ -239,11 +251,11 @@ public final class Splicer {
      * those of {@link #transfer}. Returns null (counted fallback) when it cannot splice.
      */
     public SpliceTransfer pump(Channel in, Channel out, long idleTimeoutNanos, SpliceCallback cb) {
-        return start(in, out, true, -1, idleTimeoutNanos, cb);
+        return start(in, out, true, -1, idleTimeoutNanos, false, cb);
     }
 
     private SpliceTransfer start(Channel in, Channel out, boolean pump, long count, long idleTimeoutNanos,
-                                 SpliceCallback cb) {
+                                 boolean watchOutput, SpliceCallback cb) {
         Objects.requireNonNull(in, "in");
         Objects.requireNonNull(out, "out");
         Objects.requireNonNull(cb, "cb");
@@ -298,7 +310,8 @@ public final class Splicer {
             return fallback(pool.lastFailure());
         }
         int slot = freeSlots[--freeCount];
-        return run(Transfer.sockets(this, slot, in, inLease, out, outLease, pump, count, idleTimeoutNanos, cb, pipe));
+        return run(Transfer.sockets(this, slot, in, inLease, out, outLease, pump, count, idleTimeoutNanos, watchOutput,
+                cb, pipe));
     }
 
     private Transfer run(Transfer t) {
@@ -539,16 +552,16 @@ public final class Splicer {
         }
     }
 
-    /** Receives every CQE of this loop's splices and sends; user_data is (slot << 3 | kind) in 16 bits. */
+    /** Receives every CQE of this loop's splices and sends; user_data is (slot << 4 | kind) in 16 bits. */
     private final class Handle implements IoUringIoHandle {
         @Override
         public void handle(IoRegistration reg, IoEvent event) {
             IoUringIoEvent e = (IoUringIoEvent) event;
             int userData = (int) e.userData() & 0xFFFF;
-            int slot = userData >>> 3;
+            int slot = userData >>> 4;
             Transfer t = slot < slots.length ? slots[slot] : null;
             if (t != null) {
-                t.complete(userData & 7, e.res(), e.flags());
+                t.complete(userData & 15, e.res(), e.flags());
             } else if (logger.isDebugEnabled()) {
                 logger.debug("splice completion for an empty slot: {}", e);
             }

@@ -70,7 +70,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     private static final java.util.concurrent.atomic.AtomicBoolean LOGGED_LOWAT_FAILURE =
             new java.util.concurrent.atomic.AtomicBoolean();
 
-    // Operation kinds, the low 3 bits of the user_data.
+    // Operation kinds, the low 4 bits of the user_data.
     static final int FILL = 0;
     static final int DRAIN = 1;
     static final int POLL_IN = 2;
@@ -80,6 +80,11 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     static final int DISARM_OUT = 6;
     /** The timer bounding a batched input wait, and its removal (not counted in {@code outstanding}). */
     static final int BATCH_TIMER = 7;
+    /** The watch for the output's peer hanging up, and its cancellation (not counted in {@code outstanding}). */
+    static final int POLL_HUP = 8;
+    /** A watched transfer that moved nothing for this long starts watching its output (see {@link #run}). */
+    static final long HANGUP_PROBE_MILLIS = 250;
+    static final long HANGUP_PROBE_NANOS = HANGUP_PROBE_MILLIS * 1_000_000L;
 
     static final byte OP_POLL_ADD = 6;
     static final byte OP_TIMEOUT = 11;
@@ -108,6 +113,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     static final int SPLICE_F_NONBLOCK = 2;
     static final int POLLIN = 0x1;
     static final int POLLOUT = 0x4;
+    static final int POLLRDHUP = 0x2000;
 
     private static final int STARTING = 0;
     private static final int RUNNING = 1;
@@ -129,6 +135,12 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     private final boolean pump;
     private final long count;
     private final long idleTimeoutNanos;
+    /** Fail with OutputClosedException if the output's peer hangs up while the transfer stalls. */
+    private final boolean watchOutput;
+    /** The pending POLL_ADD(POLLRDHUP) on the output (0: none), whether one was ever armed, CQEs it still owes. */
+    private long hupId;
+    private boolean hupArmed;
+    private int hupCqes;
     private final SpliceCallback callback;
     /** The pipe, or null for SEND_ZC. */
     final Pipe pipe;
@@ -192,7 +204,8 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
 
     private Transfer(Splicer splicer, int slot, int source, Channel in, ChannelLease inLease, int inFd,
                      Channel out, ChannelLease outLease, boolean pump, long count, long idleTimeoutNanos,
-                     SpliceCallback callback, Pipe pipe, long fileOffset, long address, Runnable onDone) {
+                     boolean watchOutput, SpliceCallback callback, Pipe pipe, long fileOffset, long address,
+                     Runnable onDone) {
         this.splicer = splicer;
         this.slot = slot;
         this.source = source;
@@ -206,6 +219,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         this.count = count;
         this.remaining = pump ? Long.MAX_VALUE : count;
         this.idleTimeoutNanos = idleTimeoutNanos;
+        this.watchOutput = watchOutput;
         this.callback = callback;
         this.pipe = pipe;
         this.pipeCap = pipe == null ? 0 : pipe.capacity;
@@ -230,9 +244,9 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     /** Socket to socket through a pipe: {@code count} bytes, or until EOF when {@code pump}. */
     static Transfer sockets(Splicer splicer, int slot, Channel in, ChannelLease inLease, Channel out,
                             ChannelLease outLease, boolean pump, long count, long idleTimeoutNanos,
-                            SpliceCallback callback, Pipe pipe) {
+                            boolean watchOutput, SpliceCallback callback, Pipe pipe) {
         return new Transfer(splicer, slot, SRC_SOCKET, in, inLease, inLease.fd, out, outLease, pump, count,
-                idleTimeoutNanos, callback, pipe, -1L, 0L, null);
+                idleTimeoutNanos, watchOutput, callback, pipe, -1L, 0L, null);
     }
 
     /** {@code length} bytes of the file {@code fd} from {@code offset}, through a pipe, to the socket. */
@@ -240,7 +254,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
                              ChannelLease outLease, long idleTimeoutNanos, SpliceCallback callback, Pipe pipe,
                              Runnable onDone) {
         return new Transfer(splicer, slot, SRC_FILE, null, null, fd, out, outLease, false, length,
-                idleTimeoutNanos, callback, pipe, offset, 0L, onDone);
+                idleTimeoutNanos, false, callback, pipe, offset, 0L, onDone);
     }
 
     /** {@code length} bytes at native {@code address} to the socket with SEND_ZC; no pipe. */
@@ -248,11 +262,11 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
                                ChannelLease outLease, long idleTimeoutNanos, SpliceCallback callback,
                                Runnable onDone) {
         return new Transfer(splicer, slot, SRC_MEMORY, null, null, -1, out, outLease, false, length,
-                idleTimeoutNanos, callback, null, -1L, address, onDone);
+                idleTimeoutNanos, false, callback, null, -1L, address, onDone);
     }
 
     private long userData(int kind) {
-        return (short) ((slot << 3) | kind);
+        return (short) ((slot << 4) | kind);
     }
 
     // IoUringIoOps(opcode, flags, ioPrio, fd, union1, union2, len, union3, userData, union4, personality, union5,
@@ -300,9 +314,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
                 acquireRdHup(inLease, DISARM_IN);
             }
             acquireRdHup(outLease, DISARM_OUT);
-            if (idleTimeoutNanos > 0) {
-                idleTimer = eventLoop().schedule(this, idleTimeoutNanos, TimeUnit.NANOSECONDS);
-            }
+            scheduleTimer(0);
             if (state == STARTING && pendingLeases == 0) {
                 state = RUNNING;
                 advance();
@@ -397,6 +409,10 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         }
         if (kind == BATCH_TIMER) {
             onBatchTimer(res);
+            return;
+        }
+        if (kind == POLL_HUP) {
+            onHangupWatch(res);
             return;
         }
         outstanding--;
@@ -869,18 +885,74 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
         fail(new SpliceCancelledException("transfer cancelled"));
     }
 
-    /** Idle timer. */
+    /**
+     * Idle timer: fails the transfer when no byte moved for the idle timeout, and when the output is watched, arms the
+     * hang-up watch once nothing moved for {@link #HANGUP_PROBE_NANOS}. Why not at once: a POLL_ADD and its cancel
+     * per transfer would cost every healthy transfer two submissions; a stalled one pays them, and learns of its
+     * client leaving at most that much later.
+     */
     @Override
     public void run() {
+        idleTimer = null;
         if (state != RUNNING && state != STARTING) {
             return;
         }
         long idle = System.nanoTime() - lastProgressNanos;
-        if (idle >= idleTimeoutNanos) {
+        if (idleTimeoutNanos > 0 && idle >= idleTimeoutNanos) {
             fail(new SpliceTimeoutException(idleTimeoutNanos, moved));
-        } else {
-            idleTimer = eventLoop().schedule(this, idleTimeoutNanos - idle, TimeUnit.NANOSECONDS);
+            return;
         }
+        if (watchOutput && !hupArmed && state == RUNNING && idle >= HANGUP_PROBE_NANOS) {
+            armHangupWatch();
+        }
+        scheduleTimer(idle);
+    }
+
+    /** The next idle check, {@code idle} nanoseconds after the last progress; none when nothing is left to check. */
+    private void scheduleTimer(long idle) {
+        long next = idleTimeoutNanos > 0 ? idleTimeoutNanos - idle : Long.MAX_VALUE;
+        if (watchOutput && !hupArmed) {
+            // (still STARTING: check again a probe period later)
+            next = Math.min(next, idle < HANGUP_PROBE_NANOS ? HANGUP_PROBE_NANOS - idle : HANGUP_PROBE_NANOS);
+        }
+        if (next != Long.MAX_VALUE) {
+            idleTimer = eventLoop().schedule(this, next, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * One POLL_ADD(POLLRDHUP) on the output for the rest of the transfer (POLLHUP and POLLERR are always reported):
+     * the peer sent FIN or reset. For a response body that is the client gone, or half-closed, which HTTP/1.1 proxies
+     * treat alike (Sluice aborts on a client's FIN while waiting for a response head, and Netty does on a copied
+     * body). Not counted in {@code outstanding}: the transfer may end with it pending; {@link #finish} cancels it and
+     * the slot waits for its CQEs.
+     */
+    private void armHangupWatch() {
+        hupArmed = true;
+        long id = splicer.registration().submit(pollAdd(outFd, POLLRDHUP, POLL_HUP));
+        if (id != 0) {
+            hupId = id;
+            hupCqes++;
+            splicer.metrics.hangupWatch();
+        }
+    }
+
+    /**
+     * A CQE of the hang-up watch: the poll's own (a ready mask, or -ECANCELED after our cancel) or its cancel's (0,
+     * -ENOENT, -EALREADY).
+     */
+    private void onHangupWatch(int res) {
+        hupCqes--;
+        boolean cancelResult = res == 0 || res == -Syscalls.ENOENT || res == -Syscalls.EALREADY;
+        if (!cancelResult) {
+            hupId = 0;
+            if (res > 0 && state == RUNNING) {
+                fail(new OutputClosedException(String.format(
+                        "the output's peer closed the connection (poll mask 0x%x) after %d bytes, while no byte moved",
+                        res, moved)));
+            }
+        }
+        maybeRetire();
     }
 
     /** closeFuture of either channel. */
@@ -929,7 +1001,16 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             }
             batchTimerId = 0;
         }
-        if (timerCqes > 0) {
+        if (hupId != 0) {
+            IoUringIoOps cancel = asyncCancel(hupId, POLL_HUP);
+            if (splicer.registration().submit(cancel) != 0) {
+                hupCqes++;
+            } else {
+                hupCqes = 0; // the registration is gone (loop shutting down): no CQE will come for this slot
+            }
+            hupId = 0;
+        }
+        if (timerCqes > 0 || hupCqes > 0) {
             splicer.releasePipe(this, pipeBytes);
         }
         maybeRetire(); // before the callback, so the pipe is back in the pool for the caller's next transfer
@@ -950,7 +1031,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
      * pending: until then CQEs still arrive for the slot and the kernel may still read the source's pages.
      */
     private void maybeRetire() {
-        if (state != DONE || pendingNotifs > 0 || timerCqes > 0 || retired) {
+        if (state != DONE || pendingNotifs > 0 || timerCqes > 0 || hupCqes > 0 || retired) {
             return;
         }
         retired = true;

@@ -27,7 +27,10 @@
  *       start blocking, which would park an io-wq worker inside a splice.</li>
  *   <li>Netty's one-shot POLLRDHUP is cancelled for the duration of a transfer and re-armed after a successful one:
  *       on a peer FIN Netty reads the socket regardless of AUTO_READ, which would steal body bytes from under the
- *       splice. If it already fired, the transfer is refused ({@code peer_closing}) and the caller copies.</li>
+ *       splice. If it already fired, the transfer is refused ({@code peer_closing}) and the caller copies. A
+ *       transfer started with {@code watchOutput} puts its own POLL_ADD(POLLRDHUP) on the output once it has moved
+ *       nothing for 250 ms, so a peer that leaves while the input stalls ends it
+ *       ({@link dev.sluice.splice.OutputClosedException}) before the idle timeout.</li>
  *   <li>Cancellation (explicit, channel close, idle timeout, splicer close) submits ASYNC_CANCEL for every
  *       in-flight operation and waits for all CQEs; bytes a failed transfer left in its pipe are read and discarded
  *       (their count is exact once nothing is in flight), or the pipe is closed.</li>
