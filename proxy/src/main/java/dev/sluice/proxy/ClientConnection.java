@@ -7,10 +7,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A client connection: reads request heads, runs one {@link Exchange} at a time (pipelined requests
@@ -34,7 +32,6 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     private int requests;
     private long headStartNanos;
     long lastActivityNanos;
-    private ScheduledFuture<?> watchdog;
 
     ClientConnection(ProxyContext proxy, Router router, String listener) {
         this.proxy = proxy;
@@ -56,19 +53,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         long now = System.nanoTime();
         headStartNanos = now;
         lastActivityNanos = now;
-        long period = watchdogPeriodMillis();
-        watchdog = channel.eventLoop().scheduleAtFixedRate(this::tick, period, period, TimeUnit.MILLISECONDS);
         channel.read();
-    }
-
-    /** One timer per connection, not per request: checks every deadline at a quarter of the shortest. */
-    private long watchdogPeriodMillis() {
-        var t = proxy.config.timeouts();
-        long min = Math.min(Math.min(t.requestHead().toMillis(), t.idle().toMillis()), t.upstreamResponse().toMillis());
-        for (var u : proxy.config.upstreams().values()) {
-            min = Math.min(min, u.responseTimeout().toMillis());
-        }
-        return Math.clamp(min / 4, 10, 1000);
     }
 
     @Override
@@ -188,8 +173,8 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         channel.close();
     }
 
-    private void tick() {
-        long now = System.nanoTime();
+    /** Checks this connection's deadlines; run by its loop's watchdog ({@link LoopContext#tick}). */
+    void tick(long now) {
         if (state == State.HEAD) {
             boolean partial = in != null && in.isReadable();
             if (partial && now - headStartNanos > proxy.requestHeadTimeoutNanos) {
@@ -204,7 +189,6 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         } else if (exchange != null) {
             exchange.tick(now);
         }
-        loop.sweep(now);
     }
 
     @Override
@@ -217,9 +201,6 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         state = State.CLOSED;
         loop.clients.remove(this);
         proxy.metrics.clientConnections.decrementAndGet();
-        if (watchdog != null) {
-            watchdog.cancel(false);
-        }
         if (in != null) {
             // first, so the read buffer goes back whatever the exchange's teardown below does
             in.release();

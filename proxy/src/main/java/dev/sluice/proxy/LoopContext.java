@@ -38,10 +38,33 @@ final class LoopContext {
         return groups.get(g);
     }
 
-    void sweep(long now) {
+    /**
+     * The loop's watchdog, one scheduled task per loop rather than one per connection: checks every client
+     * connection's deadlines (request head, keep-alive idle, and through the exchange the upstream response and body
+     * idle timeouts) and sweeps the upstream pools' idle connections. A connection costs no timer of its own (no
+     * scheduled task created and cancelled per accept), and the pools are swept even while no client is connected.
+     */
+    void tick() {
+        long now = System.nanoTime();
+        if (!clients.isEmpty()) {
+            // a snapshot: a tick may close connections, which leave the set
+            for (ClientConnection c : clients.toArray(new ClientConnection[0])) {
+                c.tick(now);
+            }
+        }
         for (Upstreams.LoopGroup g : groups.values()) {
             g.sweep(now);
         }
+    }
+
+    /** The watchdog's period: a quarter of the shortest deadline it checks, within [10 ms, 1 s]. */
+    static long watchdogPeriodMillis(dev.sluice.conf.SluiceConfig config) {
+        var t = config.timeouts();
+        long min = Math.min(Math.min(t.requestHead().toMillis(), t.idle().toMillis()), t.upstreamResponse().toMillis());
+        for (var u : config.upstreams().values()) {
+            min = Math.min(min, u.responseTimeout().toMillis());
+        }
+        return Math.clamp(min / 4, 10, 1000);
     }
 
     /** Sluice is stopping: ends every client connection's exchange (splices cancelled first) and closes it. */

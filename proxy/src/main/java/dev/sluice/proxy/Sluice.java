@@ -78,6 +78,8 @@ public final class Sluice implements AutoCloseable {
         for (EventExecutor e : group) {
             LoopContext lc = new LoopContext((EventLoop) e, i++, groups.values());
             context.addLoop(lc);
+            long period = LoopContext.watchdogPeriodMillis(config);
+            lc.loop.scheduleAtFixedRate(lc::tick, period, period, java.util.concurrent.TimeUnit.MILLISECONDS);
             if (config.eventLoopScheduling() == SluiceConfig.LoopScheduling.BATCH) {
                 String why = lc.loop.submit(ThreadPolicy::batch).syncUninterruptibly().getNow();
                 if (why == null) {

@@ -338,6 +338,30 @@ class ProxyHttpTest {
         }
     }
 
+    /**
+     * Idle pooled upstream connections are closed after the pool's idle timeout by the loop's watchdog, also when
+     * no client is connected any more (the sweep used to run only from client connections' own timers).
+     */
+    @Test
+    void pooledUpstreamConnection_closedAfterPoolIdleTimeout_withNoClientConnected() throws Exception {
+        try (Fixture f = new Fixture(Fixture.simple("sluice.event-loops = 1\nsluice.upstreams.origin.pool.idle-timeout = 300ms"), "pool")) {
+            try (TestClient c = f.client()) {
+                assertEquals(200, c.send("GET /p?size=1000 HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/p", 0).status);
+            }
+            var gauge = io.micrometer.core.instrument.search.Search.in(f.sluice.registry()).name("sluice.upstream.connections").gauge();
+            assertNotNull(gauge);
+            long t0 = System.nanoTime();
+            double open = gauge.value();
+            while (open > 0 && System.nanoTime() - t0 < 5_000_000_000L) {
+                Thread.sleep(20);
+                open = gauge.value();
+            }
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(0, open, "the idle pooled connection is still open after " + ms + " ms");
+            assertTrue(ms >= 200, "closed after " + ms + " ms, before the pool's idle timeout");
+        }
+    }
+
     @Test
     void originStallsMidBody_idleTimeoutClosesClient() throws Exception {
         String conf = Fixture.simple("sluice.timeouts.idle = 400ms");
