@@ -209,7 +209,8 @@ public final class BenchMain {
     }
 
     /** Medians of one (workload, target) cell. */
-    record Cell(double gib, double reqs, double p50, double p99, double cpuGib, double cpuReq, long failures) {}
+    record Cell(double gib, double reqs, double p50, double p99, double cpuGib, double cpuReq, double machineGib,
+            double machineReq, long failures) {}
 
     private static Cell cell(List<Run> runs, Workload w, Target t) {
         List<LoadClient.Result> rs = runs.stream().filter(r -> r.w == w && r.t == t).map(Run::r).toList();
@@ -221,6 +222,8 @@ public final class BenchMain {
                 med.applyAsDouble(LoadClient.Result::latencyP99Micros),
                 med.applyAsDouble(LoadClient.Result::cpuSecondsPerGiB),
                 med.applyAsDouble(LoadClient.Result::cpuMicrosPerRequest),
+                med.applyAsDouble(LoadClient.Result::machineCpuSecondsPerGiB),
+                med.applyAsDouble(LoadClient.Result::machineCpuMicrosPerRequest),
                 rs.stream().filter(LoadClient.Result::failed).count());
     }
 
@@ -237,26 +240,32 @@ public final class BenchMain {
         }
         md.append("## Results\n\n");
         md.append(String.format(Locale.ROOT, "Medians of %d repetitions of %s (after %s warmup) per cell, targets "
-                + "interleaved%s. Load client: %s. CPU = utime+stime of each target's process tree over the window.%n%n",
+                + "interleaved%s. Load client: %s. CPU = utime+stime of each target's process tree over the window; machine "
+                + "CPU = the whole machine's busy time over the window (proxy, origin, load client, softirq): on "
+                + "loopback a receiver's TCP work runs in its sender's context, so a proxy's read pattern moves work "
+                + "between itself, its origin and its client, and only the machine's total cannot shift.%n%n",
                 reps, duration, warmup, settle.equals("0s") ? ""
                         : ", after every target ran every workload for " + settle + " unmeasured (steady state: JIT, heap)",
                 verify ? "verifies every byte (copies bodies)"
                         : "does not verify; drops bodies in the kernel with recv(MSG_TRUNC) where possible (each "
                         + "target's correctness was checked with full verification before its runs)"));
-        md.append("| workload | target | GiB/s | req/s | p50 ms | p99 ms | CPU s/GiB | CPU us/req | failed runs |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.append("| workload | target | GiB/s | req/s | p50 ms | p99 ms | CPU s/GiB | CPU us/req | machine CPU s/GiB "
+                + "| machine CPU us/req | failed runs |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         StringBuilder sum = new StringBuilder("workload,target,gib_per_s,req_per_s,p50_us,p99_us,cpu_s_per_gib,"
-                + "cpu_us_per_req,failed_runs\n");
+                + "cpu_us_per_req,machine_cpu_s_per_gib,machine_cpu_us_per_req,failed_runs\n");
         Map<String, Map<String, Cell>> cells = new LinkedHashMap<>();
         for (Workload w : workloads) {
             for (Target t : targets) {
                 Cell c = cell(runs, w, t);
                 cells.computeIfAbsent(w.name, k -> new LinkedHashMap<>()).put(t.name, c);
-                md.append(String.format(Locale.ROOT, "| %s %s | %s | %s | %s | %s | %s | %s | %s | %d |%n", w.name,
-                        w.description, t.name, f(c.gib, 3), f(c.reqs, 0), f(c.p50 / 1000, 2), f(c.p99 / 1000, 2),
-                        f(c.cpuGib, 3), f(c.cpuReq, 1), c.failures));
+                md.append(String.format(Locale.ROOT, "| %s %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |%n",
+                        w.name, w.description, t.name, f(c.gib, 3), f(c.reqs, 0), f(c.p50 / 1000, 2),
+                        f(c.p99 / 1000, 2), f(c.cpuGib, 3), f(c.cpuReq, 1), f(c.machineGib, 3), f(c.machineReq, 1),
+                        c.failures));
                 sum.append(String.join(",", w.name, t.name, f(c.gib, 4), f(c.reqs, 1), f(c.p50, 0), f(c.p99, 0),
-                        f(c.cpuGib, 4), f(c.cpuReq, 2), Long.toString(c.failures))).append('\n');
+                        f(c.cpuGib, 4), f(c.cpuReq, 2), f(c.machineGib, 4), f(c.machineReq, 2),
+                        Long.toString(c.failures))).append('\n');
             }
         }
         // every target named sluice* is a Sluice variant (e.g. sluice = splice, sluice-copy); peers are the rest
@@ -265,11 +274,13 @@ public final class BenchMain {
         if (!ours.isEmpty() && anyPeer) {
             md.append("\n### Sluice relative to the best peer (same run)\n\n");
             md.append("| workload | sluice variant | throughput ratio (higher is better) | best peer | CPU cost ratio (lower is better)"
-                    + " | cheapest peer | p99 ratio (lower is better) |\n|---|---|---:|---|---:|---|---:|\n");
+                    + " | cheapest peer | machine CPU ratio to that peer | p99 ratio (lower is better) |\n"
+                    + "|---|---|---:|---|---:|---|---:|---:|\n");
             for (Workload w : workloads) {
                 Map<String, Cell> m = cells.get(w.name);
                 ToDoubleFunction<Cell> thr = w.perRequest ? Cell::reqs : Cell::gib;
                 ToDoubleFunction<Cell> cost = w.perRequest ? Cell::cpuReq : Cell::cpuGib;
+                ToDoubleFunction<Cell> machineCost = w.perRequest ? Cell::machineReq : Cell::machineGib;
                 var peers = m.entrySet().stream().filter(e -> !e.getKey().startsWith("sluice")).toList();
                 var bestThr = peers.stream().filter(e -> !Double.isNaN(thr.applyAsDouble(e.getValue())))
                         .max(Comparator.comparingDouble(e -> thr.applyAsDouble(e.getValue()))).orElse(null);
@@ -279,11 +290,13 @@ public final class BenchMain {
                         .min(Comparator.comparingDouble(e -> e.getValue().p99)).orElse(null);
                 for (Target us : ours) {
                     Cell s = m.get(us.name);
-                    md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |%n", w.name, us.name,
+                    md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", w.name, us.name,
                             bestThr == null ? "-" : f(thr.applyAsDouble(s) / thr.applyAsDouble(bestThr.getValue()), 2),
                             bestThr == null ? "-" : bestThr.getKey(),
                             bestCost == null ? "-" : f(cost.applyAsDouble(s) / cost.applyAsDouble(bestCost.getValue()), 2),
                             bestCost == null ? "-" : bestCost.getKey(),
+                            bestCost == null ? "-"
+                                    : f(machineCost.applyAsDouble(s) / machineCost.applyAsDouble(bestCost.getValue()), 2),
                             bestP99 == null ? "-" : f(s.p99 / bestP99.getValue().p99, 2)));
                 }
             }

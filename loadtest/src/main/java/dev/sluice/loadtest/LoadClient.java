@@ -58,6 +58,7 @@ public final class LoadClient {
         List<ClientSlot> slots = new ArrayList<>();
         long cpu0self;
         Map<Long, Long> cpu0;
+        long machine0;
         long end;
         try {
             for (int i = 0; i < b.connections; i++) {
@@ -72,11 +73,13 @@ public final class LoadClient {
             }
             cpu0 = warm == 0 ? cpuTicks() : null;
             cpu0self = warm == 0 ? ProcCpu.selfTicks() : 0;
+            machine0 = warm == 0 ? ProcCpu.machineBusyTicks() : -1;
             slots.forEach(ClientSlot::start);
             if (warm > 0) {
                 awaitUntil(run, run.windowStart);
                 cpu0 = cpuTicks();
                 cpu0self = ProcCpu.selfTicks();
+                machine0 = ProcCpu.machineBusyTicks();
             }
             long hardStop;
             if (b.duration != null) {
@@ -89,6 +92,7 @@ public final class LoadClient {
             }
             Map<Long, Long> cpu1 = b.duration != null ? cpuTicks() : null;
             long cpu1self = b.duration != null ? ProcCpu.selfTicks() : 0;
+            long machine1 = b.duration != null ? ProcCpu.machineBusyTicks() : -1;
             if (!awaitUntil(run, hardStop)) {
                 run.stopping = true;
                 slots.forEach(ClientSlot::abort);
@@ -99,6 +103,7 @@ public final class LoadClient {
                 run.windowEnd = end;
                 cpu1 = cpuTicks();
                 cpu1self = ProcCpu.selfTicks();
+                machine1 = ProcCpu.machineBusyTicks();
             }
             run.stopping = true;
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
@@ -127,7 +132,9 @@ public final class LoadClient {
             }
             String mode = !b.verify ? (b.discard && Transport.EPOLL && SocketDiscard.unavailabilityCause() == null
                     ? "trunc" : "copy") : "verify";
-            return Result.of(b.label, mode, b.connections, seconds, total, cpu, anyCpu ? cpuTotal : Double.NaN, ProcCpu.seconds(cpu1self - cpu0self), List.copyOf(run.samples));
+            double machine = machine0 < 0 || machine1 < 0 ? Double.NaN : ProcCpu.seconds(machine1 - machine0);
+            return Result.of(b.label, mode, b.connections, seconds, total, cpu, anyCpu ? cpuTotal : Double.NaN,
+                    ProcCpu.seconds(cpu1self - cpu0self), machine, List.copyOf(run.samples));
         } finally {
             run.stopping = true;
             if (!group.isTerminated()) {
@@ -167,10 +174,11 @@ public final class LoadClient {
             long errors, long timeouts, long wrongStatus, long shortBodies, long longBodies, long wrongBytes,
             long wrongRange, long failedRequests, long connects, Map<Long, Double> cpuSeconds,
             double cpuTotalSeconds, double cpuSecondsPerGiB, double cpuMicrosPerRequest, double clientCpuSeconds,
+            double machineCpuSeconds, double machineCpuSecondsPerGiB, double machineCpuMicrosPerRequest,
             List<String> failureSamples) {
 
         static Result of(String label, String mode, int connections, double seconds, SlotStats t,
-                Map<Long, Double> cpu, double cpuTotal, double clientCpu, List<String> samples) {
+                Map<Long, Double> cpu, double cpuTotal, double clientCpu, double machineCpu, List<String> samples) {
             Histogram h = t.latency;
             boolean any = h.getTotalCount() > 0;
             double gib = t.windowBytes / (double) (1L << 30);
@@ -182,7 +190,9 @@ public final class LoadClient {
                     t.longBodies, t.wrongBytes, t.wrongRange, t.failedRequests, t.connects,
                     java.util.Collections.unmodifiableMap(new LinkedHashMap<>(cpu)),
                     cpuTotal, gib > 0 ? cpuTotal / gib : Double.NaN,
-                    t.windowRequests > 0 ? cpuTotal * 1e6 / t.windowRequests : Double.NaN, clientCpu, samples);
+                    t.windowRequests > 0 ? cpuTotal * 1e6 / t.windowRequests : Double.NaN, clientCpu,
+                    machineCpu, gib > 0 ? machineCpu / gib : Double.NaN,
+                    t.windowRequests > 0 ? machineCpu * 1e6 / t.windowRequests : Double.NaN, samples);
         }
 
         /** True if anything went wrong, or nothing completed at all. */
@@ -213,6 +223,9 @@ public final class LoadClient {
                 sb.append(f(" (%.3f s/GiB, %.1f us/req)", cpuSecondsPerGiB, cpuMicrosPerRequest));
             }
             sb.append(f("; client cpu %.2fs", clientCpuSeconds));
+            if (!Double.isNaN(machineCpuSeconds)) {
+                sb.append(f("; machine cpu %.2fs (%.3f s/GiB)", machineCpuSeconds, machineCpuSecondsPerGiB));
+            }
             return sb.toString();
         }
 
@@ -254,6 +267,9 @@ public final class LoadClient {
             kv(sb, "cpu_s_per_gib", cpuSecondsPerGiB);
             kv(sb, "cpu_us_per_req", cpuMicrosPerRequest);
             kv(sb, "client_cpu_s", clientCpuSeconds);
+            kv(sb, "machine_cpu_s", machineCpuSeconds);
+            kv(sb, "machine_cpu_s_per_gib", machineCpuSecondsPerGiB);
+            kv(sb, "machine_cpu_us_per_req", machineCpuMicrosPerRequest);
             sb.append("\"samples\":[");
             sep = "";
             for (String s : failureSamples) {
@@ -266,7 +282,8 @@ public final class LoadClient {
         public static String csvHeader() {
             return "label,ok,mode,connections,seconds,requests,requests_total,bytes,req_per_s,gib_per_s,p50_us,"
                     + "p99_us,p999_us,max_us,mean_us,errors,timeouts,wrong_status,short_bodies,long_bodies,"
-                    + "wrong_bytes,wrong_range,connects,cpu_s,cpu_s_per_gib,cpu_us_per_req,client_cpu_s,pid_cpu";
+                    + "wrong_bytes,wrong_range,connects,cpu_s,cpu_s_per_gib,cpu_us_per_req,client_cpu_s,machine_cpu_s,"
+                    + "machine_cpu_s_per_gib,machine_cpu_us_per_req,pid_cpu";
         }
 
         public String csv() {
@@ -280,7 +297,8 @@ public final class LoadClient {
                     String.valueOf(timeouts), String.valueOf(wrongStatus), String.valueOf(shortBodies),
                     String.valueOf(longBodies), String.valueOf(wrongBytes), String.valueOf(wrongRange),
                     String.valueOf(connects), num(cpuTotalSeconds), num(cpuSecondsPerGiB), num(cpuMicrosPerRequest),
-                    num(clientCpuSeconds), pidCpu.toString());
+                    num(clientCpuSeconds), num(machineCpuSeconds), num(machineCpuSecondsPerGiB),
+                    num(machineCpuMicrosPerRequest), pidCpu.toString());
         }
 
         private static String csvField(String s) {

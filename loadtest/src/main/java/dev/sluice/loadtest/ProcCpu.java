@@ -23,6 +23,29 @@ final class ProcCpu {
         }
     }
 
+    /**
+     * Busy time of the whole machine in clock ticks (the first line of /proc/stat: user, nice, system, irq, softirq
+     * and steal; not idle or iowait), or -1 if it cannot be read. On loopback a receiver's TCP work runs in its
+     * sender's context, so a proxy's read pattern moves kernel work between itself, its origin and its client; the
+     * machine's busy time is what no such shift can hide.
+     */
+    static long machineBusyTicks() {
+        try {
+            String s = Files.readString(Path.of("/proc/stat"), StandardCharsets.ISO_8859_1);
+            String[] f = s.substring(0, s.indexOf('\n')).trim().split("\\s+");
+            if (!f[0].equals("cpu")) {
+                return -1;
+            }
+            long busy = 0;
+            for (int i : new int[] {1, 2, 3, 6, 7, 8}) {
+                busy += Long.parseLong(f[i]);
+            }
+            return busy;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     static long selfTicks() {
         return ticks(ProcessHandle.current().pid());
     }

@@ -42,6 +42,14 @@ class BenchMainTest {
             assertTrue(md.contains("| D 1 KiB cache hits, 64 conns | sluice |"), md);
             assertTrue(md.contains("relative to the best peer"), md);
             assertTrue(md.contains("| B | "), md);
+            // machine CPU per GiB, from /proc/stat: positive, and not below the target's own share of it
+            // (both are counted in 10 ms ticks over 200 ms windows: allow 20%)
+            for (String row : Files.readAllLines(out.resolve("summary.csv")).subList(1, 5)) {
+                String[] c = row.split(",");
+                double own = Double.parseDouble(c[6]);
+                double machine = Double.parseDouble(c[8]);
+                assertTrue(machine > 0 && (Double.isNaN(own) || machine >= own * 0.8), row);
+            }
             assertTrue(Files.readString(out.resolve("chart.gp")).contains("chart-reqs.dat"));
             String[] dRow = Files.readAllLines(out.resolve("chart-reqs.dat")).get(1).split(" ");
             assertEquals("D", dRow[0]);
