@@ -428,6 +428,11 @@ final class OriginHandler extends ChannelInboundHandlerAdapter {
                     ctx.write(Unpooled.copiedBuffer((needCrlf ? "\r\n" : "") + "0\r\n\r\n",
                             StandardCharsets.US_ASCII), ctx.voidPromise());
                 }
+                if (p.fault == OriginPlan.Fault.SURPLUS && p.sendBody) {
+                    // a broken or hostile server: more bytes than the response announced, in the same flush
+                    ctx.write(Unpooled.copiedBuffer(OriginPlan.SURPLUS_RESPONSE, StandardCharsets.US_ASCII),
+                            ctx.voidPromise());
+                }
                 out = null;
                 origin.requests.incrementAndGet(); // before the last flush: a client never sees it uncounted
                 if (p.close) {

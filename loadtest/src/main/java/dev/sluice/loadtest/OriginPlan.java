@@ -9,7 +9,10 @@ import java.util.Locale;
  * fault to inject. Built from the request's query parameters; an invalid parameter is a 400.
  */
 final class OriginPlan {
-    enum Fault { NONE, RESET, STALL, SHORT, CLOSE }
+    enum Fault { NONE, RESET, STALL, SHORT, CLOSE, SURPLUS }
+
+    /** What {@code fault=surplus} sends after a complete response: a second, unrequested one. */
+    static final String SURPLUS_RESPONSE = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nX-Surplus: 1\r\n\r\nsmuggled!";
 
     int status;
     String head; // complete, ending in CRLF CRLF
@@ -102,6 +105,9 @@ final class OriginPlan {
                 faultAt = 0;
             } else if (f.equals("close")) {
                 fault = Fault.CLOSE;
+                faultAt = 0;
+            } else if (f.equals("surplus")) {
+                fault = Fault.SURPLUS;
                 faultAt = 0;
             } else {
                 int at = f.indexOf('@');

@@ -330,6 +330,19 @@ class OriginTest {
     }
 
     @Test
+    void fault_surplus_sendsAnUnrequestedResponseAfterTheBody() throws IOException {
+        try (RawHttp c = new RawHttp(origin.port())) {
+            c.send(RawHttp.get("/f?size=1000&fault=surplus"));
+            RawHttp.Response r = c.read();
+            assertEquals(1000, r.body().length);
+            assertPayload("/f", 0, r.body());
+            RawHttp.Response extra = c.read(); // nothing was asked for it
+            assertTrue(extra.rawHead().contains("X-Surplus: 1"), extra.rawHead());
+            assertEquals("smuggled!", new String(extra.body(), java.nio.charset.StandardCharsets.US_ASCII));
+        }
+    }
+
+    @Test
     void fault_shortAtN_announcesFullLengthSendsNThenFin() throws IOException {
         try (RawHttp c = new RawHttp(origin.port())) {
             c.send(RawHttp.get("/f?size=100000&fault=short@777"));

@@ -677,8 +677,17 @@ final class Exchange implements BodyTransfer.Owner {
             UpstreamConnection c = up;
             up = null;
             boolean reusable = upstreamReusable && !abortClient && requestSent && respBody != null
-                    && respBody.isFinished() && !respBody.trailingBytes && (reqBody == null || reqBody.isFinished())
-                    && c.channel.isActive();
+                    && respBody.isFinished() && (reqBody == null || reqBody.isFinished()) && c.channel.isActive();
+            if (reusable && (respBody.trailingBytes || bytesAfterBody(c) != 0)) {
+                // The server sent more than its response announced: pooled, the surplus would be read as the
+                // answer to the next request sent on this connection (a response desync). Close it instead.
+                reusable = false;
+                LOG.log(System.Logger.Level.WARNING, "upstream {0} sent bytes after the response to {1} {2}; its"
+                        + " connection is closed, not reused", c.label(), req.method, req.target);
+                if (entry.reason.isEmpty()) {
+                    entry.reason = "upstream sent bytes after the response (connection not reused)";
+                }
+            }
             if (reusable) {
                 c.idle();
                 group.release(server, c, System.nanoTime());
@@ -709,6 +718,18 @@ final class Exchange implements BodyTransfer.Owner {
         } else {
             client.exchangeDone(this, closeClient || !clientKeepAlive);
         }
+    }
+
+    /**
+     * Bytes already queued on the upstream socket after a response whose body ended in a splice (which reads exactly
+     * the body), or 0; -1 or -errno when the kernel cannot say. A copied body's surplus shows up in its last read
+     * instead ({@code trailingBytes}).
+     */
+    private int bytesAfterBody(UpstreamConnection c) {
+        if (respBody.splicedBytes == 0 || client.loop.splicer == null) {
+            return 0;
+        }
+        return client.loop.splicer.queuedBytes(c.channel);
     }
 
     private static void count(io.micrometer.core.instrument.Counter[] byMechanism, BodyTransfer t) {

@@ -326,6 +326,43 @@ class ZeroCopyTest {
         }
     }
 
+    /**
+     * A server that sends more than its response announced (here a second, unrequested response) must not get its
+     * connection pooled: the surplus would be read as the answer to the next request sent on it. The second request
+     * is pipelined behind the first, so it is sent at once, before a read on the idle connection could notice.
+     * Before the check, the spliced path answered the second request with the smuggled response.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"splice", "copy"})
+    void serverSendsMoreThanItsResponse_connectionNotReused_nextResponseIntact(String mode) throws Exception {
+        java.nio.file.Path log = java.nio.file.Files.createTempFile("sluice-surplus", ".log");
+        try (Fixture f = fixture(mode, "sluice.event-loops = 1\nsluice.access-log { enabled = true, target = \"" + log + "\" }");
+                TestClient c = f.client()) {
+            for (int round = 0; round < 3; round++) {
+                String a = "/sur-a" + round;
+                String b = "/sur-b" + round;
+                c.send("GET " + a + "?size=300000&fault=surplus HTTP/1.1\r\nHost: t\r\n\r\n"
+                        + "GET " + b + "?size=300000 HTTP/1.1\r\nHost: t\r\n\r\n");
+                TestClient.Response ra = c.read(false, a, 0);
+                assertEquals(300000, ra.bodyLength, ra.toString());
+                assertEquals(-1, ra.firstMismatch);
+                TestClient.Response rb = c.read(false, b, 0);
+                assertEquals(null, rb.header("X-Surplus"), "the second request got the smuggled response: " + rb);
+                assertEquals(300000, rb.bodyLength, rb.toString());
+                assertEquals(-1, rb.firstMismatch);
+            }
+            String logged = "";
+            for (int i = 0; i < 100 && !logged.contains("/sur-a2"); i++) {
+                Thread.sleep(20);
+                logged = java.nio.file.Files.readString(log);
+            }
+            assertTrue(logged.lines().filter(l -> l.contains("/sur-a")).allMatch(l -> l.contains("upstream sent bytes after the response")),
+                    logged);
+        } finally {
+            java.nio.file.Files.deleteIfExists(log);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"splice", "copy"})
     void slowReader_boundedMemory_byteExact(String mode) throws Exception {

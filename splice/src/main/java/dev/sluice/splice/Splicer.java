@@ -465,6 +465,19 @@ public final class Splicer {
     }
 
     /** Why the last {@link #transfer}/{@link #pump} on this loop returned null. Loop-confined. */
+    /**
+     * Bytes the kernel holds unread on {@code ch}'s socket (FIONREAD), -errno, or -1 when it cannot tell (this loop
+     * cannot splice, or not a Unix channel). A proxy asks before pooling an upstream connection whose response body
+     * ended in a splice: the splice read exactly the body, so whatever is queued beyond it came from a server that
+     * sent more than it announced, and would otherwise be read as the answer to the next request.
+     */
+    public int queuedBytes(Channel ch) {
+        if (sys == null || !(ch instanceof UnixChannel u) || !u.fd().isOpen()) {
+            return -1;
+        }
+        return sys.readable(u.fd().intValue());
+    }
+
     public FallbackReason lastFallbackReason() {
         return lastFallback;
     }

@@ -217,6 +217,16 @@ final class Syscalls {
             }
         }
 
+        /** Bytes readable now on {@code fd} ({@code FIONREAD}), or -errno; no allocation. */
+        int readable(int fd) {
+            try {
+                int r = (int) IOCTL_PTR.invokeExact(state, fd, (long) FIONREAD, intValue);
+                return r < 0 ? -errno(state) : intValue.get(ValueLayout.JAVA_INT, 0);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
         /** {@code setsockopt(fd, level, name, &value, sizeof(int))}: 0 or -errno. */
         int setsockopt(int fd, int level, int name, int value) {
             try {
