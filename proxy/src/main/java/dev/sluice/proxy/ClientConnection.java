@@ -6,6 +6,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +18,18 @@ import java.nio.charset.StandardCharsets;
 final class ClientConnection extends ChannelInboundHandlerAdapter {
     private static final System.Logger LOG = System.getLogger(ClientConnection.class.getName());
 
-    enum State { HEAD, EXCHANGE, CLOSED }
+    /** LINGER: the last response is out and the write side shut; what the client still sends is dropped. */
+    enum State { HEAD, EXCHANGE, LINGER, CLOSED }
+
+    /**
+     * Lingering close (RFC 9112 9.6): after the last response on a connection Sluice closes, it half-closes and
+     * reads, dropping what arrives, until the client closes, nothing has come for {@link #LINGER_QUIET_NANOS}, or
+     * {@link #LINGER_MAX_NANOS} have passed. Closing at once while the client still sends (an upload refused with
+     * 413, a request line after a 400) makes the kernel answer its next bytes with a reset, which can erase the
+     * response in the client's receive buffer before it reads it, and makes the client's write fail first.
+     */
+    static final long LINGER_QUIET_NANOS = 2_000_000_000L;
+    static final long LINGER_MAX_NANOS = 10_000_000_000L;
 
     final ProxyContext proxy;
     final Router router;
@@ -32,6 +44,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     private int requests;
     private long headStartNanos;
     long lastActivityNanos;
+    private long lingerStartNanos;
 
     ClientConnection(ProxyContext proxy, Router router, String listener) {
         this.proxy = proxy;
@@ -60,8 +73,11 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf buf = (ByteBuf) msg;
         lastActivityNanos = System.nanoTime();
-        if (state == State.CLOSED) {
+        if (state == State.CLOSED || state == State.LINGER) {
             buf.release();
+            if (state == State.LINGER) {
+                channel.read();
+            }
             return;
         }
         if (exchange != null && exchange.requestBodyOpen()) {
@@ -144,12 +160,37 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         parseHead(); // a pipelined request may be waiting already
     }
 
+    /** The response is complete and the connection ends: flush, then close in stages (see {@link State#LINGER}). */
     void closeAfterFlush() {
-        if (state == State.CLOSED) {
+        if (state == State.CLOSED || state == State.LINGER) {
             return;
         }
-        state = State.CLOSED;
-        channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        if (!(channel instanceof DuplexChannel duplex)) {
+            state = State.CLOSED;
+            channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        state = State.LINGER;
+        if (in != null) {
+            in.release(); // what is left of a refused request, or a pipelined one that will not be answered
+            in = null;
+        }
+        channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+            if (!f.isSuccess() || !channel.isActive()) {
+                abort();
+                return;
+            }
+            duplex.shutdownOutput().addListener(g -> {
+                if (!g.isSuccess() || state != State.LINGER) {
+                    abort();
+                    return;
+                }
+                long now = System.nanoTime();
+                lingerStartNanos = now;
+                lastActivityNanos = now;
+                channel.read();
+            });
+        });
     }
 
     /**
@@ -185,6 +226,11 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
                 abort();
             } else if (!partial && now - lastActivityNanos > proxy.idleTimeoutNanos) {
                 abort(); // idle keep-alive connection
+            }
+        } else if (state == State.LINGER) {
+            if (lingerStartNanos != 0 && (now - lastActivityNanos > LINGER_QUIET_NANOS
+                    || now - lingerStartNanos > LINGER_MAX_NANOS)) {
+                abort();
             }
         } else if (exchange != null) {
             exchange.tick(now);

@@ -102,6 +102,60 @@ class BadInputTest {
         }
     }
 
+    /**
+     * An upload refused at its head while the client goes on sending its body: the client can finish writing and
+     * read the 413. Closed at once, Sluice's kernel answers the body's next bytes with a reset, the client's writes
+     * fail ("Broken pipe") and the response can be erased before it is read (RFC 9112 9.6).
+     */
+    @Test
+    void refusedUpload_clientStillSending_canWriteOnAndReadThe413() throws IOException {
+        try (TestClient c = f.client()) {
+            c.send("PUT /big HTTP/1.1\r\nHost: t\r\nContent-Length: 8000000\r\n\r\n");
+            byte[] chunk = new byte[64 * 1024];
+            for (int sent = 0; sent < 8_000_000; sent += chunk.length) {
+                c.send(chunk);
+            }
+            TestClient.Response r = c.read();
+            assertEquals(413, r.status, r.toString());
+            assertTrue(c.closedByServer(3000), "the connection ends after the refusal");
+        }
+    }
+
+    /** A refused request followed by more bytes (a pipelined request, the rest of a body): the 400 still arrives. */
+    @Test
+    void badRequest_thenMoreBytes_theClientStillReadsThe400() throws Exception {
+        try (TestClient c = f.client()) {
+            c.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+            Thread.sleep(200); // answered and closed on Sluice's side by now
+            for (int i = 0; i < 20; i++) {
+                c.send("0\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n");
+                Thread.sleep(5);
+            }
+            TestClient.Response r = c.read();
+            assertEquals(400, r.status, r.toString());
+            assertTrue(c.closedByServer(3000));
+        }
+    }
+
+    /** A client that keeps the connection open after a refusal, sending nothing: Sluice stops lingering and closes. */
+    @Test
+    void lingeringConnection_closesWhenTheClientGoesQuiet() throws Exception {
+        try (TestClient c = f.client()) {
+            assertEquals(400, c.send("GET / HTTP/1.1\r\n\r\n").read().status);
+            assertTrue(c.closedByServer(1000), "the write side is shut right after the response");
+            long quietMillis = ClientConnection.LINGER_QUIET_NANOS / 1_000_000;
+            long deadline = System.currentTimeMillis() + quietMillis + 4000;
+            while (clientConnections() > 0 && System.currentTimeMillis() < deadline) {
+                Thread.sleep(50);
+            }
+            assertEquals(0, clientConnections(), "the lingering connection must be closed after " + quietMillis + " ms of quiet");
+        }
+    }
+
+    private static double clientConnections() {
+        return f.sluice.registry().get("sluice.client.connections").gauge().value();
+    }
+
     @Test
     void emptyLinesBeforeRequestLine_areIgnored() throws IOException {
         try (TestClient c = f.client()) {
