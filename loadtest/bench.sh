@@ -40,6 +40,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 mode=quick
 peers="nginx,haproxy,varnish"
@@ -147,7 +149,6 @@ if [ -n "$cc" ] && [ "$cc" != "$cc_before" ]; then
   cc_restore=$cc_before
 fi
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Every port this run listens on must be free first: Sluice and HAProxy bind with SO_REUSEPORT, so a stale
 # server left on one would silently take part of the load, and its CPU would be missing from the figures
@@ -179,25 +180,7 @@ render() { # template output: fills @PORT@ @ORIGIN@ @ORIGIN_HOST@ @ORIGIN_PORT@ 
       -e "s|@WORKERS@|$workers|g" -e "s|@SHM@|$shm_dir|g" "$1" > "$2"
 }
 
-# ---- tools ----
-java_major() {
-  local v
-  v=$("$1" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2; exit}') || true
-  printf '%s' "${v%%.*}"
-}
-find_jdk() {
-  local c candidates=()
-  [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME/bin/java")
-  command -v java >/dev/null 2>&1 && candidates+=("$(command -v java)")
-  for c in /usr/lib/jvm/*/bin/java "$HOME"/.sdkman/candidates/java/*/bin/java "$HOME"/.jdks/*/bin/java /opt/*/bin/java; do
-    [ -x "$c" ] && candidates+=("$c")
-  done
-  for c in "${candidates[@]}"; do
-    local m; m=$(java_major "$c")
-    if [ -n "$m" ] && [ "$m" -ge 25 ] 2>/dev/null; then printf '%s' "$c"; return 0; fi
-  done
-  return 1
-}
+# ---- tools (java_major, find_jdk, port_busy: lib.sh) ----
 JAVA=$(find_jdk) || die "needs a JDK 25 or newer"
 
 need=()
