@@ -42,6 +42,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+tag=bench
 
 mode=quick
 peers="nginx,haproxy,varnish"
@@ -115,14 +116,8 @@ chmod 755 "$shm_dir"
 # ---- process bookkeeping: everything we start is stopped by PID on exit ----
 declare -A pid=()
 cleanup() {
-  local rc=$? name
-  for name in "${!pid[@]}"; do
-    kill -TERM "${pid[$name]}" 2>/dev/null || true
-  done
-  for name in "${!pid[@]}"; do
-    for _ in $(seq 50); do kill -0 "${pid[$name]}" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "${pid[$name]}" 2>/dev/null || true
-  done
+  local rc=$?
+  stop_started
   rm -rf "$shm_dir"
   if [ -n "${cc_restore:-}" ]; then
     echo "$cc_restore" > "$cc_sysctl" || echo "bench: could not restore tcp_congestion_control=$cc_restore" >&2
@@ -161,19 +156,6 @@ for p in "${used_ports[@]}"; do
   port_busy "$p" && { rmdir "$out" 2>/dev/null; die "port $p on 127.0.0.1 is in use (a leftover server? see: ss -ltnp 'sport = :$p'); stop it, or move the run with BENCH_PORT_BASE, BENCH_ORIGIN_PORT, BENCH_ADMIN_PORT"; }
 done
 
-wait_port() { # name port timeout-seconds
-  local i
-  for i in $(seq $(($3 * 10))); do
-    if port_busy "$2"; then return 0; fi
-    if ! kill -0 "${pid[$1]}" 2>/dev/null; then
-      echo "bench: $1 exited; its log:" >&2; tail -30 "$run/$1.log" >&2 || true; exit 1
-    fi
-    sleep 0.1
-  done
-  echo "bench: $1 not listening on $2 after $3 s; its log:" >&2; tail -30 "$run/$1.log" >&2 || true
-  exit 1
-}
-
 render() { # template output: fills @PORT@ @ORIGIN@ @ORIGIN_HOST@ @ORIGIN_PORT@ @ADMIN@ @RUN@ @WORKERS@ @SHM@
   sed -e "s|@PORT@|127.0.0.1:$3|g" -e "s|@ORIGIN@|127.0.0.1:$origin_port|g" -e "s|@ORIGIN_HOST@|127.0.0.1|g" \
       -e "s|@ORIGIN_PORT@|$origin_port|g" -e "s|@ADMIN@|127.0.0.1:$admin_port|g" -e "s|@RUN@|$run|g" \
@@ -202,11 +184,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
 
-echo "bench: building the loadtest module" >&2
-(cd "$root" && mvn -B -q -pl loadtest -DskipTests package dependency:build-classpath \
-    -Dmdep.outputFile="$run/cp.txt" -Dmdep.includeScope=runtime) >&2
-CP="$root/loadtest/target/classes:$(cat "$run/cp.txt")"
-JFLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xms256m -Xmx1g)
+build_loadtest   # sets CP and JFLAGS
 
 for name in sluice sluice-copy $peers; do
   [ "$name" = sluice ] && [ "$with_sluice" = 0 ] && continue
@@ -302,28 +280,10 @@ rc=0
 "$JAVA" "${JFLAGS[@]}" -cp "$CP" dev.sluice.loadtest.BenchMain --out "$out" --reps "$reps" \
     --duration "$duration" --warmup "$warmup" --settle "$settle" --workloads "$workloads" $verify "${targets[@]}" || rc=$?
 
-# After the smoke load: a full GC, then a few requests (Netty reports collected unreleased buffers when it
-# tracks the next one), then each Sluice's own count of leak reports must still be 0.
-leak_check() { # name admin-port
-  "$(dirname "$JAVA")/jcmd" "${pid[$1]}" GC.run > /dev/null || { echo "bench: jcmd GC.run failed on $1" >&2; return 1; }
-  sleep 0.5
-  for _ in 1 2 3; do
-    curl -sf -o /dev/null "http://127.0.0.1:${port[$1]}/pass/leak-check?size=70000&cc=no-store" || true
-    sleep 0.2
-  done
-  local leaks
-  leaks=$(curl -sf "http://127.0.0.1:$2/metrics" | awk '/^sluice_buffer_leaks_total/ {print $2}')
-  if [ "$leaks" = "0.0" ]; then
-    echo "bench: $1: no buffer leaks (paranoid tracking, after a full GC)" >&2
-    return 0
-  fi
-  echo "bench: $1: sluice_buffer_leaks_total = ${leaks:-missing}; the first reports:" >&2
-  grep -A12 'LEAK' "$run/$1.log" | head -80 >&2
-  return 1
-}
+# After the smoke load: no buffer leaks in either Sluice (leak_check: lib.sh).
 if [ "$mode" = smoke ] && [ "$with_sluice" = 1 ]; then
-  leak_check sluice "$admin_port" || rc=1
-  if [ "$with_copy" = 1 ]; then leak_check sluice-copy $((admin_port + 1)) || rc=1; fi
+  leak_check sluice "${port[sluice]}" "$admin_port" || rc=1
+  if [ "$with_copy" = 1 ]; then leak_check sluice-copy "${port[sluice-copy]}" $((admin_port + 1)) || rc=1; fi
 fi
 
 if command -v gnuplot >/dev/null 2>&1 && [ -f "$out/chart.gp" ]; then

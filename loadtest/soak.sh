@@ -24,6 +24,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+tag=soak
 
 duration=10m
 keep=0
@@ -65,33 +66,15 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/sluice-soak.XXXXXX")
 declare -A pid=()
 loads=()
 cleanup() {
-  local rc=$? name
-  for name in "${!pid[@]}"; do kill -TERM "${pid[$name]}" 2>/dev/null || true; done
-  for name in "${!pid[@]}"; do
-    for _ in $(seq 50); do kill -0 "${pid[$name]}" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "${pid[$name]}" 2>/dev/null || true
-  done
+  local rc=$?
+  stop_started
   if [ "$keep" = 1 ] || [ $rc -ne 0 ]; then echo "soak: scratch directory kept: $run" >&2; else rm -rf "$run"; fi
   exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "soak: building the loadtest module" >&2
-(cd "$root" && mvn -B -q -pl loadtest -DskipTests package dependency:build-classpath \
-    -Dmdep.outputFile="$run/cp.txt" -Dmdep.includeScope=runtime) >&2
-CP="$root/loadtest/target/classes:$(cat "$run/cp.txt")"
-JFLAGS=(--enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xms256m -Xmx1g)
-
-wait_port() { # name port timeout-seconds
-  local i
-  for i in $(seq $(($3 * 10))); do
-    port_busy "$2" && return 0
-    kill -0 "${pid[$1]}" 2>/dev/null || { echo "soak: $1 exited; its log:" >&2; tail -30 "$run/$1.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "soak: $1 not listening on $2 after $3 s" >&2; tail -30 "$run/$1.log" >&2; exit 1
-}
+build_loadtest   # sets CP and JFLAGS
 
 "$JAVA" "${JFLAGS[@]}" -cp "$CP" dev.sluice.loadtest.OriginMain --host 127.0.0.1 --port "$origin_port" \
     --name soak --threads 2 > "$run/origin.log" 2>&1 &
@@ -253,18 +236,7 @@ if [ -n "$rss_quarter" ] && [ "$rss_end" -gt $((rss_quarter + rss_quarter / 5 + 
 else
   echo "soak: RSS ${rss_quarter:-?} MiB a quarter in, ${rss_end} MiB at the end" >&2
 fi
-# Leaks: a full GC, then a few requests (Netty reports collected unreleased buffers when it tracks the next one).
-"$(dirname "$JAVA")/jcmd" "$sp" GC.run > /dev/null || { echo "soak: jcmd GC.run failed" >&2; rc=1; }
-sleep 0.5
-for i in 1 2 3; do curl -sf -o /dev/null "$base/leak-check-$i?size=70000" || true; sleep 0.2; done
-leaks=$(metric sluice_buffer_leaks_total)
-if [ "$leaks" != 0 ]; then
-  echo "soak: sluice_buffer_leaks_total = $leaks; the first reports:" >&2
-  grep -A12 'LEAK' "$run/sluice.log" | head -60 >&2
-  rc=1
-else
-  echo "soak: no buffer leaks (paranoid tracking, after a full GC)" >&2
-fi
+leak_check sluice "$http_port" "$admin_port" || rc=1
 # Still serving, byte for byte.
 if "$JAVA" "${JFLAGS[@]}" -cp "$CP" dev.sluice.loadtest.LoadClientMain --target "127.0.0.1:$http_port" \
     -n 20 -c 2 --sizes 1k:1,1048577:1 --prefix /after > "$run/after.out" 2>&1; then
