@@ -21,8 +21,8 @@
 #     --keep             keep the scratch directory (configs, logs, caches)
 #     --cc ALG           TCP congestion control for the whole run (net.ipv4.tcp_congestion_control, root;
 #                        restored on exit). Every proxy, the origin and the client use it alike. Default: the
-#                        system's. bbr on loopback (without the fq qdisc) paces with hrtimers, reorders across
-#                        CPUs and costs every proxy ~3x CPU per GiB here; cubic shows the proxies' own costs
+#                        system's. bbr on loopback (without the fq qdisc) paces with one hrtimer per 64 KiB
+#                        segment and costs every proxy ~3x CPU per GiB here; cubic shows the proxies' own costs
 #     --sluice-set HOCON extra settings appended to both Sluice configs (recorded in machine.md), e.g.
 #                        'sluice.listener-defaults.tcp-congestion = cubic' or 'sluice.splice.batch-max = 1MiB'
 #     --haproxy-bufsize N  HAProxy's tune.bufsize in bytes (default: HAProxy's own, 16384). 65536 makes its
