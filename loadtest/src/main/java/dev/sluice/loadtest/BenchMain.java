@@ -209,8 +209,8 @@ public final class BenchMain {
     }
 
     /** Medians of one (workload, target) cell. */
-    record Cell(double gib, double reqs, double p50, double p99, double cpuGib, double cpuReq, double machineGib,
-            double machineReq, long failures) {}
+    record Cell(double gib, double reqs, double p50, double p99, double cpuGib, double cpuReq, double cpuSystemShare,
+            double machineGib, double machineReq, long failures) {}
 
     private static Cell cell(List<Run> runs, Workload w, Target t) {
         List<LoadClient.Result> rs = runs.stream().filter(r -> r.w == w && r.t == t).map(Run::r).toList();
@@ -222,6 +222,7 @@ public final class BenchMain {
                 med.applyAsDouble(LoadClient.Result::latencyP99Micros),
                 med.applyAsDouble(LoadClient.Result::cpuSecondsPerGiB),
                 med.applyAsDouble(LoadClient.Result::cpuMicrosPerRequest),
+                med.applyAsDouble(LoadClient.Result::cpuSystemShare),
                 med.applyAsDouble(LoadClient.Result::machineCpuSecondsPerGiB),
                 med.applyAsDouble(LoadClient.Result::machineCpuMicrosPerRequest),
                 rs.stream().filter(LoadClient.Result::failed).count());
@@ -240,7 +241,9 @@ public final class BenchMain {
         }
         md.append("## Results\n\n");
         md.append(String.format(Locale.ROOT, "Medians of %d repetitions of %s (after %s warmup) per cell, targets "
-                + "interleaved%s. Load client: %s. CPU = utime+stime of each target's process tree over the window; machine "
+                + "interleaved%s. Load client: %s. CPU = utime+stime of each target's process tree over the window (kernel: "
+                + "the stime share of it, which on loopback includes the TCP receive work of the proxy's peers that "
+                + "runs in its context); machine "
                 + "CPU = the whole machine's busy time over the window (proxy, origin, load client, softirq): on "
                 + "loopback a receiver's TCP work runs in its sender's context, so a proxy's read pattern moves work "
                 + "between itself, its origin and its client, and only the machine's total cannot shift.%n%n",
@@ -249,23 +252,24 @@ public final class BenchMain {
                 verify ? "verifies every byte (copies bodies)"
                         : "does not verify; drops bodies in the kernel with recv(MSG_TRUNC) where possible (each "
                         + "target's correctness was checked with full verification before its runs)"));
-        md.append("| workload | target | GiB/s | req/s | p50 ms | p99 ms | CPU s/GiB | CPU us/req | machine CPU s/GiB "
-                + "| machine CPU us/req | failed runs |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.append("| workload | target | GiB/s | req/s | p50 ms | p99 ms | CPU s/GiB | CPU us/req | kernel "
+                + "| machine CPU s/GiB | machine CPU us/req | failed runs |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         StringBuilder sum = new StringBuilder("workload,target,gib_per_s,req_per_s,p50_us,p99_us,cpu_s_per_gib,"
-                + "cpu_us_per_req,machine_cpu_s_per_gib,machine_cpu_us_per_req,failed_runs\n");
+                + "cpu_us_per_req,machine_cpu_s_per_gib,machine_cpu_us_per_req,failed_runs,cpu_sys_share\n");
         Map<String, Map<String, Cell>> cells = new LinkedHashMap<>();
         for (Workload w : workloads) {
             for (Target t : targets) {
                 Cell c = cell(runs, w, t);
                 cells.computeIfAbsent(w.name, k -> new LinkedHashMap<>()).put(t.name, c);
-                md.append(String.format(Locale.ROOT, "| %s %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |%n",
+                md.append(String.format(Locale.ROOT, "| %s %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |%n",
                         w.name, w.description, t.name, f(c.gib, 3), f(c.reqs, 0), f(c.p50 / 1000, 2),
-                        f(c.p99 / 1000, 2), f(c.cpuGib, 3), f(c.cpuReq, 1), f(c.machineGib, 3), f(c.machineReq, 1),
-                        c.failures));
+                        f(c.p99 / 1000, 2), f(c.cpuGib, 3), f(c.cpuReq, 1),
+                        Double.isNaN(c.cpuSystemShare) ? "-" : f(c.cpuSystemShare * 100, 0) + "%", f(c.machineGib, 3),
+                        f(c.machineReq, 1), c.failures));
                 sum.append(String.join(",", w.name, t.name, f(c.gib, 4), f(c.reqs, 1), f(c.p50, 0), f(c.p99, 0),
                         f(c.cpuGib, 4), f(c.cpuReq, 2), f(c.machineGib, 4), f(c.machineReq, 2),
-                        Long.toString(c.failures))).append('\n');
+                        Long.toString(c.failures), f(c.cpuSystemShare, 3))).append('\n');
             }
         }
         // every target named sluice* is a Sluice variant (e.g. sluice = splice, sluice-copy); peers are the rest

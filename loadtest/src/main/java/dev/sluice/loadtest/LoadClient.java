@@ -57,7 +57,7 @@ public final class LoadClient {
         MultiThreadIoEventLoopGroup group = Transport.group(b.threads, "loadclient");
         List<ClientSlot> slots = new ArrayList<>();
         long cpu0self;
-        Map<Long, Long> cpu0;
+        Map<Long, long[]> cpu0;
         long machine0;
         long end;
         try {
@@ -90,7 +90,7 @@ public final class LoadClient {
                 hardStop = t0 + warm + b.maxDuration.toNanos();
                 end = 0;
             }
-            Map<Long, Long> cpu1 = b.duration != null ? cpuTicks() : null;
+            Map<Long, long[]> cpu1 = b.duration != null ? cpuTicks() : null;
             long cpu1self = b.duration != null ? ProcCpu.selfTicks() : 0;
             long machine1 = b.duration != null ? ProcCpu.machineBusyTicks() : -1;
             if (!awaitUntil(run, hardStop)) {
@@ -119,14 +119,16 @@ public final class LoadClient {
             double seconds = Math.max(0, end - run.windowStart) / 1e9;
             Map<Long, Double> cpu = new LinkedHashMap<>();
             double cpuTotal = 0;
+            double cpuSystem = 0;
             boolean anyCpu = false;
             for (Long pid : b.pids) {
-                long a = cpu0.getOrDefault(pid, -1L);
-                long z = cpu1.getOrDefault(pid, -1L);
-                double sec = a < 0 || z < 0 ? Double.NaN : ProcCpu.seconds(z - a);
+                long[] a = cpu0.get(pid);
+                long[] z = cpu1.get(pid);
+                double sec = a == null || z == null ? Double.NaN : ProcCpu.seconds(z[0] + z[1] - a[0] - a[1]);
                 cpu.put(pid, sec);
                 if (!Double.isNaN(sec)) {
                     cpuTotal += sec; // a PID that vanished mid-window (e.g. a helper process) adds nothing
+                    cpuSystem += ProcCpu.seconds(z[1] - a[1]);
                     anyCpu = true;
                 }
             }
@@ -134,7 +136,8 @@ public final class LoadClient {
                     ? "trunc" : "copy") : "verify";
             double machine = machine0 < 0 || machine1 < 0 ? Double.NaN : ProcCpu.seconds(machine1 - machine0);
             return Result.of(b.label, mode, b.connections, seconds, total, cpu, anyCpu ? cpuTotal : Double.NaN,
-                    ProcCpu.seconds(cpu1self - cpu0self), machine, List.copyOf(run.samples));
+                    anyCpu ? cpuSystem : Double.NaN, ProcCpu.seconds(cpu1self - cpu0self), machine,
+                    List.copyOf(run.samples));
         } finally {
             run.stopping = true;
             if (!group.isTerminated()) {
@@ -143,10 +146,14 @@ public final class LoadClient {
         }
     }
 
-    private Map<Long, Long> cpuTicks() {
-        Map<Long, Long> m = new LinkedHashMap<>();
+    /** {utime, stime} per watched PID; a PID that cannot be read is left out. */
+    private Map<Long, long[]> cpuTicks() {
+        Map<Long, long[]> m = new LinkedHashMap<>();
         for (Long pid : b.pids) {
-            m.put(pid, ProcCpu.ticks(pid));
+            long[] us = ProcCpu.userSystemTicks(pid);
+            if (us != null) {
+                m.put(pid, us);
+            }
         }
         return m;
     }
@@ -165,7 +172,7 @@ public final class LoadClient {
 
     /**
      * The outcome of a run. Times in microseconds, CPU in seconds (per PID: utime + stime over the window, NaN if
-     * unreadable), throughput over the window. {@code mode}: {@code verify} (every byte checked), {@code copy} (bodies
+     * unreadable; {@code cpuSystemSeconds}: the stime part of the total), throughput over the window. {@code mode}: {@code verify} (every byte checked), {@code copy} (bodies
      * read and dropped) or {@code trunc} (bodies dropped in the kernel with recv MSG_TRUNC).
      */
     public record Result(String label, String mode, int connections, double seconds, long requests,
@@ -173,12 +180,13 @@ public final class LoadClient {
             double latencyP99Micros, double latencyP999Micros, double latencyMaxMicros, double latencyMeanMicros,
             long errors, long timeouts, long wrongStatus, long shortBodies, long longBodies, long wrongBytes,
             long wrongRange, long failedRequests, long connects, Map<Long, Double> cpuSeconds,
-            double cpuTotalSeconds, double cpuSecondsPerGiB, double cpuMicrosPerRequest, double clientCpuSeconds,
-            double machineCpuSeconds, double machineCpuSecondsPerGiB, double machineCpuMicrosPerRequest,
-            List<String> failureSamples) {
+            double cpuTotalSeconds, double cpuSecondsPerGiB, double cpuMicrosPerRequest, double cpuSystemSeconds,
+            double clientCpuSeconds, double machineCpuSeconds, double machineCpuSecondsPerGiB,
+            double machineCpuMicrosPerRequest, List<String> failureSamples) {
 
         static Result of(String label, String mode, int connections, double seconds, SlotStats t,
-                Map<Long, Double> cpu, double cpuTotal, double clientCpu, double machineCpu, List<String> samples) {
+                Map<Long, Double> cpu, double cpuTotal, double cpuSystem, double clientCpu, double machineCpu,
+                List<String> samples) {
             Histogram h = t.latency;
             boolean any = h.getTotalCount() > 0;
             double gib = t.windowBytes / (double) (1L << 30);
@@ -190,7 +198,7 @@ public final class LoadClient {
                     t.longBodies, t.wrongBytes, t.wrongRange, t.failedRequests, t.connects,
                     java.util.Collections.unmodifiableMap(new LinkedHashMap<>(cpu)),
                     cpuTotal, gib > 0 ? cpuTotal / gib : Double.NaN,
-                    t.windowRequests > 0 ? cpuTotal * 1e6 / t.windowRequests : Double.NaN, clientCpu,
+                    t.windowRequests > 0 ? cpuTotal * 1e6 / t.windowRequests : Double.NaN, cpuSystem, clientCpu,
                     machineCpu, gib > 0 ? machineCpu / gib : Double.NaN,
                     t.windowRequests > 0 ? machineCpu * 1e6 / t.windowRequests : Double.NaN, samples);
         }
@@ -199,6 +207,11 @@ public final class LoadClient {
         public boolean failed() {
             return errors + timeouts + wrongStatus + shortBodies + longBodies + wrongBytes + wrongRange > 0
                     || requestsTotal == 0;
+        }
+
+        /** The share of the watched processes' CPU spent in the kernel (stime / (utime + stime)), or NaN. */
+        public double cpuSystemShare() {
+            return cpuTotalSeconds > 0 ? cpuSystemSeconds / cpuTotalSeconds : Double.NaN;
         }
 
         public boolean verified() {
@@ -220,7 +233,8 @@ public final class LoadClient {
             if (!cpuSeconds.isEmpty()) {
                 sb.append("; cpu");
                 cpuSeconds.forEach((pid, s) -> sb.append(f(" %d:%.2fs", pid, s)));
-                sb.append(f(" (%.3f s/GiB, %.1f us/req)", cpuSecondsPerGiB, cpuMicrosPerRequest));
+                sb.append(f(" (%.3f s/GiB, %.1f us/req, %.0f%% in the kernel)", cpuSecondsPerGiB, cpuMicrosPerRequest,
+                        cpuSystemShare() * 100));
             }
             sb.append(f("; client cpu %.2fs", clientCpuSeconds));
             if (!Double.isNaN(machineCpuSeconds)) {
@@ -266,6 +280,7 @@ public final class LoadClient {
             kv(sb, "cpu_s", cpuTotalSeconds);
             kv(sb, "cpu_s_per_gib", cpuSecondsPerGiB);
             kv(sb, "cpu_us_per_req", cpuMicrosPerRequest);
+            kv(sb, "cpu_sys_s", cpuSystemSeconds);
             kv(sb, "client_cpu_s", clientCpuSeconds);
             kv(sb, "machine_cpu_s", machineCpuSeconds);
             kv(sb, "machine_cpu_s_per_gib", machineCpuSecondsPerGiB);
@@ -283,7 +298,7 @@ public final class LoadClient {
             return "label,ok,mode,connections,seconds,requests,requests_total,bytes,req_per_s,gib_per_s,p50_us,"
                     + "p99_us,p999_us,max_us,mean_us,errors,timeouts,wrong_status,short_bodies,long_bodies,"
                     + "wrong_bytes,wrong_range,connects,cpu_s,cpu_s_per_gib,cpu_us_per_req,client_cpu_s,machine_cpu_s,"
-                    + "machine_cpu_s_per_gib,machine_cpu_us_per_req,pid_cpu";
+                    + "machine_cpu_s_per_gib,machine_cpu_us_per_req,pid_cpu,cpu_sys_s";
         }
 
         public String csv() {
@@ -298,7 +313,7 @@ public final class LoadClient {
                     String.valueOf(longBodies), String.valueOf(wrongBytes), String.valueOf(wrongRange),
                     String.valueOf(connects), num(cpuTotalSeconds), num(cpuSecondsPerGiB), num(cpuMicrosPerRequest),
                     num(clientCpuSeconds), num(machineCpuSeconds), num(machineCpuSecondsPerGiB),
-                    num(machineCpuMicrosPerRequest), pidCpu.toString());
+                    num(machineCpuMicrosPerRequest), pidCpu.toString(), num(cpuSystemSeconds));
         }
 
         private static String csvField(String s) {

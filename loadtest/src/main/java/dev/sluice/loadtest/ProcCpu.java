@@ -13,13 +13,22 @@ final class ProcCpu {
 
     /** utime + stime of a process in clock ticks, or -1 if it cannot be read (gone, not Linux). */
     static long ticks(long pid) {
+        long[] us = userSystemTicks(pid);
+        return us == null ? -1 : us[0] + us[1];
+    }
+
+    /**
+     * {utime, stime} of a process in clock ticks, or null if it cannot be read. stime includes the kernel work a
+     * process does for others while it runs (on loopback: its peers' TCP receive and ACK processing, softirqs).
+     */
+    static long[] userSystemTicks(long pid) {
         try {
             String s = Files.readString(Path.of("/proc/" + pid + "/stat"), StandardCharsets.ISO_8859_1);
             // comm (field 2) may contain spaces and parentheses: fields 3.. start after the last ')'
             String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
-            return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 (utime) and 15 (stime)
+            return new long[] {Long.parseLong(f[11]), Long.parseLong(f[12])}; // fields 14 (utime) and 15 (stime)
         } catch (IOException | RuntimeException e) {
-            return -1;
+            return null;
         }
     }
 

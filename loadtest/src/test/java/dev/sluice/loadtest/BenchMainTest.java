@@ -49,7 +49,11 @@ class BenchMainTest {
                 double own = Double.parseDouble(c[6]);
                 double machine = Double.parseDouble(c[8]);
                 assertTrue(machine > 0 && (Double.isNaN(own) || machine >= own * 0.8), row);
+                // the kernel's share of the target's CPU: a fraction where the target's CPU was read
+                double kernel = Double.parseDouble(c[11]);
+                assertTrue(Double.isNaN(own) ? Double.isNaN(kernel) : kernel >= 0 && kernel <= 1, row);
             }
+            assertTrue(md.contains("| CPU us/req | kernel |"), md);
             assertTrue(Files.readString(out.resolve("chart.gp")).contains("chart-reqs.dat"));
             String[] dRow = Files.readAllLines(out.resolve("chart-reqs.dat")).get(1).split(" ");
             assertEquals("D", dRow[0]);

@@ -236,6 +236,9 @@ class LoadClientTest {
         assertTrue(r.requests() > 0 && r.requests() <= r.requestsTotal());
         double cpu = r.cpuSeconds().get(ProcessHandle.current().pid());
         assertTrue(cpu >= 0 && cpu < 10, "cpu " + cpu);
+        // the kernel part is part of the total (both in 10 ms ticks)
+        assertTrue(r.cpuSystemSeconds() >= 0 && r.cpuSystemSeconds() <= r.cpuTotalSeconds(),
+                r.cpuSystemSeconds() + " of " + r.cpuTotalSeconds());
     }
 
     @Test
