@@ -172,8 +172,9 @@ public final class LoadClient {
 
     /**
      * The outcome of a run. Times in microseconds, CPU in seconds (per PID: utime + stime over the window, NaN if
-     * unreadable; {@code cpuSystemSeconds}: the stime part of the total), throughput over the window. {@code mode}: {@code verify} (every byte checked), {@code copy} (bodies
-     * read and dropped) or {@code trunc} (bodies dropped in the kernel with recv MSG_TRUNC).
+     * unreadable; {@code cpuSystemSeconds}: the stime part of the total), throughput over the window. {@code mode}:
+     * {@code verify} (every byte checked), {@code copy} (bodies read and dropped) or {@code trunc} (bodies dropped in
+     * the kernel with recv MSG_TRUNC).
      */
     public record Result(String label, String mode, int connections, double seconds, long requests,
             long requestsTotal, long bytes, double requestsPerSecond, double gibPerSecond, double latencyP50Micros,
