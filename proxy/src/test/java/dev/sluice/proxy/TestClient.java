@@ -66,6 +66,8 @@ final class TestClient implements AutoCloseable {
         final List<String> names = new ArrayList<>();
         final List<String> values = new ArrayList<>();
         byte[] body;
+        /** Trailer field lines of a chunked body, as received. */
+        final List<String> trailers = new ArrayList<>();
         long bodyLength;
         /** First wrong byte's offset when verified against a path's payload, -1 if all right. */
         long firstMismatch = -1;
@@ -147,8 +149,8 @@ final class TestClient implements AutoCloseable {
                 int semi = sizeLine.indexOf(';');
                 long size = Long.parseLong((semi < 0 ? sizeLine : sizeLine.substring(0, semi)).trim(), 16);
                 if (size == 0) {
-                    while (!line().isEmpty()) {
-                        // trailers
+                    for (String t = line(); !t.isEmpty(); t = line()) {
+                        r.trailers.add(t);
                     }
                     break;
                 }

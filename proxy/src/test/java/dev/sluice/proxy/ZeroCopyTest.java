@@ -303,7 +303,7 @@ class ZeroCopyTest {
                     } else {
                         c.close();
                     }
-                    String line = awaitLogLine(log, path, 10_000);
+                    String line = Logs.awaitLine(log, path, 10_000);
                     long ms = (System.nanoTime() - t0) / 1_000_000;
                     assertTrue(line.contains("client closed the connection during the response"), mode + "/" + how + " after " + ms + " ms: " + line);
                     assertTrue(ms < 3_000, mode + "/" + how + ": ended after " + ms + " ms");
@@ -347,7 +347,7 @@ class ZeroCopyTest {
                 assertEquals(300000, rb.bodyLength, rb.toString());
                 assertEquals(-1, rb.firstMismatch);
             }
-            awaitLogLine(log, "/sur-a2", 2_000);
+            Logs.awaitLine(log, "/sur-a2", 2_000);
             String logged = java.nio.file.Files.readString(log);
             assertTrue(logged.lines().filter(l -> l.contains("/sur-a")).allMatch(l -> l.contains("upstream sent bytes after the response")),
                     logged);
@@ -450,18 +450,6 @@ class ZeroCopyTest {
         } finally {
             f.close(); // closing again is a no-op for Sluice; then the leak check
             java.nio.file.Files.deleteIfExists(log);
-        }
-    }
-
-    /** The first access-log line containing {@code needle}, waiting up to {@code millis} for it; "" if none came. */
-    private static String awaitLogLine(java.nio.file.Path log, String needle, long millis) throws Exception {
-        long deadline = System.nanoTime() + millis * 1_000_000L;
-        while (true) {
-            String line = java.nio.file.Files.readAllLines(log).stream().filter(l -> l.contains(needle)).findFirst().orElse("");
-            if (!line.isEmpty() || System.nanoTime() > deadline) {
-                return line;
-            }
-            Thread.sleep(20);
         }
     }
 
