@@ -14,6 +14,7 @@ import dev.sluice.conf.SluiceConfig.AccessLogConfig;
 import dev.sluice.conf.SluiceConfig.AccessLogFormat;
 import dev.sluice.conf.SluiceConfig.AdminConfig;
 import dev.sluice.conf.SluiceConfig.Balance;
+import dev.sluice.conf.SluiceConfig.BodyRate;
 import dev.sluice.conf.SluiceConfig.DemoConfig;
 import dev.sluice.conf.SluiceConfig.HeaderMatch;
 import dev.sluice.conf.SluiceConfig.HostPort;
@@ -296,7 +297,9 @@ public final class ConfigLoader {
             Limits limits = new Limits((int) bytes("limits.max-request-target", 64, Integer.MAX_VALUE),
                     (int) bytes("limits.max-header-size", 256, Integer.MAX_VALUE),
                     bytes("limits.max-request-body", 0, Long.MAX_VALUE),
-                    (int) bytes("limits.max-response-header-size", 256, Integer.MAX_VALUE));
+                    (int) bytes("limits.max-response-header-size", 256, Integer.MAX_VALUE),
+                    new BodyRate(bytes("limits.min-request-body-rate.bytes-per-second", 0, 1L << 40),
+                            positive("limits.min-request-body-rate.window")));
 
             Map<String, UpstreamConfig> upstreams = readUpstreams(timeouts);
             List<ListenerConfig> listeners = readListeners(upstreams);

@@ -86,7 +86,18 @@ public record SluiceConfig(
     public record Timeouts(Duration connect, Duration requestHead, Duration idle, Duration upstreamResponse) {}
 
     /** maxRequestBody 0 = unlimited. */
-    public record Limits(int maxRequestTarget, int maxHeaderSize, long maxRequestBody, int maxResponseHeaderSize) {}
+    public record Limits(int maxRequestTarget, int maxHeaderSize, long maxRequestBody, int maxResponseHeaderSize,
+            BodyRate minRequestBodyRate) {}
+
+    /**
+     * The least a request body must bring: at least {@code bytesPerSecond * window} bytes in every {@code window}
+     * since its head arrived. {@code bytesPerSecond} 0 = no minimum.
+     */
+    public record BodyRate(long bytesPerSecond, Duration window) {
+        public boolean enabled() {
+            return bytesPerSecond > 0;
+        }
+    }
 
     /** Pipes per loop, pipe buffer size, smallest remainder spliced under zero-copy = auto. */
     public record SpliceConfig(int maxPipes, int pipeSize, long minBytes, int batchMax, Duration batchDelay) {}

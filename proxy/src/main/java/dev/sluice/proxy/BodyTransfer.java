@@ -76,6 +76,11 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         return splice != null;
     }
 
+    /** Body bytes moved so far, including those of a splice still running. */
+    long bytesSoFar() {
+        return splice == null ? bytes : bytes + zeroCopy.moved(splice);
+    }
+
     Mechanism mechanism() {
         return splicedBytes > 0 ? Mechanism.SPLICE : Mechanism.COPY;
     }
@@ -141,6 +146,16 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         if (take > 0) {
             if (dechunk) {
                 buf.skipBytes(take); // payload runs were written by payload()
+            } else if (framing == Framing.CHUNKED) {
+                int verbatim = scanner.verbatim(); // all but a trailer section that is held back to be rebuilt
+                if (verbatim > 0) {
+                    write(buf.readRetainedSlice(verbatim));
+                }
+                buf.skipBytes(take - verbatim);
+                byte[] trailers = complete ? scanner.rewrittenTrailers() : null;
+                if (trailers != null) {
+                    write(dst.alloc().buffer(trailers.length).writeBytes(trailers));
+                }
             } else {
                 write(buf.readRetainedSlice(take));
             }

@@ -89,6 +89,9 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
             }
             return;
         }
+        if (state == State.HEAD && (in == null || !in.isReadable())) {
+            headStartNanos = lastActivityNanos; // a head's first byte: its timer starts here, not at the last response
+        }
         append(buf);
         if (state == State.HEAD) {
             parseHead();
@@ -151,11 +154,12 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         }
         state = State.HEAD;
         long now = System.nanoTime();
-        headStartNanos = now;
-        lastActivityNanos = now;
+        lastActivityNanos = now; // the keep-alive wait (timeouts.idle) starts now
         if (in != null && !in.isReadable()) {
             in.release();
             in = null;
+        } else if (in != null) {
+            headStartNanos = now; // a pipelined head is here already
         }
         parseHead(); // a pipelined request may be waiting already
     }
@@ -214,7 +218,11 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         channel.close();
     }
 
-    /** Checks this connection's deadlines; run by its loop's watchdog ({@link LoopContext#tick}). */
+    /**
+     * Checks this connection's deadlines; run by its loop's watchdog ({@link LoopContext#tick}). Between requests a
+     * connection falls under {@code timeouts.idle} (the first request under {@code request-head}, counted from the
+     * accept); a head, from its first byte, under {@code request-head}.
+     */
     void tick(long now) {
         if (state == State.HEAD) {
             boolean partial = in != null && in.isReadable();

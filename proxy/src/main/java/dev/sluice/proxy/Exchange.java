@@ -16,6 +16,8 @@ import java.util.Locale;
 final class Exchange implements BodyTransfer.Owner {
     private static final System.Logger LOG = System.getLogger(Exchange.class.getName());
     private static final String VIA = "sluice";
+    /** Interim (1xx) responses relayed before the final one; more is a broken or hostile upstream (502). */
+    static final int MAX_INTERIM_RESPONSES = 16;
 
     final ClientConnection client;
     final HttpHead req;
@@ -37,6 +39,9 @@ final class Exchange implements BodyTransfer.Owner {
     private long reqLength;
     private String reqTransferEncoding;
     private BodyTransfer reqBody;
+    /** The current window of the request body's minimum rate: when it began, and the body's progress then. */
+    private long rateWindowStartNanos;
+    private long rateWindowBytes;
     private boolean requestSent;
     private long requestSentNanos;
     private boolean clientKeepAlive;
@@ -46,6 +51,7 @@ final class Exchange implements BodyTransfer.Owner {
     private ByteBuf upIn;
     private boolean responseBytesSeen;
     private HttpHead resp;
+    private int interimResponses;
     private boolean responseStarted;
     private BodyTransfer respBody;
     private long lastProgressNanos;
@@ -103,6 +109,10 @@ final class Exchange implements BodyTransfer.Owner {
             case "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH" -> { }
             default -> throw new ProxyException(Failure.NOT_IMPLEMENTED, "method " + req.method + " not implemented");
         }
+        int hosts = req.count("Host");
+        if (hosts > 1) {
+            throw new ProxyException(Failure.BAD_REQUEST, "more than one Host header");
+        }
         String path;
         String target = req.target;
         if (target.startsWith("/")) {
@@ -118,14 +128,11 @@ final class Exchange implements BodyTransfer.Owner {
             path = slash < 0 ? "/" : target.substring(slash);
             req.target = path;
             req.set("Host", authority);
+            hosts = 1;
         } else if (target.equals("*") && req.method.equals("OPTIONS")) {
             path = "*";
         } else {
             throw new ProxyException(Failure.BAD_REQUEST, "malformed request target");
-        }
-        int hosts = req.count("Host");
-        if (hosts > 1) {
-            throw new ProxyException(Failure.BAD_REQUEST, "more than one Host header");
         }
         if (hosts == 0 && req.minorVersion >= 1) {
             throw new ProxyException(Failure.BAD_REQUEST, "missing Host header");
@@ -296,7 +303,11 @@ final class Exchange implements BodyTransfer.Owner {
         } else {
             reqBody = new BodyTransfer(client.channel, up.channel, reqFraming, reqLength, true, false,
                     proxy.maxRequestBody, zeroCopy(), this);
+            rateWindowStartNanos = System.nanoTime();
             reqBody.start(head, client.buffered());
+            if (done) {
+                return; // the body bytes read with the head were refused (bad chunk framing, over the limit)
+            }
         }
         ReadSizes.head(up.channel);
         up.channel.read(); // the response head; an upstream may answer before the body is complete
@@ -331,13 +342,17 @@ final class Exchange implements BodyTransfer.Owner {
         return h.encodeRequest(client.channel.alloc());
     }
 
-    /** RFC 9110 7.6.1: Connection, the fields it names, and the standard hop-by-hop fields. */
+    /**
+     * RFC 9110 7.6.1: Connection, the fields it names, and the standard hop-by-hop fields. A Connection option that
+     * names a field framing or routing the message ({@link #neverHopByHop}) is ignored: dropping Content-Length while
+     * still sending the body is request smuggling, dropping Host misroutes it.
+     */
     static void stripHopByHop(HttpHead h) {
         String connection = h.joined("Connection");
         if (connection != null) {
             for (String token : connection.split(",")) {
                 String t = token.trim();
-                if (!t.isEmpty()) {
+                if (!t.isEmpty() && !neverHopByHop(t)) {
                     h.remove(t);
                 }
             }
@@ -354,6 +369,12 @@ final class Exchange implements BodyTransfer.Owner {
                 h.values.remove(i);
             }
         }
+    }
+
+    /** Fields a Connection option may not remove: Content-Length, Transfer-Encoding (handled by framing) and Host. */
+    static boolean neverHopByHop(String name) {
+        return name.equalsIgnoreCase("Content-Length") || name.equalsIgnoreCase("Transfer-Encoding")
+                || name.equalsIgnoreCase("Host");
     }
 
     private static void addVia(HttpHead h, int minor) {
@@ -411,6 +432,12 @@ final class Exchange implements BodyTransfer.Owner {
             if (h.status == 101) {
                 upstreamReusable = false;
                 fail(new ProxyException(Failure.BAD_GATEWAY, "upstream switched protocols though Upgrade was not forwarded"));
+                return;
+            }
+            if (++interimResponses > MAX_INTERIM_RESPONSES) {
+                upstreamReusable = false;
+                fail(new ProxyException(Failure.BAD_GATEWAY, "upstream sent more than " + MAX_INTERIM_RESPONSES
+                        + " interim (1xx) responses"));
                 return;
             }
             if (req.minorVersion >= 1) {
@@ -563,6 +590,20 @@ final class Exchange implements BodyTransfer.Owner {
                     + group.group.config.responseTimeout() + " (" + up.label() + ")"));
             return;
         }
+        if (proxy.minBodyBytesPerWindow > 0 && reqBody != null && !reqBody.isFinished()
+                && now - rateWindowStartNanos >= proxy.bodyRateWindowNanos) {
+            long progress = reqBody.bytesSoFar();
+            if (progress - rateWindowBytes < proxy.minBodyBytesPerWindow) {
+                // a trickling upload would hold its upstream connection for as long as the client likes
+                upstreamReusable = false;
+                var rate = proxy.config.limits().minRequestBodyRate();
+                fail(new ProxyException(Failure.REQUEST_TIMEOUT, "request body slower than " + rate.bytesPerSecond()
+                        + " bytes/s: " + (progress - rateWindowBytes) + " bytes in the last " + rate.window()));
+                return;
+            }
+            rateWindowStartNanos = now;
+            rateWindowBytes = progress;
+        }
         boolean splicing = (reqBody != null && reqBody.isSplicing()) || (respBody != null && respBody.isSplicing());
         boolean waitingForHead = requestSent && resp == null;
         if (!splicing && !waitingForHead && up != null && now - lastProgressNanos > proxy.idleTimeoutNanos) {
@@ -571,7 +612,6 @@ final class Exchange implements BodyTransfer.Owner {
         }
     }
 
-    /** Fails the exchange: a local reply if the client has seen nothing yet, otherwise a cut-short close. */
     /** Sluice is stopping: end now, closing the client (a response cut short must not look complete). */
     void stop() {
         if (done) {
@@ -588,6 +628,11 @@ final class Exchange implements BodyTransfer.Owner {
         finish();
     }
 
+    /**
+     * Fails the exchange: a local reply if the client has seen nothing yet, otherwise a cut-short close. A response
+     * cut short by the upstream's side (broken framing, a reset, a stall) is logged with the failure's status and
+     * the status that went out in its reason, so the access log never shows such a response as a plain success.
+     */
     private void fail(ProxyException e) {
         if (done) {
             return;
@@ -597,6 +642,10 @@ final class Exchange implements BodyTransfer.Owner {
         }
         if (responseStarted) {
             entry.reason = e.reason();
+            if (e.failure.status >= 500 && resp != null) {
+                entry.reason += " (response cut short after " + resp.status + " was sent)";
+                entry.status = e.failure.status;
+            }
             abortClient = true;
             finish();
         } else {
@@ -682,8 +731,7 @@ final class Exchange implements BodyTransfer.Owner {
                 // The server sent more than its response announced: pooled, the surplus would be read as the
                 // answer to the next request sent on this connection (a response desync). Close it instead.
                 reusable = false;
-                LOG.log(System.Logger.Level.WARNING, "upstream {0} sent bytes after the response to {1} {2}; its"
-                        + " connection is closed, not reused", c.label(), req.method, req.target);
+                group.group.surplus(c.label(), "bytes after the response to " + req.method + " " + req.target);
                 if (entry.reason.isEmpty()) {
                     entry.reason = "upstream sent bytes after the response (connection not reused)";
                 }

@@ -200,8 +200,13 @@ final class HeadParser {
         head.minorVersion = version(in, sp2 + 1, to);
     }
 
+    /**
+     * RFC 9112 4: {@code HTTP-version SP 3DIGIT SP [reason-phrase]}, the status within 100-599. The second space may
+     * be missing when there is no reason phrase (common in the field); anything else after the three digits (a
+     * fourth digit, a letter) is refused rather than read as a shorter status.
+     */
     private void parseStatusLine(byte[] in, int from, int to, HttpHead head) throws ProxyException {
-        if (to - from < 12 || in[from + 8] != ' ') {
+        if (to - from < 12 || in[from + 8] != ' ' || (to - from > 12 && in[from + 12] != ' ')) {
             throw new ProxyException(Failure.BAD_GATEWAY, "malformed upstream status line");
         }
         head.minorVersion = version(in, from, from + 8);
@@ -213,8 +218,14 @@ final class HeadParser {
             }
             status = status * 10 + (b - '0');
         }
-        if (status < 100) {
-            throw new ProxyException(Failure.BAD_GATEWAY, "malformed upstream status code");
+        if (status < 100 || status > 599) {
+            throw new ProxyException(Failure.BAD_GATEWAY, "upstream status code " + status + " outside 100-599");
+        }
+        for (int i = from + 13; i < to; i++) {
+            byte b = in[i];
+            if ((b < 0x20 && b != '\t') || b == 0x7f) {
+                throw new ProxyException(Failure.BAD_GATEWAY, "invalid character in upstream reason phrase");
+            }
         }
         head.status = status;
         head.reasonPhrase = to > from + 13 ? str(in, from + 13, to) : "";
@@ -235,24 +246,11 @@ final class HeadParser {
     }
 
     private void parseHeaderLine(byte[] in, int from, int to, HttpHead head) throws ProxyException {
-        byte first = in[from];
-        if (first == ' ' || first == '\t') {
-            throw fail("obsolete line folding in header section");
+        String error = fieldLineError(in, from, to, "header section");
+        if (error != null) {
+            throw fail(error);
         }
         int colon = indexOf(in, from, to, (byte) ':');
-        if (colon < 0) {
-            throw fail("header line without colon");
-        }
-        if (colon == from) {
-            throw fail("empty header name");
-        }
-        for (int i = from; i < colon; i++) {
-            byte b = in[i];
-            if (!isToken(b)) {
-                throw fail(b == ' ' || b == '\t' ? "whitespace before colon in header name"
-                        : "invalid character in header name");
-            }
-        }
         int vs = colon + 1;
         int ve = to;
         while (vs < ve && isOws(in[vs])) {
@@ -261,14 +259,41 @@ final class HeadParser {
         while (ve > vs && isOws(in[ve - 1])) {
             ve--;
         }
-        for (int i = vs; i < ve; i++) {
+        head.add(str(in, from, colon), str(in, vs, ve));
+    }
+
+    /**
+     * Why {@code in[from, to)} (a line without its line end) is not a valid field line (RFC 9110 5, RFC 9112 5), or
+     * null: a token name, a colon with no whitespace before it, a value of VCHAR, obs-text, SP and HTAB, no obs-fold.
+     * The one rule for header sections in both directions and for trailer sections ({@link ChunkedScanner}).
+     */
+    static String fieldLineError(byte[] in, int from, int to, String section) {
+        byte first = in[from];
+        if (first == ' ' || first == '\t') {
+            return "obsolete line folding in " + section;
+        }
+        int colon = indexOf(in, from, to, (byte) ':');
+        if (colon < 0) {
+            return "field line without colon in " + section;
+        }
+        if (colon == from) {
+            return "empty field name in " + section;
+        }
+        for (int i = from; i < colon; i++) {
+            byte b = in[i];
+            if (!isToken(b)) {
+                return b == ' ' || b == '\t' ? "whitespace before colon in " + section
+                        : "invalid character in field name in " + section;
+            }
+        }
+        for (int i = colon + 1; i < to; i++) {
             byte b = in[i];
             // VCHAR, obs-text (>= 0x80, negative as a byte), SP and HTAB; everything else (CR, LF, NUL...) is not
             if ((b < 0x20 && b != '\t') || b == 0x7f) {
-                throw fail("invalid character 0x" + Integer.toHexString(b & 0xff) + " in header value");
+                return "invalid character 0x" + Integer.toHexString(b & 0xff) + " in field value in " + section;
             }
         }
-        head.add(str(in, from, colon), str(in, vs, ve));
+        return null;
     }
 
     private ProxyException fail(String reason) {

@@ -17,6 +17,9 @@ final class ProxyContext {
     final int maxTarget;
     final long maxRequestBody;
     final int maxResponseHeaderSize;
+    /** Bytes a request body must bring in every {@link #bodyRateWindowNanos} (0: no minimum). */
+    final long minBodyBytesPerWindow;
+    final long bodyRateWindowNanos;
     private final Map<EventLoop, LoopContext> loops = new IdentityHashMap<>();
 
     ProxyContext(SluiceConfig config, Transports transports, ProxyMetrics metrics, AccessLog accessLog) {
@@ -30,6 +33,10 @@ final class ProxyContext {
         this.maxTarget = config.limits().maxRequestTarget();
         this.maxRequestBody = config.limits().maxRequestBody();
         this.maxResponseHeaderSize = config.limits().maxResponseHeaderSize();
+        var rate = config.limits().minRequestBodyRate();
+        this.bodyRateWindowNanos = rate.window().toNanos();
+        this.minBodyBytesPerWindow = rate.enabled()
+                ? Math.max(1, (long) (rate.bytesPerSecond() * (rate.window().toNanos() / 1e9))) : 0;
     }
 
     void addLoop(LoopContext lc) {

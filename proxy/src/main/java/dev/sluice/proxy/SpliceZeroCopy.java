@@ -31,4 +31,9 @@ final class SpliceZeroCopy implements ZeroCopy {
     public void cancel(Object transfer) {
         ((SpliceTransfer) transfer).cancel();
     }
+
+    @Override
+    public long moved(Object transfer) {
+        return ((SpliceTransfer) transfer).bytesMoved();
+    }
 }

@@ -55,8 +55,10 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
             exchange.upstreamRead((ByteBuf) msg);
         } else {
             // bytes on an idle keep-alive connection: the server broke framing; never reuse it
+            int n = ((ByteBuf) msg).readableBytes();
             ((ByteBuf) msg).release();
             group.remove(server, this);
+            group.group.surplus(label(), n + " bytes on an idle pooled connection");
             ctx.close();
         }
     }

@@ -12,6 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /** Upstream groups: shared immutable part ({@link Group}) and per-loop state ({@link LoopGroup}). */
 final class Upstreams {
+    private static final System.Logger LOG = System.getLogger(Upstreams.class.getName());
+
     private Upstreams() {}
 
     /** One configured group, shared by all loops. Only its meters are touched from several loops. */
@@ -29,6 +31,9 @@ final class Upstreams {
         final Counter connectTimeout;
         final Counter connectError;
         final Counter reused;
+        /** Connections closed because the server sent bytes no request asked for (a desync avoided). */
+        final Counter surplus;
+        private final LogLimiter surplusLog = new LogLimiter(java.time.Duration.ofSeconds(10));
         /** TCP_CONGESTION for connections to this group's servers; null: the system's. */
         final TcpCongestion congestion;
 
@@ -56,6 +61,22 @@ final class Upstreams {
             congestion = TcpCongestion.forUpstream(config.tcpCongestion(), name, registry);
             reused = Counter.builder("sluice.upstream.reused").description("Requests sent on a pooled keep-alive connection")
                     .tag("upstream", name).register(registry);
+            surplus = Counter.builder("sluice.upstream.surplus").description("Upstream connections closed because the"
+                    + " server sent bytes no request asked for (after a response, or while idle in the pool)")
+                    .tag("upstream", name).register(registry);
+        }
+
+        /**
+         * A server of this group sent bytes beyond its responses: its connection is being closed, never reused (the
+         * bytes would be read as the answer to the next request sent on it). Counted; logged at most every 10 s.
+         */
+        void surplus(String server, String what) {
+            surplus.increment();
+            long more = surplusLog.admit();
+            if (more >= 0) {
+                LOG.log(System.Logger.Level.WARNING, "upstream {0} ({1}) sent {2}; its connection is closed, not reused{3}",
+                        name, server, what, LogLimiter.more(more));
+            }
         }
 
         /** Counts a failed connect by its kind (timeout, refused, other). */

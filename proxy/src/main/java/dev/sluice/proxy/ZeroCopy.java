@@ -24,4 +24,7 @@ interface ZeroCopy {
 
     /** Cancels a started transfer; its callback still runs, once nothing refers to the sockets any more. */
     void cancel(Object transfer);
+
+    /** Bytes a started transfer has moved so far (before its callback reports the total). */
+    long moved(Object transfer);
 }

@@ -53,6 +53,8 @@ class BadInputTest {
                 Arguments.of("TE chunked twice", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
                 Arguments.of("missing Host on 1.1", "GET / HTTP/1.1\r\n\r\n", 400),
                 Arguments.of("two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+                // RFC 9112 3.2: the authority of an absolute-form target replaces Host, but two Hosts are still refused
+                Arguments.of("absolute-form and two Host headers", "GET http://a/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
                 Arguments.of("header section over the limit", "GET / HTTP/1.1\r\nHost: t\r\n" + bigHeader + "\r\n", 431),
                 Arguments.of("request target over the limit", "GET " + longTarget + " HTTP/1.1\r\nHost: t\r\n\r\n", 414),
                 Arguments.of("unsupported method", "BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n", 501),
