@@ -151,80 +151,13 @@ final class Exchange implements BodyTransfer.Owner {
             path = path.substring(0, pathEnd);
         }
 
-        String te = req.joined("Transfer-Encoding");
-        int contentLengths = req.count("Content-Length");
-        if (te != null && contentLengths > 0) {
-            // RFC 9112 6.1: the classic smuggling vector; refused in every HTTP version
-            throw new ProxyException(Failure.BAD_REQUEST, "both Content-Length and Transfer-Encoding");
-        }
-        if (te != null) {
-            if (req.minorVersion == 0) {
-                throw new ProxyException(Failure.BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request");
-            }
-            if (!endsInChunked(te)) {
-                throw new ProxyException(Failure.BAD_REQUEST, "Transfer-Encoding does not end in chunked: " + te);
-            }
-            reqFraming = Framing.CHUNKED;
-            reqTransferEncoding = te;
-        } else if (contentLengths > 0) {
-            long len = contentLength(req);
-            if (len == -1) {
-                throw new ProxyException(Failure.BAD_REQUEST, "invalid Content-Length");
-            }
-            if (len == -2) {
-                throw new ProxyException(Failure.BAD_REQUEST, "Content-Length values differ");
-            }
-            if (proxy.maxRequestBody > 0 && len > proxy.maxRequestBody) {
-                throw new ProxyException(Failure.PAYLOAD_TOO_LARGE,
-                        "request body of " + len + " bytes over the limit of " + proxy.maxRequestBody);
-            }
-            reqLength = len;
-            reqFraming = len == 0 ? Framing.NONE : Framing.LENGTH;
-        }
+        BodyFraming framing = BodyFraming.ofRequest(req, proxy.maxRequestBody);
+        reqFraming = framing.framing();
+        reqLength = framing.length();
+        reqTransferEncoding = framing.transferEncoding();
         clientKeepAlive = req.minorVersion >= 1 ? !req.hasToken("Connection", "close")
                 : req.hasToken("Connection", "keep-alive");
         return path;
-    }
-
-    /** The single Content-Length value; -1 when malformed, -2 when values disagree. */
-    static long contentLength(HttpHead h) {
-        long value = -3;
-        for (int i = 0; i < h.size(); i++) {
-            if (!h.names.get(i).equalsIgnoreCase("Content-Length")) {
-                continue;
-            }
-            for (String part : h.values.get(i).split(",", -1)) {
-                String p = part.trim();
-                if (p.isEmpty() || p.length() > 18) {
-                    return -1;
-                }
-                long v = 0;
-                for (int k = 0; k < p.length(); k++) {
-                    char c = p.charAt(k);
-                    if (c < '0' || c > '9') {
-                        return -1;
-                    }
-                    v = v * 10 + (c - '0');
-                }
-                if (value != -3 && value != v) {
-                    return -2;
-                }
-                value = v;
-            }
-        }
-        return value < 0 ? -1 : value;
-    }
-
-    static boolean endsInChunked(String te) {
-        String[] codings = te.split(",");
-        boolean last = codings[codings.length - 1].trim().equalsIgnoreCase("chunked");
-        int chunked = 0;
-        for (String c : codings) {
-            if (c.trim().equalsIgnoreCase("chunked")) {
-                chunked++;
-            }
-        }
-        return last && chunked == 1;
     }
 
     private void connect() {
@@ -453,26 +386,17 @@ final class Exchange implements BodyTransfer.Owner {
     private void responseHead(HttpHead h) {
         resp = h;
         entry.status = h.status;
-        Framing framing;
-        long length = 0;
-        String te = h.joined("Transfer-Encoding");
-        boolean noBody = req.method.equals("HEAD") || h.status == 204 || h.status == 304;
-        if (noBody) {
-            framing = Framing.NONE;
-        } else if (te != null) {
-            framing = endsInChunked(te) ? Framing.CHUNKED : Framing.UNTIL_CLOSE;
-            h.remove("Content-Length"); // RFC 9112 6.3: Transfer-Encoding overrides it
-        } else if (h.count("Content-Length") > 0) {
-            length = contentLength(h);
-            if (length < 0) {
-                upstreamReusable = false;
-                fail(new ProxyException(Failure.BAD_GATEWAY, "upstream sent an invalid Content-Length"));
-                return;
-            }
-            framing = Framing.LENGTH;
-        } else {
-            framing = Framing.UNTIL_CLOSE;
+        BodyFraming bf;
+        try {
+            bf = BodyFraming.ofResponse(h, req.method);
+        } catch (ProxyException e) {
+            upstreamReusable = false;
+            fail(e);
+            return;
         }
+        Framing framing = bf.framing();
+        long length = bf.length();
+        String te = bf.transferEncoding();
         if (framing == Framing.UNTIL_CLOSE || h.hasToken("Connection", "close")
                 || (h.minorVersion == 0 && !h.hasToken("Connection", "keep-alive"))) {
             upstreamReusable = false;

@@ -49,6 +49,7 @@ class BadInputTest {
                 Arguments.of("CL and TE on 1.0", "POST / HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
                 Arguments.of("CL and TE on 1.9", "POST / HTTP/1.9\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
                 Arguments.of("TE not ending in chunked", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
+                Arguments.of("TE of commas only", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: ,\r\n\r\n", 400),
                 Arguments.of("TE identity", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\n\r\n", 400),
                 Arguments.of("TE chunked twice", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
                 Arguments.of("missing Host on 1.1", "GET / HTTP/1.1\r\n\r\n", 400),

@@ -135,6 +135,22 @@ class DesyncTest {
         }
     }
 
+    /**
+     * A response with both Content-Length and Transfer-Encoding: RFC 9112 6.3 lets a proxy forward it with the length
+     * removed, but two readers can frame it differently (and a cache must not keep it): 502, and the connection goes.
+     */
+    @Test
+    void upstreamContentLengthAndTransferEncoding_gives502() throws Exception {
+        try (RawOrigin origin = new RawOrigin(x -> x.send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+                Fixture f = new Fixture(origin.config(""), "unused");
+                TestClient c = f.client()) {
+            assertEquals(502, c.send("GET /both HTTP/1.1\r\nHost: h\r\n\r\n").read().status);
+            assertEquals(502, c.send("GET /both HTTP/1.1\r\nHost: h\r\n\r\n").read().status);
+            assertEquals(2, origin.connections(), "the connection of a response framed two ways is not reused");
+        }
+    }
+
     /** Interim responses are relayed, but not without end: an origin that sends thousands gets 502. */
     @Test
     void endlessInterimResponses_areCut() throws Exception {
