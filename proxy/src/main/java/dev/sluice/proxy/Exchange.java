@@ -197,9 +197,8 @@ final class Exchange implements BodyTransfer.Owner {
     private void connected(UpstreamConnection conn, int target, ChannelFuture f) {
         Upstreams.Group g = group.group;
         if (!f.isSuccess()) {
-            g.connectFailed(f.cause());
             ProxyException e = Failure.fromUpstream(f.cause(), g.labels[target]);
-            LOG.log(System.Logger.Level.WARNING, "upstream {0}: {1}", g.name, e.reason());
+            g.connectFailed(f.cause(), e.reason());
             if (done) {
                 return;
             }

@@ -23,7 +23,6 @@ import java.util.concurrent.TimeUnit;
  * directions are done, on a reset, or after the listener's idle timeout.
  */
 final class TcpRelay {
-    private static final System.Logger LOG = System.getLogger(TcpRelay.class.getName());
 
     private final ProxyContext proxy;
     private final ListenerConfig listener;
@@ -87,9 +86,8 @@ final class TcpRelay {
                 .connect(group.addresses[s])
                 .addListener((ChannelFuture f) -> {
                     if (!f.isSuccess()) {
-                        group.connectFailed(f.cause());
                         entry.reason = Failure.fromUpstream(f.cause(), group.labels[s]).reason();
-                        LOG.log(System.Logger.Level.WARNING, "tcp listener {0}: {1}", listener.name(), entry.reason);
+                        group.connectFailed(f.cause(), entry.reason + " (tcp listener " + listener.name() + ")");
                         if (!finished && client.channel.isActive()) {
                             connect(clientChannel); // next server
                         }

@@ -34,6 +34,7 @@ final class Upstreams {
         /** Connections closed because the server sent bytes no request asked for (a desync avoided). */
         final Counter surplus;
         private final LogLimiter surplusLog = new LogLimiter(java.time.Duration.ofSeconds(10));
+        private final LogLimiter connectLog = new LogLimiter(java.time.Duration.ofSeconds(10));
         /** TCP_CONGESTION for connections to this group's servers; null: the system's. */
         final TcpCongestion congestion;
 
@@ -79,8 +80,15 @@ final class Upstreams {
             }
         }
 
-        /** Counts a failed connect by its kind (timeout, refused, other). */
-        void connectFailed(Throwable cause) {
+        /**
+         * Counts a failed connect by its kind (timeout, refused, other) and logs it at most once per 10 s for the
+         * group (a server that is down would otherwise log a line per request).
+         */
+        void connectFailed(Throwable cause, String reason) {
+            long more = connectLog.admit();
+            if (more >= 0) {
+                LOG.log(System.Logger.Level.WARNING, "upstream {0}: {1}{2}", name, reason, LogLimiter.more(more));
+            }
             if (cause instanceof io.netty.channel.ConnectTimeoutException) {
                 connectTimeout.increment();
             } else if (cause instanceof java.net.ConnectException) {

@@ -289,6 +289,24 @@ class ProxyHttpTest {
         }
     }
 
+    /** A server that is down costs one warning per 10 s, not one per request (the log is not a flood gate). */
+    @Test
+    void upstreamDown_manyRequests_warnOnce() throws Exception {
+        int dead;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            dead = s.getLocalPort();
+        }
+        String conf = Fixture.simple("sluice.upstreams.origin.servers = [\"127.0.0.1:" + dead + "\"]");
+        try (Logs.Capture logs = new Logs.Capture(); Fixture df = new Fixture(conf, "unused"); TestClient c = df.client()) {
+            for (int i = 0; i < 50; i++) {
+                assertEquals(502, c.send(get("/x")).read().status);
+            }
+            long warnings = logs.records.stream().filter(r -> r.getLevel() == java.util.logging.Level.WARNING
+                    && String.valueOf(r.getMessage()).startsWith("upstream {0}")).count();
+            assertEquals(1, warnings, "connect failures logged");
+        }
+    }
+
     @Test
     void upstreamDown_failsOverToTheNextServer() throws Exception {
         int dead;
