@@ -5,6 +5,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
@@ -24,6 +25,7 @@ import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -67,13 +69,14 @@ public final class AdminServer implements AutoCloseable {
 
     /**
      * @param health returns the body of {@code /health} (a JSON object) and must be thread-safe
+     * @throws BindException naming the address, when it cannot be bound (in use, not local, not resolved)
      */
     public static AdminServer start(String host, int port, int threads, Limits limits, PrometheusMeterRegistry registry,
-            Supplier<String> health) throws InterruptedException {
+            Supplier<String> health) throws BindException, InterruptedException {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads,
                 Thread.ofPlatform().name("sluice-admin-", 0).daemon().factory(), NioIoHandler.newFactory());
         try {
-            Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+            ChannelFuture bound = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel c) {
@@ -81,10 +84,19 @@ public final class AdminServer implements AutoCloseable {
                             c.pipeline().addLast(conn.decoder(), new HttpResponseEncoder(), conn, conn.aggregator(),
                                     new Handler(conn, registry, health));
                         }
-                    }).bind(host, port).sync().channel();
+                    }).bind(host, port).await();
+            if (!bound.isSuccess()) {
+                Throwable cause = bound.cause();
+                String why = cause.getMessage() != null ? cause.getMessage() : cause.toString();
+                String address = host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
+                BindException e = new BindException("admin listener " + address + ": " + why);
+                e.initCause(cause);
+                throw e;
+            }
+            Channel ch = bound.channel();
             LOG.log(System.Logger.Level.INFO, "admin listening on {0}", ch.localAddress());
             return new AdminServer(group, ch);
-        } catch (RuntimeException | InterruptedException e) {
+        } catch (BindException | RuntimeException | InterruptedException e) {
             group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
             throw e;
         }

@@ -12,6 +12,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.BindException;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The admin listener through real sockets, with a plain blocking client writing raw bytes: the same head and idle
- * timeouts and head limits as the data path.
+ * timeouts and head limits as the data path, and a bind failure that names the address.
  */
 class AdminServerTest {
     /** Short timeouts so the tests run quickly; idle is well above request-head so the two can be told apart. */
@@ -182,6 +183,25 @@ class AdminServerTest {
         // chunked, so only the aggregator sees it is too large
         refused("POST /health HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                 + Integer.toHexString(over) + "\r\n" + "x".repeat(over) + "\r\n0\r\n\r\n", 413);
+    }
+
+    @Test
+    void bindFailureNamesTheAddress() throws Exception {
+        int port = server.address().getPort();
+        BindException e = assertThrows(BindException.class, () -> start(port));
+        assertTrue(e.getMessage().startsWith("admin listener 127.0.0.1:" + port + ": "), e.getMessage());
+        assertTrue(e.getMessage().contains("in use"), e.getMessage());
+        // the failed listener's event loop group is shut down: only the running server's loop is left
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (adminThreads() > 1 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(1, adminThreads());
+    }
+
+    private static long adminThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().startsWith("sluice-admin-")).count();
     }
 
     /** {@code raw} gets {@code status} with Connection: close, then the connection ends. */
