@@ -41,11 +41,14 @@ import java.util.concurrent.TimeUnit;
  * <li>otherwise (between requests, in a body, or while a response is written): {@code idle} without a byte read or a
  * response completed, then a close.
  * </ul>
- * One timer per connection holds the earliest deadline; when it fires early (activity moved the deadline on) it is
- * armed again, so reads cost no rescheduling.
+ * One timer per connection, set for the deadline as it was when armed. Activity (a read, a response written) only
+ * moves the deadline later and does not touch the timer: when it fires before the current deadline it is armed
+ * again. A change of state (a head starts or completes, the connection starts to close) may move it earlier; then
+ * {@link #arm} replaces the timer.
  *
  * <p>Refusals (408, 413, 414, 431, 400) carry {@code Connection: close} and a reason in the body, are logged at DEBUG,
- * and end the connection in stages like the data path (RFC 9112 9.6): the response is flushed, the write side shut
+ * and end the connection in stages like the data path (as does a response to a request that did not keep the
+ * connection alive; RFC 9112 9.6): the response is flushed, the write side shut
  * (the client reads the response, then end of stream), and whatever the client still sends is dropped until it
  * closes, {@link #LINGER_QUIET_NANOS} pass without a byte, or {@link #LINGER_MAX_NANOS} pass in all. Closed at once,
  * the kernel would answer the client's unread bytes with a reset, which can cost the client the response.
@@ -321,6 +324,9 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
                 if (m instanceof LastHttpContent) {
                     inRequest = false;
                 }
+            }
+            if (out.size() > from) {
+                arm(); // from the head deadline to the idle one, which may be the earlier
             }
         }
     }
