@@ -136,8 +136,10 @@ public final class Sluice implements AutoCloseable {
             bind(l, ch -> ch.pipeline().addLast(new ClientConnection(context, router, l.name())));
         }
         if (config.admin().enabled()) {
+            var adminLimits = new AdminServer.Limits(config.timeouts().requestHead(), config.timeouts().idle(),
+                    config.limits().maxRequestTarget(), config.limits().maxHeaderSize());
             admin = AdminServer.start(config.admin().address().host(), config.admin().address().port(),
-                    config.admin().eventLoops(), registry, this::healthJson);
+                    config.admin().eventLoops(), adminLimits, registry, this::healthJson);
         }
     }
 
