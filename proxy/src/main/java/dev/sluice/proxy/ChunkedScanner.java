@@ -167,13 +167,15 @@ final class ChunkedScanner {
                     throw bad("invalid character in chunk size");
                 }
             }
-            // BWS is allowed only before ';' (and around '=' below): "5 junk" and "5 " are refused
-            case SIZE_BWS -> {
+            // BWS is allowed only before ';' and around '=': "5 junk", "5 " and "5;a b" are refused
+            case SIZE_BWS, EXT_NAME_BWS -> {
                 line();
                 if (b == ';') {
                     state = State.EXT_NAME_START;
+                } else if (b == '=' && state == State.EXT_NAME_BWS) {
+                    state = State.EXT_VALUE_START;
                 } else if (!isWs(b)) {
-                    throw bad("invalid character after chunk size");
+                    throw bad("invalid character in chunk extension");
                 }
             }
             case EXT_NAME_START -> {
@@ -184,29 +186,19 @@ final class ChunkedScanner {
                     throw bad("chunk extension without a name");
                 }
             }
-            case EXT_NAME -> {
+            case EXT_NAME, EXT_TOKEN -> {
                 if (b == '\r') {
                     state = State.SIZE_LF;
                     return;
                 }
                 line();
-                if (b == '=') {
-                    state = State.EXT_VALUE_START;
-                } else if (b == ';') {
+                if (b == ';') {
                     state = State.EXT_NAME_START;
+                } else if (b == '=' && state == State.EXT_NAME) {
+                    state = State.EXT_VALUE_START;
                 } else if (isWs(b)) {
-                    state = State.EXT_NAME_BWS;
+                    state = state == State.EXT_NAME ? State.EXT_NAME_BWS : State.SIZE_BWS;
                 } else if (!HeadParser.isToken(b)) {
-                    throw bad("invalid character in chunk extension name");
-                }
-            }
-            case EXT_NAME_BWS -> {
-                line();
-                if (b == '=') {
-                    state = State.EXT_VALUE_START;
-                } else if (b == ';') {
-                    state = State.EXT_NAME_START;
-                } else if (!isWs(b)) {
                     throw bad("invalid character in chunk extension");
                 }
             }
@@ -218,20 +210,6 @@ final class ChunkedScanner {
                     state = State.EXT_TOKEN;
                 } else if (!isWs(b)) {
                     throw bad("chunk extension without a value");
-                }
-            }
-            case EXT_TOKEN -> {
-                if (b == '\r') {
-                    state = State.SIZE_LF;
-                    return;
-                }
-                line();
-                if (b == ';') {
-                    state = State.EXT_NAME_START;
-                } else if (isWs(b)) {
-                    state = State.SIZE_BWS;
-                } else if (!HeadParser.isToken(b)) {
-                    throw bad("invalid character in chunk extension value");
                 }
             }
             case EXT_QUOTED -> {

@@ -274,12 +274,16 @@ class ProxyHttpTest {
         return r.header("X-Origin");
     }
 
+    /** A loopback port nobody listens on (bound, then closed). */
+    private static int deadPort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
     @Test
     void upstreamDown_gives502() throws Exception {
-        int dead;
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            dead = s.getLocalPort();
-        }
+        int dead = deadPort();
         String conf = Fixture.simple("sluice.upstreams.origin.servers = [\"127.0.0.1:" + dead + "\"]");
         try (Fixture df = new Fixture(conf, "unused"); TestClient c = df.client()) {
             TestClient.Response r = c.send(get("/x")).read();
@@ -292,10 +296,7 @@ class ProxyHttpTest {
     /** A server that is down costs one warning per 10 s, not one per request (the log is not a flood gate). */
     @Test
     void upstreamDown_manyRequests_warnOnce() throws Exception {
-        int dead;
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            dead = s.getLocalPort();
-        }
+        int dead = deadPort();
         String conf = Fixture.simple("sluice.upstreams.origin.servers = [\"127.0.0.1:" + dead + "\"]");
         try (Logs.Capture logs = new Logs.Capture(); Fixture df = new Fixture(conf, "unused"); TestClient c = df.client()) {
             for (int i = 0; i < 50; i++) {
@@ -309,10 +310,7 @@ class ProxyHttpTest {
 
     @Test
     void upstreamDown_failsOverToTheNextServer() throws Exception {
-        int dead;
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            dead = s.getLocalPort();
-        }
+        int dead = deadPort();
         String conf = Fixture.simple("sluice.upstreams.origin.servers = [\"127.0.0.1:" + dead + "\", \"127.0.0.1:%1$d\"]");
         try (Fixture df = new Fixture(conf, "alive"); TestClient c = df.client()) {
             for (int i = 0; i < 4; i++) {
