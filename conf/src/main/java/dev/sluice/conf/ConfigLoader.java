@@ -299,7 +299,8 @@ public final class ConfigLoader {
                     bytes("limits.max-request-body", 0, Long.MAX_VALUE),
                     (int) bytes("limits.max-response-header-size", 256, Integer.MAX_VALUE),
                     new BodyRate(bytes("limits.min-request-body-rate.bytes-per-second", 0, 1L << 40),
-                            positive("limits.min-request-body-rate.window")));
+                            positive("limits.min-request-body-rate.window")),
+                    intAtLeast("limits.max-connections", 0));
 
             Map<String, UpstreamConfig> upstreams = readUpstreams(timeouts);
             List<ListenerConfig> listeners = readListeners(upstreams);

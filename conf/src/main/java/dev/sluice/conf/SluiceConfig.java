@@ -85,9 +85,12 @@ public record SluiceConfig(
 
     public record Timeouts(Duration connect, Duration requestHead, Duration idle, Duration upstreamResponse) {}
 
-    /** maxRequestBody 0 = unlimited. */
+    /**
+     * maxRequestBody 0 = unlimited. maxConnections: open client connections of the whole process, 0 = derived at
+     * start from RLIMIT_NOFILE.
+     */
     public record Limits(int maxRequestTarget, int maxHeaderSize, long maxRequestBody, int maxResponseHeaderSize,
-            BodyRate minRequestBodyRate) {}
+            BodyRate minRequestBodyRate, int maxConnections) {}
 
     /**
      * The least a request body must bring: at least {@code bytesPerSecond * window} bytes in every {@code window}

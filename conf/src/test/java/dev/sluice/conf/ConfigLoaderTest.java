@@ -42,6 +42,7 @@ class ConfigLoaderTest {
         assertEquals(ZeroCopy.AUTO, c.routes().get(0).zeroCopy());
         assertNull(c.routes().get(0).header());
         assertEquals(32 * 1024, c.limits().maxHeaderSize());
+        assertEquals(0, c.limits().maxConnections(), "0: derived from RLIMIT_NOFILE at start");
         assertTrue(c.admin().enabled());
         assertEquals(64, c.splice().maxPipes());
         assertEquals(1 << 20, c.splice().pipeSize());
@@ -164,6 +165,18 @@ class ConfigLoaderTest {
         assertTrue(all.contains("k.conf:4: sluice.upstreams.origin.servers[0].wieght: unknown key"), all);
         assertTrue(all.contains("k.conf:4: sluice.upstreams.origin.pool.max-idel: unknown key"), all);
         assertEquals(4, e.problems().size(), all);
+    }
+
+    @Test
+    void parse_maxConnections_takesACountAndRejectsNegativeOrNonNumbers() {
+        String base = MINIMAL.replace("sluice {", "sluice {\n  limits.max-connections = %s");
+        assertEquals(5000, ConfigLoader.parse(base.formatted("5000"), "m.conf").limits().maxConnections());
+        ConfigException neg = assertThrows(ConfigException.class, () -> ConfigLoader.parse(base.formatted("-1"), "m.conf"));
+        assertEquals(List.of("m.conf:2: sluice.limits.max-connections: must be >= 0, got -1"), neg.problems());
+        ConfigException word = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(base.formatted("lots"), "m.conf"));
+        assertEquals(List.of("m.conf:2: sluice.limits.max-connections: has type string, expected number"),
+                word.problems());
     }
 
     @Test
