@@ -27,8 +27,17 @@ record Transports(Transport kind, IoHandlerFactory ioHandlerFactory, Class<? ext
         Class<? extends SocketChannel> socketChannel, String why) {
 
     static final String MULTISHOT_POLL = "io.netty.iouring.pollAddMultishotEnabled";
+    static final String MULTISHOT_ACCEPT = "io.netty.iouring.acceptMultiShotEnabled";
 
     static {
+        // A multishot accept ends when accepting fails (EMFILE when fds run out, which fails at once whether or
+        // not a client waits), and Netty's io_uring channel re-arms an ended multishot read at once whatever
+        // auto-read says: a listener out of fds cannot pause, its loop spins on the failing accept. A single-shot
+        // accept is re-armed only when auto-read asks for it, which lets ConnectionLimit back off; it costs one
+        // submission per accepted connection. Netty reads this once, when its io_uring classes initialize.
+        if (System.getProperty(MULTISHOT_ACCEPT) == null) {
+            System.setProperty(MULTISHOT_ACCEPT, "false");
+        }
         // Netty's multishot POLLIN stays armed while a splice owns the socket; after a failed splice the
         // channel's close then waits for a completion that never comes (measured: the client never saw
         // the FIN). Netty reads this once, when its io_uring classes initialize, so set it before that
@@ -41,6 +50,11 @@ record Transports(Transport kind, IoHandlerFactory ioHandlerFactory, Class<? ext
     /** False when the operator turned Netty's multishot POLLIN on, which splicing cannot live with. */
     static boolean spliceCompatible() {
         return !Boolean.parseBoolean(System.getProperty(MULTISHOT_POLL));
+    }
+
+    /** False when the operator turned Netty's multishot accept on, with which a failing accept cannot back off. */
+    static boolean acceptBackoffCompatible() {
+        return !Boolean.parseBoolean(System.getProperty(MULTISHOT_ACCEPT));
     }
 
     /** io_uring and epoll give each loop its own SO_REUSEPORT listener socket; NIO shares one. */
