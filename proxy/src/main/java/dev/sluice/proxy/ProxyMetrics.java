@@ -20,6 +20,15 @@ final class ProxyMetrics {
     final AtomicInteger clientConnections = new AtomicInteger();
     final Counter clientConnectionsTotal;
     final Counter localReplies;
+    /** Connections closed at once because the count was already at limits.max-connections. */
+    final Counter refusedLimit;
+    /** Accepts that failed for lack of file descriptors (EMFILE, ENFILE); the client waits in the backlog. */
+    final Counter refusedFd;
+    /** Accepts that failed otherwise. */
+    final Counter refusedError;
+    /** Listening sockets not accepting now, because of the connection limit / after a failed accept. */
+    final AtomicInteger pausedLimit = new AtomicInteger();
+    final AtomicInteger pausedFd = new AtomicInteger();
 
     ProxyMetrics(MeterRegistry registry, String transport) {
         this.registry = registry;
@@ -29,10 +38,31 @@ final class ProxyMetrics {
                 .description("Client connections accepted").register(registry);
         localReplies = Counter.builder("sluice.local.replies").description("Replies Sluice generated itself")
                 .register(registry);
+        refusedLimit = refused("limit");
+        refusedFd = refused("fd_exhausted");
+        refusedError = refused("error");
+        Gauge.builder("sluice.listener.sockets.paused", pausedLimit, AtomicInteger::get)
+                .description("Listening sockets not accepting now, by reason").tag("reason", "limit").register(registry);
+        Gauge.builder("sluice.listener.sockets.paused", pausedFd, AtomicInteger::get)
+                .description("Listening sockets not accepting now, by reason").tag("reason", "fd_exhausted")
+                .register(registry);
         FunctionCounter.builder("sluice.buffer.leaks", BufferLeaks.class, c -> BufferLeaks.reports())
                 .description("Distinct buffer leak reports (only while buffer-leak-detection is on)").register(registry);
         Gauge.builder("sluice.transport", () -> 1).description("Event loop transport in use")
                 .tag("transport", transport).register(registry);
+    }
+
+    private Counter refused(String reason) {
+        return Counter.builder("sluice.client.connections.refused")
+                .description("limit: closed at once, accepted past limits.max-connections; fd_exhausted, error: failed accepts")
+                .tag("reason", reason).register(registry);
+    }
+
+    /** The limits.max-connections in effect (configured or derived). */
+    void connectionLimit(int max) {
+        Gauge.builder("sluice.client.connections.max", () -> max)
+                .description("limits.max-connections in effect (http and tcp client connections of the process)")
+                .register(registry);
     }
 
     /** Event loops by the scheduling policy they actually run under (a refused batch stays normal). */

@@ -38,6 +38,7 @@ public final class Sluice implements AutoCloseable {
     private final ProxyContext context;
     private final List<Channel> listenerChannels = new ArrayList<>();
     private final Map<String, Integer> ports = new LinkedHashMap<>();
+    private ConnectionLimit limit;
     private AdminServer admin;
     private boolean closed;
 
@@ -110,6 +111,20 @@ public final class Sluice implements AutoCloseable {
                         transports.name());
             }
         }
+        int listenerSockets = config.listeners().size() * (transports.reusePort() ? i : 1)
+                + (config.admin().enabled() ? 1 : 0);
+        int splicing = 0;
+        for (LoopContext lc : context.loops()) {
+            splicing += lc.splicer != null ? 1 : 0;
+        }
+        int max = ConnectionLimit.effective(config, listenerSockets, splicing);
+        limit = new ConnectionLimit(max, context.metrics);
+        context.metrics.connectionLimit(max);
+        if (transports.kind() == SluiceConfig.Transport.IO_URING && !Transports.acceptBackoffCompatible()) {
+            LOG.log(System.Logger.Level.WARNING, "-D{0}=true: a multishot accept that fails (out of fds) is re-armed by"
+                    + " Netty at once, so listeners cannot back off and their loops spin until fds are free again",
+                    Transports.MULTISHOT_ACCEPT);
+        }
         Map<String, ProxyMetrics.RouteMeters> routeMeters = new LinkedHashMap<>();
         for (ListenerConfig l : config.listeners()) {
             if (l.mode() == ListenerMode.TCP) {
@@ -164,7 +179,10 @@ public final class Sluice implements AutoCloseable {
         lc.zeroCopyForced = new SpliceZeroCopy(lc.splicer, 1, idle);
     }
 
-    /** One listener socket per loop with SO_REUSEPORT (the kernel spreads connections); NIO shares one. */
+    /**
+     * One listener socket per loop with SO_REUSEPORT (the kernel spreads connections); NIO shares one. Each has a
+     * {@link ConnectionLimit.Gate} ahead of Netty's acceptor.
+     */
     private void bind(ListenerConfig l, java.util.function.Consumer<Channel> init) throws InterruptedException {
         int port = l.address().port();
         List<EventLoop> loops = new ArrayList<>();
@@ -191,10 +209,17 @@ public final class Sluice implements AutoCloseable {
                         }
                     });
             transports.setReusePort(b);
-            if (congestion != null) {
-                // on the listening socket, before bind: accepted sockets inherit it from their listener
-                b.handler(congestion.applier());
-            }
+            ConnectionLimit.Gate gate = limit.gate(l.name());
+            b.handler(new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    if (congestion != null) {
+                        // on the listening socket, before bind: accepted sockets inherit it from their listener
+                        ch.pipeline().addLast(congestion.applier());
+                    }
+                    ch.pipeline().addLast(gate);
+                }
+            });
             Channel ch = b.bind(l.address().host(), port).sync().channel();
             listenerChannels.add(ch);
             port = ((InetSocketAddress) ch.localAddress()).getPort(); // later loops bind the same (even if 0 was asked)
