@@ -74,7 +74,7 @@ public final class Main {
         try {
             sluice = Sluice.start(config);
         } catch (Exception e) {
-            System.err.println("sluice: cannot start: " + e);
+            System.err.println("sluice: cannot start: " + (e instanceof StartException ? e.getMessage() : e));
             if (origin != null) {
                 origin.close();
             }

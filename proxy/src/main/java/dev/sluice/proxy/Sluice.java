@@ -153,8 +153,13 @@ public final class Sluice implements AutoCloseable {
         if (config.admin().enabled()) {
             var adminLimits = new AdminServer.Limits(config.timeouts().requestHead(), config.timeouts().idle(),
                     config.limits().maxRequestTarget(), config.limits().maxHeaderSize());
-            admin = AdminServer.start(config.admin().address().host(), config.admin().address().port(),
-                    config.admin().eventLoops(), adminLimits, registry, this::healthJson);
+            SluiceConfig.HostPort a = config.admin().address();
+            try {
+                admin = AdminServer.start(a.host(), a.port(), config.admin().eventLoops(), adminLimits, registry,
+                        this::healthJson);
+            } catch (java.net.BindException e) {
+                throw bindFailed("admin listener", a, e);
+            }
         }
     }
 
@@ -183,8 +188,12 @@ public final class Sluice implements AutoCloseable {
      * One listener socket per loop with SO_REUSEPORT (the kernel spreads connections); NIO shares one. Each has a
      * {@link ConnectionLimit.Gate} ahead of Netty's acceptor.
      */
-    private void bind(ListenerConfig l, java.util.function.Consumer<Channel> init) throws InterruptedException {
+    private void bind(ListenerConfig l, java.util.function.Consumer<Channel> init)
+            throws StartException, InterruptedException {
         int port = l.address().port();
+        if (transports.reusePort() && port != 0) {
+            ensureUnused(l.name(), l.address());
+        }
         List<EventLoop> loops = new ArrayList<>();
         for (EventExecutor e : group) {
             loops.add((EventLoop) e);
@@ -220,7 +229,14 @@ public final class Sluice implements AutoCloseable {
                     ch.pipeline().addLast(gate);
                 }
             });
-            Channel ch = b.bind(l.address().host(), port).sync().channel();
+            Channel ch;
+            try {
+                ch = b.bind(l.address().host(), port).sync().channel();
+            } catch (InterruptedException e) {
+                throw e;
+            } catch (Exception e) {
+                throw bindFailed("listener " + l.name(), new SluiceConfig.HostPort(l.address().host(), port), e);
+            }
             listenerChannels.add(ch);
             port = ((InetSocketAddress) ch.localAddress()).getPort(); // later loops bind the same (even if 0 was asked)
         }
@@ -228,6 +244,41 @@ public final class Sluice implements AutoCloseable {
         LOG.log(System.Logger.Level.INFO, "listener {0} on {1}:{2} ({3} socket(s), {4}{5})", l.name(), l.address().host(),
                 Integer.toString(port), loops.size(), transports.name(),
                 congestion == null ? "" : ", tcp-congestion " + congestion.algorithm());
+    }
+
+    /**
+     * Refuses an address another socket already listens on. Listening sockets with SO_REUSEPORT of the same user
+     * share a port with any other such group: a second Sluice on the same port would bind without error and take
+     * part of the traffic. A probe socket bound without SO_REUSEPORT (SO_REUSEADDR only, which tolerates what a
+     * previous run left in TIME_WAIT) is refused with EADDRINUSE while anyone listens there. It only binds (never
+     * listens) and closes at once, before the real sockets bind. Two processes that start in the same instant can
+     * both pass it; one that already runs is what it catches.
+     */
+    static void ensureUnused(String listener, SluiceConfig.HostPort address) throws StartException {
+        InetSocketAddress a = new InetSocketAddress(address.host(), address.port());
+        if (a.isUnresolved()) {
+            return; // the real bind reports it
+        }
+        try (java.net.Socket probe = new java.net.Socket()) {
+            probe.setReuseAddress(true);
+            probe.bind(a);
+        } catch (java.io.IOException e) {
+            throw bindFailed("listener " + listener, address, e);
+        }
+    }
+
+    /** One line for the operator: the listener, the address and the system's reason. */
+    private static StartException bindFailed(String what, SluiceConfig.HostPort address, Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (String.valueOf(t.getMessage()).contains("Address already in use")) { // EADDRINUSE, in every transport
+                return new StartException(what + ": " + address + " is already in use by another process");
+            }
+        }
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return new StartException(what + ": cannot listen on " + address + ": " + ConnectionLimit.errnoText(root));
     }
 
     String healthJson() {
