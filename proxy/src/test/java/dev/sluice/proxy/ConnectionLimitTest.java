@@ -15,12 +15,19 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** limits.max-connections: at the limit the listeners stop accepting, and clients wait in the backlog. */
 class ConnectionLimitTest {
     private static String conf(int max) {
+        return conf(max, "auto");
+    }
+
+    private static String conf(int max, String transport) {
         return """
                 sluice {
+                  transport = %s
                   event-loops = 2
                   listeners = [
                     { name = http, address = "127.0.0.1:0" }
@@ -32,7 +39,7 @@ class ConnectionLimitTest {
                   access-log.enabled = false
                   limits.max-connections = %d
                 }
-                """.formatted(max);
+                """.formatted(transport, max);
     }
 
     private static String get(String path) {
@@ -43,9 +50,12 @@ class ConnectionLimitTest {
      * Three connections (two http, one tcp: the limit is for the process) fill a limit of 3; a fourth client is
      * not answered while they stay open, the open ones still are, and the fourth is served once one closes.
      */
-    @Test
-    void atTheLimit_newClientWaitsUntilAConnectionCloses() throws Exception {
-        try (Fixture f = new Fixture(conf(3), "limit")) {
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "epoll", "nio"})
+    void atTheLimit_newClientWaitsUntilAConnectionCloses(String transport) throws Exception {
+        // a listening socket per listener and loop; NIO has one per listener
+        int sockets = transport.equals("nio") ? 2 : 4;
+        try (Fixture f = new Fixture(conf(3, transport), "limit-" + transport)) {
             TestClient c1 = f.client();
             TestClient c2 = f.client();
             TestClient t1 = new TestClient(f.sluice.port("raw"));
@@ -54,8 +64,8 @@ class ConnectionLimitTest {
                 assertEquals(200, c1.send(get("/a")).read().status);
                 assertEquals(200, c2.send(get("/b")).read().status);
                 assertEquals(200, t1.send(get("/c")).read().status);
-                // both listeners, one socket per loop each: every one of them stops accepting
-                await(() -> paused(f, "limit") == 4, "all 4 listening sockets paused at the limit");
+                // both listeners: every listening socket stops accepting
+                await(() -> paused(f, "limit") == sockets, "all " + sockets + " listening sockets paused at the limit");
                 assertEquals(3.0, gauge(f, "sluice.client.connections.max"));
 
                 c4 = f.client(); // the kernel completes the handshake: it waits in the accept queue
@@ -71,7 +81,7 @@ class ConnectionLimitTest {
                 c2.close(); // below the limit: accepting resumes and the waiting client is served
                 TestClient.Response r = c4.read();
                 assertEquals(200, r.status, r.toString());
-                await(() -> paused(f, "limit") == 4, "paused again: c1, t1 and c4 fill the limit");
+                await(() -> paused(f, "limit") == sockets, "paused again: c1, t1 and c4 fill the limit");
                 assertEquals(0.0, refused(f, "limit"), "no connection was accepted past the limit");
                 assertEquals(0.0, refused(f, "fd_exhausted"));
             } finally {
