@@ -19,7 +19,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -32,8 +31,8 @@ import java.util.stream.Stream;
  * a connection that finds the count already at the limit is closed at once and counted.
  *
  * <p>An accept that fails (EMFILE, ENFILE, ...) pauses that socket for a back-off that starts at 10 ms and doubles
- * up to 1 s, reset by the next accept that works; it is logged at most once per {@link #LOG_PERIOD_NANOS} per
- * listener, with how many failures were not logged. The exception ends here: Netty's ServerBootstrapAcceptor would
+ * up to 1 s, reset by the next accept that works; it is logged at most once per {@link #LOG_PERIOD} per listener,
+ * with how many failures were not logged. The exception ends here: Netty's ServerBootstrapAcceptor would
  * otherwise stop that socket for 1 s and pass it on to the pipeline's tail, which logs each one.
  */
 final class ConnectionLimit {
@@ -45,12 +44,13 @@ final class ConnectionLimit {
     static final int LOW_LIMIT = 64;
     static final long FIRST_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(1);
-    static final long LOG_PERIOD_NANOS = TimeUnit.SECONDS.toNanos(10);
+    static final java.time.Duration LOG_PERIOD = java.time.Duration.ofSeconds(10);
 
     final int max;
     private final AtomicInteger open = new AtomicInteger();
     private final List<Gate> gates = new CopyOnWriteArrayList<>();
-    private final Map<String, FailureLog> failureLogs = new ConcurrentHashMap<>();
+    /** Accept failures are logged per listener (all its sockets), at most once per {@link #LOG_PERIOD}. */
+    private final Map<String, LogLimiter> failureLogs = new ConcurrentHashMap<>();
     private final ProxyMetrics metrics;
     private final ChannelFutureListener released = f -> released();
 
@@ -64,7 +64,7 @@ final class ConnectionLimit {
 
     /** The handler for one listening socket of {@code listener} (one per socket: it keeps that socket's state). */
     Gate gate(String listener) {
-        Gate g = new Gate(listener, failureLogs.computeIfAbsent(listener, l -> new FailureLog()));
+        Gate g = new Gate(listener, failureLogs.computeIfAbsent(listener, l -> new LogLimiter(LOG_PERIOD)));
         gates.add(g);
         return g;
     }
@@ -90,7 +90,7 @@ final class ConnectionLimit {
      */
     final class Gate extends ChannelInboundHandlerAdapter {
         final String listener;
-        private final FailureLog failures;
+        private final LogLimiter failures;
         private volatile Channel channel;
         private boolean limitPaused;
         private boolean fdPaused;
@@ -98,7 +98,7 @@ final class ConnectionLimit {
         final Runnable checkLimit = this::checkLimit;
         private final Runnable retry = this::retry;
 
-        private Gate(String listener, FailureLog failures) {
+        private Gate(String listener, LogLimiter failures) {
             this.listener = listener;
             this.failures = failures;
         }
@@ -136,8 +136,7 @@ final class ConnectionLimit {
             boolean fds = errno.equals("EMFILE") || errno.equals("ENFILE");
             (fds ? metrics.refusedFd : metrics.refusedError).increment();
             if (fdPaused) {
-                failures.suppressed.incrementAndGet(); // a completion already under way when it paused
-                return;
+                return; // a completion already under way when it paused
             }
             long pause = backoffNanos;
             backoffNanos = Math.min(backoffNanos * 2, MAX_BACKOFF_NANOS);
@@ -147,7 +146,18 @@ final class ConnectionLimit {
             } catch (RejectedExecutionException stopping) {
                 return; // Sluice is stopping
             }
-            failures.failed(this, cause, errno, pause);
+            long more = failures.admit();
+            if (more >= 0) {
+                String line = "listener " + listener + ": accept failed: " + errnoText(cause) + " (" + errno + "); this"
+                        + " socket stops accepting for " + TimeUnit.NANOSECONDS.toMillis(pause) + " ms, then retries,"
+                        + " backing off up to " + TimeUnit.NANOSECONDS.toMillis(MAX_BACKOFF_NANOS) + " ms"
+                        + LogLimiter.more(more);
+                if (cause instanceof IOException) {
+                    LOG.log(System.Logger.Level.WARNING, line); // the errno says it all
+                } else {
+                    LOG.log(System.Logger.Level.WARNING, line, cause); // not the system's: where it came from matters
+                }
+            }
         }
 
         private void retry() {
@@ -241,32 +251,6 @@ final class ConnectionLimit {
         String m = String.valueOf(cause.getMessage());
         int i = m.lastIndexOf("): ");
         return i >= 0 ? m.substring(i + 3) : m;
-    }
-
-    /** Accept failures of one listener (all its sockets): one WARNING per period at most, then a count. */
-    private static final class FailureLog {
-        private final AtomicLong nextLogNanos = new AtomicLong(System.nanoTime());
-        private final AtomicLong suppressed = new AtomicLong();
-
-        void failed(Gate gate, Throwable cause, String errno, long pauseNanos) {
-            long now = System.nanoTime();
-            long next = nextLogNanos.get();
-            if (now - next < 0 || !nextLogNanos.compareAndSet(next, now + LOG_PERIOD_NANOS)) {
-                suppressed.incrementAndGet();
-                return;
-            }
-            long more = suppressed.getAndSet(0);
-            String line = java.text.MessageFormat.format("listener {0}: accept failed: {1} ({2}); this socket stops"
-                    + " accepting for {3} ms, then retries, backing off up to {4} ms{5}", gate.listener, errnoText(cause),
-                    errno, Long.toString(TimeUnit.NANOSECONDS.toMillis(pauseNanos)),
-                    Long.toString(TimeUnit.NANOSECONDS.toMillis(MAX_BACKOFF_NANOS)),
-                    more == 0 ? "" : "; " + more + " more accept failure(s) of this listener since the last such line");
-            if (cause instanceof IOException) {
-                LOG.log(System.Logger.Level.WARNING, line); // the errno says it all
-            } else {
-                LOG.log(System.Logger.Level.WARNING, line, cause); // not the system's: where it came from matters
-            }
-        }
     }
 
     // ---- the limit in effect: configured, or derived from RLIMIT_NOFILE ----
