@@ -20,10 +20,12 @@ class ProcCpuTest {
         long hz = ProcCpu.clockTicksPerSecond();
         long[] a = ProcCpu.userSystemTicks(SELF);
         assertNotNull(a);
-        // ~300 ms of pure computation: user time
+        // ~300 ms of pure computation: user time. Phases are timed by this thread's own CPU time, not the wall
+        // clock, so that a busy machine (other builds on the 2 cores) lengthens them instead of starving them.
+        java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
         long x = 0;
-        for (long end = System.nanoTime() + 300_000_000L; System.nanoTime() < end; ) {
-            for (int i = 0; i < 10_000; i++) {
+        for (long end = cpu.getCurrentThreadUserTime() + 300_000_000L; cpu.getCurrentThreadUserTime() < end; ) {
+            for (int i = 0; i < 2_000_000; i++) { // a few ms: reading the thread's CPU clock is itself a system call
                 x = x * 6364136223846793005L + 1442695040888963407L;
             }
         }
@@ -32,7 +34,8 @@ class ProcCpuTest {
         Path f = Files.createTempFile("proccpu", ".bin");
         try {
             byte[] chunk = new byte[1 << 20];
-            for (long end = System.nanoTime() + 300_000_000L; System.nanoTime() < end; ) {
+            long startSys = cpu.getCurrentThreadCpuTime() - cpu.getCurrentThreadUserTime();
+            while (cpu.getCurrentThreadCpuTime() - cpu.getCurrentThreadUserTime() - startSys < 300_000_000L) {
                 Files.write(f, chunk);
                 x += Files.readAllBytes(f).length;
             }
