@@ -12,7 +12,7 @@ import dev.sluice.proxy.BodyTransfer.Framing;
  * @param transferEncoding  the Transfer-Encoding field value (all fields joined) for {@link Framing#CHUNKED}, else null
  */
 record BodyFraming(Framing framing, long length, String transferEncoding) {
-    private static final BodyFraming NONE = new BodyFraming(Framing.NONE, 0, null);
+    static final BodyFraming NONE = new BodyFraming(Framing.NONE, 0, null);
     private static final BodyFraming UNTIL_CLOSE = new BodyFraming(Framing.UNTIL_CLOSE, 0, null);
 
     /**

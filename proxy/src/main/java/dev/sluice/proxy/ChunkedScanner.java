@@ -328,7 +328,7 @@ final class ChunkedScanner {
      * Proxy-*). A recipient that merged them into the header section would read the message differently.
      */
     static boolean droppedFromTrailers(String name) {
-        return Exchange.neverHopByHop(name) || name.equalsIgnoreCase("Connection") || name.equalsIgnoreCase("Keep-Alive")
+        return HeaderRules.neverHopByHop(name) || name.equalsIgnoreCase("Connection") || name.equalsIgnoreCase("Keep-Alive")
                 || name.equalsIgnoreCase("TE") || name.equalsIgnoreCase("Trailer") || name.equalsIgnoreCase("Upgrade")
                 || name.regionMatches(true, 0, "Proxy-", 0, 6);
     }

@@ -9,7 +9,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 
 /**
  * A client connection: reads request heads, runs one {@link Exchange} at a time (pipelined requests
@@ -271,10 +270,5 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         LOG.log(System.Logger.Level.DEBUG, "client connection error from {0}: {1}", clientIp, cause.toString());
         abort();
-    }
-
-    static ByteBuf ascii(Channel ch, String s) {
-        byte[] b = s.getBytes(StandardCharsets.ISO_8859_1);
-        return ch.alloc().buffer(b.length).writeBytes(b);
     }
 }

@@ -1,23 +1,49 @@
 package dev.sluice.proxy;
 
 import dev.sluice.proxy.BodyTransfer.Framing;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
- * One request and its response: validation, routing, an upstream connection from the loop's pool,
- * header rewriting, and the two body transfers. Lives on the client connection's loop only.
+ * One request and its response, on the client connection's loop only, in {@link Phase phases}: the request is
+ * checked and routed ({@link RequestCheck}), a server of the route's group is tried ({@link ServerAttempts}, a pooled
+ * connection first), the rewritten request goes upstream ({@link HeaderRules}) with its body ({@link BodyTransfer}),
+ * and the response head and body come back. Any step may end it early with a local reply ({@link Failure#reply}) or,
+ * once a response is under way, by cutting it short. The end releases both connections: the client's kept, closed
+ * in stages or aborted ({@link ClientEnd}), the upstream's pooled only when its framing left nothing in doubt.
  */
 final class Exchange implements BodyTransfer.Owner {
     private static final System.Logger LOG = System.getLogger(Exchange.class.getName());
-    private static final String VIA = "sluice";
     /** Interim (1xx) responses relayed before the final one; more is a broken or hostile upstream (502). */
     static final int MAX_INTERIM_RESPONSES = 16;
+    /** Sends of a bodiless idempotent request on a fresh connection after a pooled one turned out closed. */
+    private static final int MAX_ATTEMPTS = 3;
+
+    /** Where the exchange stands. Phases only move forward; a local reply jumps to RESPONSE, any end to DONE. */
+    enum Phase {
+        /** The request head is checked and routed. */
+        REQUEST,
+        /** A server is picked, and a pooled connection taken or a new one made. */
+        CONNECT,
+        /** The request goes upstream (head, then any body) and the response head is awaited. */
+        UPSTREAM,
+        /** A response head went to the client (the upstream's, or a local reply); its body may still be flowing. */
+        RESPONSE,
+        /** Over: logged, connections released once no splice refers to them any more. */
+        DONE
+    }
+
+    /** How the client connection goes on after this exchange; only ever moves to a harder end. */
+    enum ClientEnd {
+        /** Read the next request. */
+        KEEP_ALIVE,
+        /** The response was complete; close in stages (ClientConnection's lingering close). */
+        CLOSE,
+        /** The response was cut short: close at once, so that it never looks complete. */
+        ABORT
+    }
 
     final ClientConnection client;
     final HttpHead req;
@@ -25,39 +51,31 @@ final class Exchange implements BodyTransfer.Owner {
     private final long startNanos;
     private final ProxyContext proxy;
 
+    private Phase phase = Phase.REQUEST;
+    private ClientEnd clientEnd = ClientEnd.CLOSE; // until the request says it keeps the connection
+
     private Router.Route route;
-    private Upstreams.LoopGroup group;
-    private int server = -1;
-    private long tried;
-    private int attempts;
-    private ProxyException lastConnectFailure;
+    private ServerAttempts servers;
     private UpstreamConnection up;
     private boolean upReused;
     private boolean upstreamReusable = true;
 
-    private Framing reqFraming = Framing.NONE;
-    private long reqLength;
-    private String reqTransferEncoding;
+    private BodyFraming reqFraming = BodyFraming.NONE;
     private BodyTransfer reqBody;
+    /** The request's last byte went upstream (the response timeout runs from then). */
+    private boolean requestSent;
+    private long requestSentNanos;
     /** The current window of the request body's minimum rate: when it began, and the body's progress then. */
     private long rateWindowStartNanos;
     private long rateWindowBytes;
-    private boolean requestSent;
-    private long requestSentNanos;
-    private boolean clientKeepAlive;
-    private boolean closeClient;
 
     private HeadParser upParser;
     private ByteBuf upIn;
     private boolean responseBytesSeen;
     private HttpHead resp;
     private int interimResponses;
-    private boolean responseStarted;
     private BodyTransfer respBody;
     private long lastProgressNanos;
-    private boolean done;
-    /** Close the client at once (a response cut short) instead of ending the exchange normally. */
-    private boolean abortClient;
     /** Splices being cancelled; the sockets are released only when this reaches zero. */
     private int pendingCancels;
 
@@ -82,162 +100,100 @@ final class Exchange implements BodyTransfer.Owner {
         }
     }
 
-    // ---------------------------------------------------------------- request side
+    private void clientEnds(ClientEnd end) {
+        if (end.compareTo(clientEnd) > 0) {
+            clientEnd = end;
+        }
+    }
+
+    // ---------------------------------------------------------------- REQUEST
 
     void start() {
-        String path;
+        RequestCheck check;
         try {
-            path = validate();
+            check = RequestCheck.of(req, proxy.maxRequestBody);
         } catch (ProxyException e) {
             reject(e);
             return;
         }
+        reqFraming = check.framing();
+        if (check.keepAlive()) {
+            clientEnd = ClientEnd.KEEP_ALIVE;
+        }
         String host = Router.normalizeHost(req.get("Host"));
-        route = client.router.match(host, path, req);
+        route = client.router.match(host, check.path(), req);
         if (route == null) {
-            reject(new ProxyException(Failure.NO_ROUTE, "no route for host '" + host + "' path '" + path + "'"));
+            reject(new ProxyException(Failure.NO_ROUTE, "no route for host '" + host + "' path '" + check.path() + "'"));
             return;
         }
         entry.route = route.name();
-        group = client.loop.group(route.group());
+        servers = new ServerAttempts(client.loop.group(route.group()));
+        phase = Phase.CONNECT;
         connect();
     }
 
-    /** Checks the request (RFC 9112 framing rules included) and returns its path for routing. */
-    private String validate() throws ProxyException {
-        switch (req.method) {
-            case "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH" -> { }
-            default -> throw new ProxyException(Failure.NOT_IMPLEMENTED, "method " + req.method + " not implemented");
-        }
-        int hosts = req.count("Host");
-        if (hosts > 1) {
-            throw new ProxyException(Failure.BAD_REQUEST, "more than one Host header");
-        }
-        String path;
-        String target = req.target;
-        if (target.startsWith("/")) {
-            path = target;
-        } else if (target.regionMatches(true, 0, "http://", 0, 7) || target.regionMatches(true, 0, "https://", 0, 8)) {
-            // absolute-form: its authority replaces Host (RFC 9112 3.2.2); forward origin-form
-            int authStart = target.indexOf("//") + 2;
-            int slash = target.indexOf('/', authStart);
-            String authority = slash < 0 ? target.substring(authStart) : target.substring(authStart, slash);
-            if (authority.isEmpty() || authority.indexOf('@') >= 0) {
-                throw new ProxyException(Failure.BAD_REQUEST, "malformed request target");
-            }
-            path = slash < 0 ? "/" : target.substring(slash);
-            req.target = path;
-            req.set("Host", authority);
-            hosts = 1;
-        } else if (target.equals("*") && req.method.equals("OPTIONS")) {
-            path = "*";
-        } else {
-            throw new ProxyException(Failure.BAD_REQUEST, "malformed request target");
-        }
-        if (hosts == 0 && req.minorVersion >= 1) {
-            throw new ProxyException(Failure.BAD_REQUEST, "missing Host header");
-        }
-        if (hosts == 1) {
-            String h = req.get("Host");
-            for (int i = 0; i < h.length(); i++) {
-                char c = h.charAt(i);
-                if (c <= ' ' || c == '/' || c == '\\' || c == '@' || c >= 0x7f) {
-                    throw new ProxyException(Failure.BAD_REQUEST, "invalid Host header");
-                }
-            }
-        }
-        int pathEnd = path.indexOf('?');
-        if (pathEnd >= 0) {
-            path = path.substring(0, pathEnd);
-        }
-
-        BodyFraming framing = BodyFraming.ofRequest(req, proxy.maxRequestBody);
-        reqFraming = framing.framing();
-        reqLength = framing.length();
-        reqTransferEncoding = framing.transferEncoding();
-        clientKeepAlive = req.minorVersion >= 1 ? !req.hasToken("Connection", "close")
-                : req.hasToken("Connection", "keep-alive");
-        return path;
-    }
+    // ---------------------------------------------------------------- CONNECT
 
     private void connect() {
         long now = System.nanoTime();
-        while (true) {
-            int s = group.pick(tried);
-            if (s < 0) {
-                fail(lastConnectFailure != null ? lastConnectFailure
-                        : new ProxyException(Failure.SERVICE_UNAVAILABLE, "no server of upstream '" + group.group.name + "' left to try"));
-                return;
-            }
-            server = s;
-            if (s < 64) {
-                tried |= 1L << s;
-            }
-            attempts++;
-            UpstreamConnection pooled = group.pollIdle(s, now);
-            if (pooled != null) {
-                attach(pooled, true);
-                return;
-            }
-            break;
-        }
-        UpstreamConnection conn = new UpstreamConnection(group, server);
-        int target = server;
-        new Bootstrap().group(client.channel.eventLoop()) // shared-nothing: same loop as the client
-                .channel(proxy.transports.socketChannel())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, new ReadSizes())
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, group.group.connectTimeoutMillis))
-                .handler(conn)
-                .connect(group.group.addresses[target])
-                .addListener((ChannelFuture f) -> connected(conn, target, f));
-    }
-
-    private void connected(UpstreamConnection conn, int target, ChannelFuture f) {
-        Upstreams.Group g = group.group;
-        if (!f.isSuccess()) {
-            ProxyException e = Failure.fromUpstream(f.cause(), g.labels[target]);
-            g.connectFailed(f.cause(), e.reason());
-            if (done) {
-                return;
-            }
-            lastConnectFailure = e;
-            connect(); // the next untried server, if any
+        int s = servers.next();
+        if (s < 0) {
+            fail(servers.exhausted());
             return;
         }
-        g.connectOk.increment();
-        if (done) {
-            // the client went away while we connected: keep the fresh connection for the next request
+        UpstreamConnection pooled = servers.group.pollIdle(s, now);
+        if (pooled != null) {
+            attach(pooled, true);
+            return;
+        }
+        UpstreamConnection conn = new UpstreamConnection(servers.group, s);
+        servers.connect(client.channel.eventLoop(), proxy.transports, conn, new ReadSizes(), false)
+                .addListener((ChannelFuture f) -> connected(conn, s, f));
+    }
+
+    private void connected(UpstreamConnection conn, int s, ChannelFuture f) {
+        if (!f.isSuccess()) {
+            servers.failed(s, f.cause(), "");
+            if (phase == Phase.CONNECT) {
+                connect(); // the next untried server, if any
+            }
+            return;
+        }
+        servers.group.group.connectOk.increment();
+        if (phase != Phase.CONNECT) {
+            // the exchange ended while we connected: keep the fresh connection for the next request
             conn.idle();
-            group.release(target, conn, System.nanoTime());
+            servers.group.release(s, conn, System.nanoTime());
             return;
         }
         attach(conn, false);
     }
 
+    // ---------------------------------------------------------------- UPSTREAM
+
     private void attach(UpstreamConnection c, boolean reused) {
+        phase = Phase.UPSTREAM;
         up = c;
         upReused = reused;
         c.exchange = this;
-        c.requests++;
         if (reused) {
-            group.group.reused.increment();
+            servers.group.group.reused.increment();
         }
-        group.active[server]++;
+        servers.group.active[servers.server()]++;
         entry.upstream = c.label();
         upParser = new HeadParser(false, proxy.maxResponseHeaderSize, Integer.MAX_VALUE);
 
-        ByteBuf head = upstreamHead();
-        if (reqFraming == Framing.NONE) {
+        HeaderRules.forUpstream(req, reqFraming.transferEncoding(), client.clientIp, c.label());
+        ByteBuf head = req.encodeRequest(client.channel.alloc());
+        if (reqFraming.framing() == Framing.NONE) {
             up.channel.writeAndFlush(head);
             requestComplete();
         } else {
-            reqBody = new BodyTransfer(client.channel, up.channel, reqFraming, reqLength, true, false,
+            reqBody = new BodyTransfer(client.channel, up.channel, reqFraming.framing(), reqFraming.length(), true, false,
                     proxy.maxRequestBody, zeroCopy(), this);
             rateWindowStartNanos = System.nanoTime();
             reqBody.start(head, client.buffered());
-            if (done) {
+            if (phase == Phase.DONE) {
                 return; // the body bytes read with the head were refused (bad chunk framing, over the limit)
             }
         }
@@ -254,67 +210,6 @@ final class Exchange implements BodyTransfer.Owner {
         };
     }
 
-    /** The request head as sent upstream: hop-by-hop fields removed, forwarding fields added. */
-    private ByteBuf upstreamHead() {
-        HttpHead h = req;
-        String originalHost = h.get("Host");
-        stripHopByHop(h);
-        if (reqFraming == Framing.CHUNKED) {
-            h.add("Transfer-Encoding", reqTransferEncoding);
-        }
-        String xff = h.joined("X-Forwarded-For");
-        h.set("X-Forwarded-For", xff == null ? client.clientIp : xff + ", " + client.clientIp);
-        h.set("X-Forwarded-Proto", "http");
-        if (originalHost != null) {
-            h.set("X-Forwarded-Host", originalHost);
-        } else {
-            h.add("Host", up.label()); // HTTP/1.0 without Host: name the server we talk to
-        }
-        addVia(h, req.minorVersion);
-        return h.encodeRequest(client.channel.alloc());
-    }
-
-    /**
-     * RFC 9110 7.6.1: Connection, the fields it names, and the standard hop-by-hop fields. A Connection option that
-     * names a field framing or routing the message ({@link #neverHopByHop}) is ignored: dropping Content-Length while
-     * still sending the body is request smuggling, dropping Host misroutes it.
-     */
-    static void stripHopByHop(HttpHead h) {
-        String connection = h.joined("Connection");
-        if (connection != null) {
-            for (String token : connection.split(",")) {
-                String t = token.trim();
-                if (!t.isEmpty() && !neverHopByHop(t)) {
-                    h.remove(t);
-                }
-            }
-        }
-        h.remove("Connection");
-        h.remove("Keep-Alive");
-        h.remove("TE");
-        h.remove("Trailer");
-        h.remove("Upgrade");
-        h.remove("Transfer-Encoding");
-        for (int i = h.size() - 1; i >= 0; i--) {
-            if (h.names.get(i).regionMatches(true, 0, "Proxy-", 0, 6)) {
-                h.names.remove(i);
-                h.values.remove(i);
-            }
-        }
-    }
-
-    /** Fields a Connection option may not remove: Content-Length, Transfer-Encoding (handled by framing) and Host. */
-    static boolean neverHopByHop(String name) {
-        return name.equalsIgnoreCase("Content-Length") || name.equalsIgnoreCase("Transfer-Encoding")
-                || name.equalsIgnoreCase("Host");
-    }
-
-    private static void addVia(HttpHead h, int minor) {
-        String via = h.joined("Via");
-        String mine = (minor == 0 ? "1.0 " : "1.1 ") + VIA;
-        h.set("Via", via == null ? mine : via + ", " + mine);
-    }
-
     boolean requestBodyOpen() {
         return reqBody != null && !reqBody.isFinished();
     }
@@ -329,12 +224,10 @@ final class Exchange implements BodyTransfer.Owner {
         requestSentNanos = System.nanoTime();
     }
 
-    // ---------------------------------------------------------------- response side
-
     void upstreamRead(ByteBuf buf) {
         lastProgressNanos = System.nanoTime();
         responseBytesSeen = true;
-        if (done) {
+        if (phase == Phase.DONE) {
             buf.release();
             return;
         }
@@ -361,26 +254,36 @@ final class Exchange implements BodyTransfer.Owner {
                 responseHead(h);
                 return;
             }
-            if (h.status == 101) {
-                upstreamReusable = false;
-                fail(new ProxyException(Failure.BAD_GATEWAY, "upstream switched protocols though Upgrade was not forwarded"));
+            if (!interim(h)) {
                 return;
-            }
-            if (++interimResponses > MAX_INTERIM_RESPONSES) {
-                upstreamReusable = false;
-                fail(new ProxyException(Failure.BAD_GATEWAY, "upstream sent more than " + MAX_INTERIM_RESPONSES
-                        + " interim (1xx) responses"));
-                return;
-            }
-            if (req.minorVersion >= 1) {
-                // interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they come
-                stripHopByHop(h);
-                ByteBuf out = h.encodeResponse(client.channel.alloc());
-                entry.bytesOut += out.readableBytes();
-                client.channel.writeAndFlush(out);
             }
         }
     }
+
+    /** A 1xx response: relayed to HTTP/1.1 clients as it comes; false when it ended the exchange. */
+    private boolean interim(HttpHead h) {
+        if (h.status == 101) {
+            upstreamReusable = false;
+            fail(new ProxyException(Failure.BAD_GATEWAY, "upstream switched protocols though Upgrade was not forwarded"));
+            return false;
+        }
+        if (++interimResponses > MAX_INTERIM_RESPONSES) {
+            upstreamReusable = false;
+            fail(new ProxyException(Failure.BAD_GATEWAY, "upstream sent more than " + MAX_INTERIM_RESPONSES
+                    + " interim (1xx) responses"));
+            return false;
+        }
+        if (req.minorVersion >= 1) {
+            // 100 Continue, 103 Early Hints
+            HeaderRules.stripHopByHop(h);
+            ByteBuf out = h.encodeResponse(client.channel.alloc());
+            entry.bytesOut += out.readableBytes();
+            client.channel.writeAndFlush(out);
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- RESPONSE
 
     private void responseHead(HttpHead h) {
         resp = h;
@@ -394,30 +297,28 @@ final class Exchange implements BodyTransfer.Owner {
             return;
         }
         Framing framing = bf.framing();
-        long length = bf.length();
-        String te = bf.transferEncoding();
         if (framing == Framing.UNTIL_CLOSE || h.hasToken("Connection", "close")
                 || (h.minorVersion == 0 && !h.hasToken("Connection", "keep-alive"))) {
             upstreamReusable = false;
         }
         boolean dechunk = framing == Framing.CHUNKED && req.minorVersion == 0;
-        if (!clientKeepAlive || framing == Framing.UNTIL_CLOSE || dechunk) {
-            closeClient = true;
+        if (framing == Framing.UNTIL_CLOSE || dechunk) {
+            clientEnds(ClientEnd.CLOSE);
         }
-        stripHopByHop(h);
+        HeaderRules.stripHopByHop(h);
         if (framing == Framing.CHUNKED && !dechunk) {
-            h.add("Transfer-Encoding", te);
+            h.add("Transfer-Encoding", bf.transferEncoding());
         }
-        addVia(h, h.minorVersion);
-        if (closeClient) {
+        HeaderRules.addVia(h, h.minorVersion);
+        if (clientEnd != ClientEnd.KEEP_ALIVE) {
             h.add("Connection", "close");
         } else if (req.minorVersion == 0) {
             h.add("Connection", "keep-alive");
         }
         ByteBuf out = h.encodeResponse(client.channel.alloc());
         entry.bytesOut += out.readableBytes();
-        responseStarted = true;
-        respBody = new BodyTransfer(up.channel, client.channel, framing, length, false, dechunk, 0, zeroCopy(), this);
+        phase = Phase.RESPONSE;
+        respBody = new BodyTransfer(up.channel, client.channel, framing, bf.length(), false, dechunk, 0, zeroCopy(), this);
         ByteBuf pre = upIn;
         upIn = null;
         respBody.start(out, pre);
@@ -439,7 +340,7 @@ final class Exchange implements BodyTransfer.Owner {
             if (reqBody != null && !reqBody.isFinished()) {
                 // answered before the upload ended: the rest of the body is unread, so neither side is
                 // reusable (finish() stops the upload)
-                closeClient = true;
+                clientEnds(ClientEnd.CLOSE);
                 upstreamReusable = false;
             }
             finish();
@@ -448,10 +349,10 @@ final class Exchange implements BodyTransfer.Owner {
 
     @Override
     public void bodyFailed(BodyTransfer t, ProxyException cause) {
-        if (t == reqBody && cause.failure == Failure.BAD_GATEWAY && !responseStarted) {
+        if (t == reqBody && cause.failure == Failure.BAD_GATEWAY && phase == Phase.UPSTREAM) {
             // the upstream stopped taking the body; it may still have answered (e.g. 413): wait for that,
             // and upstreamClosed() reports 502 if no response comes
-            closeClient = true;
+            clientEnds(ClientEnd.CLOSE);
             upstreamReusable = false;
             entry.reason = cause.reason();
             return;
@@ -460,10 +361,10 @@ final class Exchange implements BodyTransfer.Owner {
         fail(cause);
     }
 
-    // ---------------------------------------------------------------- endings
+    // ---------------------------------------------------------------- events that end it
 
     void upstreamClosed(UpstreamConnection c) {
-        if (done || c != up) {
+        if (phase == Phase.DONE || c != up) {
             return;
         }
         upstreamReusable = false;
@@ -471,16 +372,17 @@ final class Exchange implements BodyTransfer.Owner {
             respBody.sourceClosed();
             return;
         }
-        if (!responseBytesSeen && upReused && reqFraming == Framing.NONE && attempts < 4
+        if (!responseBytesSeen && upReused && reqFraming.framing() == Framing.NONE && servers.attempts() <= MAX_ATTEMPTS
                 && (req.method.equals("GET") || req.method.equals("HEAD") || req.method.equals("OPTIONS"))) {
             // a pooled connection the server had closed meanwhile: safe to send again on a fresh one
-            group.active[server]--;
+            servers.group.active[servers.server()]--;
             up = null;
-            tried = 0;
+            servers.retryAll();
             if (upIn != null) {
                 upIn.release();
                 upIn = null;
             }
+            phase = Phase.CONNECT;
             connect();
             return;
         }
@@ -490,27 +392,30 @@ final class Exchange implements BodyTransfer.Owner {
     }
 
     void clientClosed() {
-        if (done) {
+        if (phase == Phase.DONE) {
             return;
         }
         upstreamReusable = false;
-        if (entry.status == 0 || !responseStarted) {
+        boolean responding = phase == Phase.RESPONSE;
+        if (entry.status == 0 || !responding) {
             entry.status = 499; // client closed request (as nginx logs it)
         }
         if (entry.reason.isEmpty()) {
-            entry.reason = "client closed the connection" + (responseStarted ? " during the response" : "");
+            entry.reason = "client closed the connection" + (responding ? " during the response" : "");
         }
         finish();
     }
 
+    /** The loop's watchdog: the upstream response timeout, the request body's minimum rate, the idle timeout. */
     void tick(long now) {
-        if (done) {
+        if (phase == Phase.DONE) {
             return;
         }
-        if (requestSent && resp == null && up != null && now - requestSentNanos > group.group.responseTimeoutNanos) {
+        Upstreams.Group g = servers == null ? null : servers.group.group;
+        if (requestSent && resp == null && up != null && now - requestSentNanos > g.responseTimeoutNanos) {
             upstreamReusable = false;
             fail(new ProxyException(Failure.GATEWAY_TIMEOUT, "upstream response timeout after "
-                    + group.group.config.responseTimeout() + " (" + up.label() + ")"));
+                    + g.config.responseTimeout() + " (" + up.label() + ")"));
             return;
         }
         if (proxy.minBodyBytesPerWindow > 0 && reqBody != null && !reqBody.isFinished()
@@ -537,7 +442,7 @@ final class Exchange implements BodyTransfer.Owner {
 
     /** Sluice is stopping: end now, closing the client (a response cut short must not look complete). */
     void stop() {
-        if (done) {
+        if (phase == Phase.DONE) {
             return;
         }
         if (entry.reason.isEmpty()) {
@@ -547,7 +452,7 @@ final class Exchange implements BodyTransfer.Owner {
             entry.status = 503;
         }
         upstreamReusable = false;
-        abortClient = true;
+        clientEnds(ClientEnd.ABORT);
         finish();
     }
 
@@ -557,56 +462,39 @@ final class Exchange implements BodyTransfer.Owner {
      * the status that went out in its reason, so the access log never shows such a response as a plain success.
      */
     private void fail(ProxyException e) {
-        if (done) {
+        if (phase == Phase.DONE) {
             return;
         }
-        if (entry.reason.isEmpty()) {
-            entry.reason = e.reason();
-        }
-        if (responseStarted) {
-            entry.reason = e.reason();
-            if (e.failure.status >= 500 && resp != null) {
-                entry.reason += " (response cut short after " + resp.status + " was sent)";
-                entry.status = e.failure.status;
-            }
-            abortClient = true;
-            finish();
-        } else {
+        if (phase != Phase.RESPONSE) {
             reject(e);
+            return;
         }
+        entry.reason = e.reason();
+        if (e.failure.status >= 500 && resp != null) {
+            entry.reason += " (response cut short after " + resp.status + " was sent)";
+            entry.status = e.failure.status;
+        }
+        clientEnds(ClientEnd.ABORT);
+        finish();
     }
 
     /** Sends a locally generated reply for {@code e} and ends the exchange. */
     void reject(ProxyException e) {
-        if (done) {
+        if (phase == Phase.DONE) {
             return;
         }
-        boolean close = e.failure.closesConnection || req == null
-                || (reqFraming != Framing.NONE && (reqBody == null || !reqBody.isFinished()))
-                || closeClient || !clientKeepAlive;
-        closeClient = close;
+        if (e.failure.closesConnection || req == null
+                || (reqFraming.framing() != Framing.NONE && (reqBody == null || !reqBody.isFinished()))) {
+            clientEnds(ClientEnd.CLOSE); // bad input, or a request body not read to its end
+        }
         entry.status = e.failure.status;
         entry.reason = e.reason();
-        if (entry.route.isEmpty() && route == null) {
-            entry.route = "";
-        }
         proxy.metrics.localReplies.increment();
         LOG.log(System.Logger.Level.DEBUG, "{0} {1} from {2}: {3}", e.failure.status, e.failure.phrase, client.clientIp, e.reason());
-        String body = e.failure.status + " " + e.failure.phrase
-                + (e.failure.status < 500 ? ": " + e.reason() : "") + "\n";
-        byte[] bodyBytes = body.getBytes(StandardCharsets.UTF_8);
-        boolean head = req != null && "HEAD".equals(req.method);
-        String headText = "HTTP/1.1 " + e.failure.status + " " + e.failure.phrase + "\r\n"
-                + "Content-Type: text/plain; charset=utf-8\r\n"
-                + "Content-Length: " + bodyBytes.length + "\r\n"
-                + "Via: 1.1 " + VIA + "\r\n"
-                + (close ? "Connection: close\r\n" : "") + "\r\n";
-        ByteBuf out = ClientConnection.ascii(client.channel, headText);
-        if (!head) {
-            out.writeBytes(bodyBytes);
-        }
+        ByteBuf out = e.failure.reply(client.channel.alloc(), e.reason(), req != null && "HEAD".equals(req.method),
+                clientEnd != ClientEnd.KEEP_ALIVE);
         entry.bytesOut += out.readableBytes();
-        responseStarted = true;
+        phase = Phase.RESPONSE;
         if (client.state != ClientConnection.State.CLOSED) {
             client.channel.writeAndFlush(out);
         } else {
@@ -615,11 +503,13 @@ final class Exchange implements BodyTransfer.Owner {
         finish();
     }
 
+    // ---------------------------------------------------------------- DONE
+
     private void finish() {
-        if (done) {
+        if (phase == Phase.DONE) {
             return;
         }
-        done = true;
+        phase = Phase.DONE;
         // A splice still in flight refers to the sockets' fds: nothing is closed or pooled until the
         // kernel has let go of them (a closed fd number is reused at once by the next accept).
         if (reqBody != null && reqBody.cancel(this::cancelled)) {
@@ -645,32 +535,10 @@ final class Exchange implements BodyTransfer.Owner {
             upIn = null;
         }
         if (up != null) {
-            group.active[server]--;
-            UpstreamConnection c = up;
-            up = null;
-            boolean reusable = upstreamReusable && !abortClient && requestSent && respBody != null
-                    && respBody.isFinished() && (reqBody == null || reqBody.isFinished()) && c.channel.isActive();
-            if (reusable && (respBody.trailingBytes || bytesAfterBody(c) != 0)) {
-                // The server sent more than its response announced: pooled, the surplus would be read as the
-                // answer to the next request sent on this connection (a response desync). Close it instead.
-                reusable = false;
-                group.group.surplus(c.label(), "bytes after the response to " + req.method + " " + req.target);
-                if (entry.reason.isEmpty()) {
-                    entry.reason = "upstream sent bytes after the response (connection not reused)";
-                }
-            }
-            if (reusable) {
-                c.idle();
-                group.release(server, c, System.nanoTime());
-            } else {
-                c.exchange = null;
-                c.channel.close();
-            }
+            releaseUpstream();
         }
-        long reqBytes = reqBody == null ? 0 : reqBody.bytes;
-        long respBytes = respBody == null ? 0 : respBody.bytes;
-        entry.bytesIn += reqBytes;
-        entry.bytesOut += respBytes;
+        entry.bytesIn += reqBody == null ? 0 : reqBody.bytes;
+        entry.bytesOut += respBody == null ? 0 : respBody.bytes;
         entry.durationMillis = (System.nanoTime() - startNanos) / 1e6;
         if (route != null) {
             ProxyMetrics.RouteMeters m = route.meters();
@@ -684,10 +552,35 @@ final class Exchange implements BodyTransfer.Owner {
         }
         entry.mechanism = mechanismLabel();
         proxy.accessLog.log(entry);
-        if (abortClient) {
+        if (clientEnd == ClientEnd.ABORT) {
             client.abort();
         } else {
-            client.exchangeDone(this, closeClient || !clientKeepAlive);
+            client.exchangeDone(this, clientEnd == ClientEnd.CLOSE);
+        }
+    }
+
+    /** Back to the pool when its framing left nothing in doubt, else closed. */
+    private void releaseUpstream() {
+        servers.group.active[servers.server()]--;
+        UpstreamConnection c = up;
+        up = null;
+        boolean reusable = upstreamReusable && clientEnd != ClientEnd.ABORT && requestSent && respBody != null
+                && respBody.isFinished() && (reqBody == null || reqBody.isFinished()) && c.channel.isActive();
+        if (reusable && (respBody.trailingBytes || bytesAfterBody(c) != 0)) {
+            // The server sent more than its response announced: pooled, the surplus would be read as the
+            // answer to the next request sent on this connection (a response desync). Close it instead.
+            reusable = false;
+            servers.group.group.surplus(c.label(), "bytes after the response to " + req.method + " " + req.target);
+            if (entry.reason.isEmpty()) {
+                entry.reason = "upstream sent bytes after the response (connection not reused)";
+            }
+        }
+        if (reusable) {
+            c.idle();
+            servers.group.release(servers.server(), c, System.nanoTime());
+        } else {
+            c.exchange = null;
+            c.channel.close();
         }
     }
 
@@ -723,6 +616,6 @@ final class Exchange implements BodyTransfer.Owner {
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "Exchange[%s %s route=%s]", entry.method, entry.target, entry.route);
+        return String.format(Locale.ROOT, "Exchange[%s %s %s route=%s]", entry.method, entry.target, phase, entry.route);
     }
 }

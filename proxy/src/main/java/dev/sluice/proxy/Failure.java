@@ -31,6 +31,24 @@ enum Failure {
         this.closesConnection = closesConnection;
     }
 
+    /**
+     * The reply for this failure: a short text body (with the reason for 4xx; a 5xx says no more than its status,
+     * the log has the upstream's details), {@code Connection: close} when the connection ends after it, no body for
+     * a HEAD request.
+     */
+    io.netty.buffer.ByteBuf reply(io.netty.buffer.ByteBufAllocator alloc, String reason, boolean headRequest, boolean close) {
+        byte[] body = (status + " " + phrase + (status < 500 ? ": " + reason : "") + "\n")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        String head = "HTTP/1.1 " + status + " " + phrase + "\r\n"
+                + "Content-Type: text/plain; charset=utf-8\r\n"
+                + "Content-Length: " + body.length + "\r\n"
+                + "Via: 1.1 " + HeaderRules.VIA + "\r\n"
+                + (close ? "Connection: close\r\n" : "") + "\r\n";
+        byte[] h = head.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        io.netty.buffer.ByteBuf out = alloc.buffer(h.length + (headRequest ? 0 : body.length)).writeBytes(h);
+        return headRequest ? out : out.writeBytes(body);
+    }
+
     /** Maps an upstream-side exception to the reply the client gets and a reason for the log. */
     static ProxyException fromUpstream(Throwable t, String upstream) {
         if (t instanceof ProxyException p) {

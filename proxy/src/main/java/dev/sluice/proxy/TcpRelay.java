@@ -1,7 +1,6 @@
 package dev.sluice.proxy;
 
 import dev.sluice.conf.SluiceConfig.ListenerConfig;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -9,7 +8,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -32,10 +30,10 @@ final class TcpRelay {
     private final long startNanos = System.nanoTime();
     private final Side client;
     private Side server;
-    private Upstreams.LoopGroup loopGroup;
+    private ServerAttempts servers;
     private LoopContext loop;
+    /** The server connected to, or -1. */
     private int serverIndex = -1;
-    private long tried;
     private long lastActivityNanos = startNanos;
     private ScheduledFuture<?> idleTimer;
     private boolean finished;
@@ -61,33 +59,22 @@ final class TcpRelay {
     }
 
     private void connect(Channel clientChannel) {
-        loop = proxy.loop(clientChannel.eventLoop());
-        loop.relays.add(this);
-        loopGroup = loop.group(group);
-        int s = loopGroup.pick(tried);
+        if (servers == null) {
+            loop = proxy.loop(clientChannel.eventLoop());
+            loop.relays.add(this);
+            servers = new ServerAttempts(loop.group(group));
+        }
+        int s = servers.next();
         if (s < 0) {
-            entry.reason = entry.reason.isEmpty() ? "no server of upstream '" + group.name + "' reachable" : entry.reason;
+            entry.reason = servers.exhausted().reason();
             finish();
             return;
         }
-        serverIndex = s;
-        if (s < 64) {
-            tried |= 1L << s;
-        }
         Side side = new Side(false);
-        new Bootstrap().group(clientChannel.eventLoop())
-                .channel(proxy.transports.socketChannel())
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, ReadSizes.bulk())
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) group.connectTimeoutMillis)
-                .handler(side)
-                .connect(group.addresses[s])
+        servers.connect(clientChannel.eventLoop(), proxy.transports, side, ReadSizes.bulk(), true)
                 .addListener((ChannelFuture f) -> {
                     if (!f.isSuccess()) {
-                        entry.reason = Failure.fromUpstream(f.cause(), group.labels[s]).reason();
-                        group.connectFailed(f.cause(), entry.reason + " (tcp listener " + listener.name() + ")");
+                        entry.reason = servers.failed(s, f.cause(), " (tcp listener " + listener.name() + ")").reason();
                         if (!finished && client.channel.isActive()) {
                             connect(clientChannel); // next server
                         }
@@ -98,7 +85,8 @@ final class TcpRelay {
                         f.channel().close();
                         return;
                     }
-                    loopGroup.active[s]++;
+                    servers.group.active[s]++;
+                    serverIndex = s;
                     server = side;
                     client.peer = server;
                     server.peer = client;
@@ -155,7 +143,7 @@ final class TcpRelay {
         client.channel.close();
         if (server != null) {
             server.channel.close();
-            loopGroup.active[serverIndex]--;
+            servers.group.active[serverIndex]--;
         }
         entry.durationMillis = (System.nanoTime() - startNanos) / 1e6;
         entry.bytesIn = client.bytesRead + client.spliced;

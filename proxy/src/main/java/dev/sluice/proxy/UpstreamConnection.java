@@ -13,7 +13,6 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     /** The exchange using this connection; null while idle in the pool. */
     Exchange exchange;
     long idleSinceNanos;
-    int requests;
 
     private boolean counted;
 
