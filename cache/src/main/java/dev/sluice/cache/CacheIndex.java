@@ -1,0 +1,180 @@
+package dev.sluice.cache;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import dev.sluice.shm.Store;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The one process-wide index: primary key to the stored variants of that URI, in Caffeine (W-TinyLFU admission,
+ * weighted by the bytes a key's variants hold, bodies, heads and metadata together). Any loop looks up and stores;
+ * a body lives in the filling loop's store, and whoever removes a variant from the index frees its extent, which
+ * drains until its last send lets go and then goes back to its owner loop.
+ * <p>
+ * Caffeine's maintenance (eviction included) runs on the calling thread, not on a pool: an evicted body is freed
+ * as part of the store that caused it, so memory never waits on another thread to come back.
+ */
+public final class CacheIndex {
+    /** What {@link #lookup} found. */
+    public sealed interface Lookup {
+        /** A variant for this request (its freshness is the caller's to judge). */
+        record Hit(StoredResponse response) implements Lookup {}
+
+        /** Nothing stored for this URI. */
+        record UriMiss() implements Lookup {}
+
+        /** Variants of this URI are stored, but none matches the request's Vary fields. */
+        record VaryMiss(List<String> varyNames) implements Lookup {}
+    }
+
+    private static final Lookup.UriMiss URI_MISS = new Lookup.UriMiss();
+
+    private final Cache<String, Variants> cache;
+    private final LongAdder evictions = new LongAdder();
+    private final LongAdder evictedBytes = new LongAdder();
+
+    /** The variants of one URI: a small immutable list, replaced whole on every change. */
+    private record Variants(List<StoredResponse> list) {
+        long weight() {
+            long w = 0;
+            for (StoredResponse r : list) {
+                w += r.weight();
+            }
+            return w;
+        }
+    }
+
+    /** @param maxBytes the index's share of the memory budget (the stores' total capacity bounds bodies anyway) */
+    public CacheIndex(long maxBytes) {
+        this.cache = Caffeine.newBuilder()
+                .maximumWeight(maxBytes)
+                .weigher((String k, Variants v) -> (int) Math.min(Integer.MAX_VALUE, v.weight()))
+                .executor(Runnable::run)
+                .evictionListener((String k, Variants v, RemovalCause cause) -> {
+                    if (v != null && cause.wasEvicted()) {
+                        evictions.increment();
+                        evictedBytes.add(v.weight());
+                        v.list().forEach(CacheIndex::free);
+                    }
+                })
+                .build();
+    }
+
+    /** The variant of {@code primary} whose Vary fields match {@code request}. */
+    public Lookup lookup(String primary, Fields request) {
+        Variants v = cache.getIfPresent(primary);
+        if (v == null || v.list().isEmpty()) {
+            return URI_MISS;
+        }
+        List<String> varyNames = v.list().get(0).varyNames();
+        for (StoredResponse r : v.list()) {
+            if (r.secondary().equals(CacheKey.secondary(r.varyNames(), request))) {
+                return new Lookup.Hit(r);
+            }
+            varyNames = r.varyNames();
+        }
+        return new Lookup.VaryMiss(varyNames);
+    }
+
+    /**
+     * Stores a variant, replacing one with the same secondary key (whose body is freed). The variants of a URI all
+     * follow the newest response's Vary: stored ones that vary on other fields are dropped (RFC 9111 4.1 keys them by
+     * the response's Vary).
+     */
+    public void put(StoredResponse response) {
+        List<StoredResponse> dropped = new ArrayList<>();
+        cache.asMap().compute(response.primary(), (k, old) -> {
+            List<StoredResponse> list = new ArrayList<>();
+            list.add(response);
+            if (old != null) {
+                for (StoredResponse r : old.list()) {
+                    if (r.secondary().equals(response.secondary()) || !r.varyNames().equals(response.varyNames())) {
+                        dropped.add(r);
+                    } else {
+                        list.add(r);
+                    }
+                }
+            }
+            return new Variants(List.copyOf(list));
+        });
+        dropped.forEach(CacheIndex::free);
+    }
+
+    /** Removes every variant of {@code primary}; returns their count and weight. */
+    public Removed invalidate(String primary) {
+        Variants v = cache.asMap().remove(primary);
+        if (v == null) {
+            return Removed.NONE;
+        }
+        v.list().forEach(CacheIndex::free);
+        return new Removed(v.list().size(), v.weight());
+    }
+
+    /** What an invalidation or eviction removed. */
+    public record Removed(int entries, long bytes) {
+        public static final Removed NONE = new Removed(0, 0);
+    }
+
+    /**
+     * Makes room in {@code store}: removes the coldest variants whose bodies live there (Caffeine's eviction order)
+     * until their bodies' reserved bytes reach {@code bytes}, looking at most at {@code scan} of the coldest keys.
+     * A freed body's blocks come back when its sends let go and the store next allocates or reclaims.
+     */
+    public Removed evictFrom(Store store, long bytes, int scan) {
+        var eviction = cache.policy().eviction();
+        if (eviction.isEmpty()) {
+            return Removed.NONE;
+        }
+        Map<String, Variants> coldest = eviction.get().coldest(scan);
+        int entries = 0;
+        long freed = 0;
+        for (var e : coldest.entrySet()) {
+            if (freed >= bytes) {
+                break;
+            }
+            boolean here = e.getValue().list().stream().anyMatch(r -> r.body() != null && r.body().store() == store);
+            if (here && cache.asMap().remove(e.getKey(), e.getValue())) {
+                for (StoredResponse r : e.getValue().list()) {
+                    free(r);
+                    entries++;
+                    if (r.body() != null && r.body().store() == store) {
+                        freed += r.body().capacity();
+                    }
+                }
+                evictions.increment();
+                evictedBytes.add(e.getValue().weight());
+            }
+        }
+        return new Removed(entries, freed);
+    }
+
+    private static void free(StoredResponse r) {
+        if (r.body() != null) {
+            r.body().free();
+        }
+    }
+
+    /** Keys stored (URIs, not variants). */
+    public long keys() {
+        cache.cleanUp();
+        return cache.estimatedSize();
+    }
+
+    /** Bytes the index holds by its weigher. */
+    public long weight() {
+        var eviction = cache.policy().eviction();
+        return eviction.isPresent() && eviction.get().weightedSize().isPresent() ? eviction.get().weightedSize().getAsLong() : 0;
+    }
+
+    public long evictions() {
+        return evictions.sum();
+    }
+
+    public long evictedBytes() {
+        return evictedBytes.sum();
+    }
+}

@@ -1,0 +1,52 @@
+package dev.sluice.cache;
+
+import dev.sluice.shm.Extent;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One stored variant: its response head (status, reason and fields as they will be sent, hop-by-hop fields already
+ * removed), its freshness, and its body in an extent of the filling loop's store. Immutable once published in the
+ * {@link CacheIndex}, but for its hit counter; the body extent is freed when the variant leaves the index, and stays
+ * readable for sends that retained it before ({@link Extent#tryRetain()}).
+ *
+ * @param primary    the primary key ({@link CacheKey#primary})
+ * @param secondary  the secondary key from the request's values of {@code varyNames}
+ * @param varyNames  the response's Vary field names, normalised ({@link CacheKey#varyNames})
+ */
+public record StoredResponse(String primary, String secondary, List<String> varyNames, int status, String reason,
+        List<String> names, List<String> values, Freshness freshness, Extent body, long length, AtomicLong hits) {
+
+    /** Bytes held per stored field line beyond its characters (list slots, string headers). */
+    private static final int PER_FIELD = 64;
+    /** Bytes held per variant beyond its head and body (this record, its keys' headers, the index's node). */
+    private static final int PER_ENTRY = 512;
+
+    public StoredResponse {
+        names = List.copyOf(names);
+        values = List.copyOf(values);
+        varyNames = List.copyOf(varyNames);
+        if (names.size() != values.size()) {
+            throw new IllegalArgumentException(names.size() + " names for " + values.size() + " values");
+        }
+    }
+
+    /** What this variant costs the memory budget: its body's reserved bytes, its head and its metadata. */
+    public long weight() {
+        long w = PER_ENTRY + primary.length() + secondary.length() + reason.length();
+        for (int i = 0; i < names.size(); i++) {
+            w += PER_FIELD + names.get(i).length() + values.get(i).length();
+        }
+        return w + (body == null ? 0 : body.capacity());
+    }
+
+    /** The first value of a stored field, or null. */
+    public String field(String name) {
+        for (int i = 0; i < names.size(); i++) {
+            if (names.get(i).equalsIgnoreCase(name)) {
+                return values.get(i);
+            }
+        }
+        return null;
+    }
+}

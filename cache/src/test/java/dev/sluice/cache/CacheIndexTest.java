@@ -1,0 +1,144 @@
+package dev.sluice.cache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sluice.shm.Extent;
+import dev.sluice.shm.LockPolicy;
+import dev.sluice.shm.Segments;
+import dev.sluice.shm.ShmBuilder;
+import dev.sluice.shm.Store;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The index over real (memfd) stores: lookups by Vary, and every way a variant leaves frees its body exactly once. */
+class CacheIndexTest {
+    private static final long T = 1_796_000_000L;
+    private Segments segments;
+    private Store store;
+
+    @BeforeEach
+    void stores() {
+        segments = ShmBuilder.newBuilder().totalBytes(8 << 20).loops(2).memfd().lockPolicy(LockPolicy.OFF).build();
+        store = segments.store(0);
+    }
+
+    @AfterEach
+    void close() {
+        segments.close();
+    }
+
+    private StoredResponse stored(String primary, List<String> vary, Fields req, long bodyBytes) {
+        Extent body = store.allocate(bodyBytes);
+        assertNotNull(body, "the store has room");
+        Freshness f = Freshness.of(TestFields.of("Cache-Control", "max-age=60"), CacheControl.parse("max-age=60"), 200, T, T, 0, 0, false);
+        return new StoredResponse(primary, CacheKey.secondary(vary, req), vary, 200, "OK", List.of("Content-Length"),
+                List.of(Long.toString(bodyBytes)), f, body, bodyBytes, new AtomicLong());
+    }
+
+    @Test
+    void lookup_hitUriMissVaryMiss() {
+        CacheIndex index = new CacheIndex(64 << 20);
+        List<String> vary = List.of("accept-encoding");
+        StoredResponse gzip = stored("h/a", vary, TestFields.of("Accept-Encoding", "gzip"), 1000);
+        index.put(gzip);
+        assertInstanceOf(CacheIndex.Lookup.UriMiss.class, index.lookup("h/b", TestFields.of()));
+        var hit = assertInstanceOf(CacheIndex.Lookup.Hit.class, index.lookup("h/a", TestFields.of("accept-encoding", "GZIP")));
+        assertSame(gzip, hit.response());
+        var miss = assertInstanceOf(CacheIndex.Lookup.VaryMiss.class, index.lookup("h/a", TestFields.of("Accept-Encoding", "br")));
+        assertEquals(vary, miss.varyNames());
+        StoredResponse br = stored("h/a", vary, TestFields.of("Accept-Encoding", "br"), 1000);
+        index.put(br);
+        assertSame(br, ((CacheIndex.Lookup.Hit) index.lookup("h/a", TestFields.of("Accept-Encoding", "br"))).response());
+        assertSame(gzip, ((CacheIndex.Lookup.Hit) index.lookup("h/a", TestFields.of("Accept-Encoding", "gzip"))).response());
+        assertEquals(1, index.keys());
+    }
+
+    @Test
+    void replacingAVariant_freesTheOldBody_butASendStillHoldsIt() {
+        CacheIndex index = new CacheIndex(64 << 20);
+        StoredResponse first = stored("h/a", List.of(), TestFields.of(), 4096);
+        index.put(first);
+        assertTrue(first.body().tryRetain(), "a hit's send takes a reference");
+        index.put(stored("h/a", List.of(), TestFields.of(), 4096));
+        assertEquals(Extent.State.DRAINING, first.body().state(), "freed, but the send still reads it");
+        assertFalse(first.body().tryRetain(), "no new send may start from a replaced body");
+        first.body().release();
+        store.reclaim();
+        assertEquals(Extent.State.FREE, first.body().state());
+    }
+
+    @Test
+    void aResponseVaryingOnOtherFields_dropsTheVariantsKeyedTheOldWay() {
+        CacheIndex index = new CacheIndex(64 << 20);
+        StoredResponse old = stored("h/a", List.of("accept"), TestFields.of("Accept", "a"), 100);
+        index.put(old);
+        index.put(stored("h/a", List.of("accept-language"), TestFields.of("Accept-Language", "en"), 100));
+        assertEquals(Extent.State.FREE, reclaimed(old));
+    }
+
+    @Test
+    void invalidate_removesEveryVariantAndFreesThem() {
+        CacheIndex index = new CacheIndex(64 << 20);
+        List<String> vary = List.of("accept");
+        StoredResponse a = stored("h/a", vary, TestFields.of("Accept", "a"), 5000);
+        StoredResponse b = stored("h/a", vary, TestFields.of("Accept", "b"), 5000);
+        index.put(a);
+        index.put(b);
+        CacheIndex.Removed removed = index.invalidate("h/a");
+        assertEquals(2, removed.entries());
+        assertTrue(removed.bytes() >= 2 * 8192, removed.toString());
+        assertEquals(Extent.State.FREE, reclaimed(a));
+        assertEquals(Extent.State.FREE, reclaimed(b));
+        assertInstanceOf(CacheIndex.Lookup.UriMiss.class, index.lookup("h/a", TestFields.of("Accept", "a")));
+        assertEquals(CacheIndex.Removed.NONE, index.invalidate("h/a"));
+    }
+
+    @Test
+    void overTheWeightBudget_theIndexEvictsAndFreesBodies() {
+        long perEntry = stored("h/probe", List.of(), TestFields.of(), 64 << 10).weight();
+        CacheIndex index = new CacheIndex(perEntry * 10);
+        List<StoredResponse> all = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            StoredResponse r = stored("h/" + i, List.of(), TestFields.of(), 64 << 10);
+            all.add(r);
+            index.put(r);
+            store.reclaim();
+        }
+        assertTrue(index.weight() <= perEntry * 10, index.weight() + " > " + perEntry * 10);
+        assertTrue(index.evictions() >= 29, index.evictions() + " evictions");
+        long live = all.stream().filter(r -> r.body().state() == Extent.State.LIVE).count();
+        assertEquals(index.keys(), live, "every variant out of the index had its body freed, and only those");
+    }
+
+    @Test
+    void evictFrom_freesTheColdestBodiesOfThatStoreOnly() {
+        CacheIndex index = new CacheIndex(64 << 20);
+        Store other = segments.store(1);
+        Extent elsewhere = other.allocate(4096);
+        Freshness f = Freshness.of(TestFields.of(), CacheControl.parse("max-age=60"), 200, T, T, 0, 0, false);
+        StoredResponse remote = new StoredResponse("h/remote", "", List.of(), 200, "OK", List.of(), List.of(), f,
+                elsewhere, 4096, new AtomicLong());
+        index.put(remote);
+        for (int i = 0; i < 8; i++) {
+            index.put(stored("h/" + i, List.of(), TestFields.of(), 100_000));
+        }
+        CacheIndex.Removed r = index.evictFrom(store, 250_000, 64);
+        assertTrue(r.bytes() >= 250_000, r.toString());
+        assertTrue(r.entries() >= 3 && r.entries() < 8, r.toString());
+        assertEquals(Extent.State.LIVE, elsewhere.state(), "another loop's body is not touched");
+        assertEquals(9 - r.entries(), index.keys());
+    }
+
+    private Extent.State reclaimed(StoredResponse r) {
+        store.reclaim();
+        return r.body().state();
+    }
+}
