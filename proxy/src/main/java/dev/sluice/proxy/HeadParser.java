@@ -13,6 +13,11 @@ final class HeadParser {
     private final boolean request;
     private final int maxHead;
     private final int maxTarget;
+    /**
+     * The longest request line (bytes before its LF): the target's limit and room for method and version. A long:
+     * the configuration allows a target limit up to the largest int.
+     */
+    private final long maxLine;
     /** Index (relative to readerIndex) up to which no head terminator exists. */
     private int scanned;
 
@@ -20,6 +25,7 @@ final class HeadParser {
         this.request = request;
         this.maxHead = maxHead;
         this.maxTarget = maxTarget;
+        this.maxLine = maxTarget + 32L;
     }
 
     void reset() {
@@ -49,22 +55,19 @@ final class HeadParser {
         }
         int start = in.readerIndex();
         int end = findEnd(in, start);
-        if (end < 0) {
-            int readable = in.readableBytes();
-            if (readable > maxHead) {
-                throw tooLarge(in, start, readable);
-            }
-            if (request) {
-                int eol = in.indexOf(start, start + readable, (byte) '\n');
-                if (eol < 0 && readable > maxTarget + 32) {
-                    throw new ProxyException(Failure.URI_TOO_LONG, "request line longer than " + (maxTarget + 32) + " bytes");
-                }
-            }
-            return null;
-        }
-        int length = end - start;
+        int length = (end < 0 ? in.writerIndex() : end) - start;
+        // The limits are checked on the bytes seen so far in one order, and decided on bytes that every way of
+        // receiving them has seen at that point: the same bytes get the same answer however they were cut into reads.
         if (length > maxHead) {
-            throw tooLarge(in, start, length);
+            throw tooLarge(in, start);
+        }
+        if (request && requestLineLength(in, start, start + length) > maxLine) {
+            // known to be too long (even before its end came): refused, never parsed (a long method) or refused
+            // for another reason
+            throw lineTooLong();
+        }
+        if (end < 0) {
+            return null;
         }
         HttpHead head = new HttpHead();
         head.wireLength = length;
@@ -90,15 +93,30 @@ final class HeadParser {
         return head;
     }
 
-    private ProxyException tooLarge(ByteBuf in, int start, int length) {
+    /**
+     * A head over {@code maxHead}: for a request, 414 when its request line is over the limit within the head's
+     * first {@code maxHead + 1} bytes, else 431. Those bytes are all that was certainly received when the head was
+     * found too large, so the answer is the same however the head arrived.
+     */
+    private ProxyException tooLarge(ByteBuf in, int start) {
         if (request) {
-            int eol = in.indexOf(start, start + Math.min(length, in.readableBytes()), (byte) '\n');
-            if (eol < 0 || eol - start > maxTarget + 32) {
-                return new ProxyException(Failure.URI_TOO_LONG, "request line longer than " + (maxTarget + 32) + " bytes");
+            int window = (int) Math.min(maxHead + 1L, in.writerIndex() - start);
+            if (requestLineLength(in, start, start + window) > maxLine) {
+                return lineTooLong();
             }
             return new ProxyException(Failure.HEADERS_TOO_LARGE, "request head larger than " + maxHead + " bytes");
         }
         return new ProxyException(Failure.BAD_GATEWAY, "upstream response head larger than " + maxHead + " bytes");
+    }
+
+    private ProxyException lineTooLong() {
+        return new ProxyException(Failure.URI_TOO_LONG, "request line longer than " + maxLine + " bytes");
+    }
+
+    /** Bytes of the request line at {@code start} known so far: up to its LF, or up to {@code limit} without one. */
+    private static int requestLineLength(ByteBuf in, int start, int limit) {
+        int eol = in.indexOf(start, limit, (byte) '\n');
+        return (eol < 0 ? limit : eol) - start;
     }
 
     /** Returns the index just past the blank line ending the head, or -1. Accepts CRLF and bare LF. */
