@@ -20,6 +20,8 @@ final class HeadParser {
     private final long maxLine;
     /** Index (relative to readerIndex) up to which no head terminator exists. */
     private int scanned;
+    /** Empty lines skipped before the coming request line, in this call and earlier ones. */
+    private int emptyLines;
 
     HeadParser(boolean request, int maxHead, int maxTarget) {
         this.request = request;
@@ -30,6 +32,7 @@ final class HeadParser {
 
     void reset() {
         scanned = 0;
+        emptyLines = 0;
     }
 
     /**
@@ -38,9 +41,9 @@ final class HeadParser {
      */
     HttpHead parse(ByteBuf in) throws ProxyException {
         if (request) {
-            // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line.
-            int skipped = 0;
-            while (in.isReadable() && skipped < 4) {
+            // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line. Up to 4 are,
+            // counted over calls: however they arrive, a fifth is read as the (malformed) request line.
+            while (in.isReadable() && emptyLines < 4) {
                 byte b = in.getByte(in.readerIndex());
                 if (b == '\r' && in.readableBytes() >= 2 && in.getByte(in.readerIndex() + 1) == '\n') {
                     in.skipBytes(2);
@@ -49,7 +52,7 @@ final class HeadParser {
                 } else {
                     break;
                 }
-                skipped++;
+                emptyLines++;
                 scanned = 0;
             }
         }
@@ -89,7 +92,7 @@ final class HeadParser {
             pos = next(b, le);
         }
         in.readerIndex(end);
-        scanned = 0;
+        reset();
         return head;
     }
 

@@ -73,4 +73,20 @@ class HeadParserTest {
         }
         assertEquals(Failure.URI_TOO_LONG, refusal(new HeadParser(true, 256, 64), head));
     }
+
+    /** Up to 4 empty lines before a request line are skipped, counted over reads: a fifth is the (bad) request line. */
+    @Test
+    void emptyLinesBeforeTheRequestLine_countedOverReads() throws ProxyException {
+        String get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assertNotNull(inReads(new HeadParser(true, 4096, 1024), "\r\n".repeat(4) + get));
+        assertNotNull(inReads(new HeadParser(true, 4096, 1024), "\r\n\n", "\r\n\r\n", get));
+        assertEquals(Failure.BAD_REQUEST, refusal(new HeadParser(true, 4096, 1024), "\r\n".repeat(5) + get));
+        assertEquals(Failure.BAD_REQUEST, refusal(new HeadParser(true, 4096, 1024), "\r\n".repeat(4), "\r\n" + get));
+        // after a head, the count starts again for the next (pipelined) one
+        HeadParser p = new HeadParser(true, 4096, 1024);
+        ByteBuf in = buf("\r\n\r\n" + get + "\r\n\r\n\r\n\r\n" + get);
+        assertNotNull(p.parse(in));
+        assertNotNull(p.parse(in));
+        assertEquals(0, in.readableBytes());
+    }
 }
