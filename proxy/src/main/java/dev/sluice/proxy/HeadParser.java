@@ -243,8 +243,7 @@ final class HeadParser {
             throw new ProxyException(Failure.BAD_GATEWAY, "upstream status code " + status + " outside 100-599");
         }
         for (int i = from + 13; i < to; i++) {
-            byte b = in[i];
-            if ((b < 0x20 && b != '\t') || b == 0x7f) {
+            if (!isFieldText(in[i])) {
                 throw new ProxyException(Failure.BAD_GATEWAY, "invalid character in upstream reason phrase");
             }
         }
@@ -309,12 +308,20 @@ final class HeadParser {
         }
         for (int i = colon + 1; i < to; i++) {
             byte b = in[i];
-            // VCHAR, obs-text (>= 0x80, negative as a byte), SP and HTAB; everything else (CR, LF, NUL...) is not
-            if ((b < 0x20 && b != '\t') || b == 0x7f) {
+            if (!isFieldText(b)) {
                 return "invalid character 0x" + Integer.toHexString(b & 0xff) + " in field value in " + section;
             }
         }
         return null;
+    }
+
+    /**
+     * VCHAR, obs-text, SP or HTAB: what a field value, a reason phrase and a quoted string may hold (RFC 9110 5.5,
+     * 5.6.4, RFC 9112 4); everything else (CR, LF, NUL, the other controls, DEL) is not. obs-text is 0x80-0xff,
+     * negative as a byte: a plain {@code b < 0x20} would refuse it.
+     */
+    static boolean isFieldText(byte b) {
+        return b < 0 || b >= 0x20 && b != 0x7f || b == '\t';
     }
 
     private ProxyException fail(String reason) {

@@ -8,11 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
  * The head parser on its own: what {@code HeadFuzzTest} found. A head gets the same answer however its bytes are
- * cut into reads.
+ * cut into reads; obs-text is field content.
  */
 class HeadParserTest {
     private static ByteBuf buf(String s) {
@@ -88,5 +89,22 @@ class HeadParserTest {
         assertNotNull(p.parse(in));
         assertNotNull(p.parse(in));
         assertEquals(0, in.readableBytes());
+    }
+
+    /** obs-text (0x80-0xff) is field content in values and reason phrases (RFC 9110 5.5); controls stay refused. */
+    @Test
+    void obsText_inValuesAndReason_isAccepted() throws ProxyException {
+        HttpHead req = new HeadParser(true, 4096, 1024).parse(buf("GET / HTTP/1.1\r\nHost: a\r\nX-Name: \u00e9t\u00e9\r\n\r\n"));
+        assertEquals("\u00e9t\u00e9", req.get("X-Name"));
+        HttpHead resp = new HeadParser(false, 4096, Integer.MAX_VALUE).parse(buf(
+                "HTTP/1.1 200 Tr\u00e8s bien\r\nContent-Disposition: attachment; filename=\"r\u00c3\u00a9sum\u00c3\u00a9.pdf\"\r\n\r\n"));
+        assertEquals("Tr\u00e8s bien", resp.reasonPhrase);
+        assertEquals("attachment; filename=\"r\u00c3\u00a9sum\u00c3\u00a9.pdf\"", resp.get("Content-Disposition"));
+        for (String bad : List.of("X: a\u0000b", "X: a\u007fb", "X: a\u0001b", "X: a\rb")) {
+            assertEquals(Failure.BAD_REQUEST, refusal(new HeadParser(true, 4096, 1024), "GET / HTTP/1.1\r\n" + bad + "\r\n\r\n"), bad);
+        }
+        assertEquals(Failure.BAD_GATEWAY, refusal(new HeadParser(false, 4096, Integer.MAX_VALUE), "HTTP/1.1 200 O\u007fK\r\n\r\n"));
+        // a request target stays visible ASCII
+        assertEquals(Failure.BAD_REQUEST, refusal(new HeadParser(true, 4096, 1024), "GET /\u00e9 HTTP/1.1\r\nHost: a\r\n\r\n"));
     }
 }
