@@ -49,11 +49,12 @@ for t in "${targets[@]}"; do
   # JUnit's default timeout (junit-platform.properties) bounds the whole fuzzing invocation and Jazzer also turns it
   # into libFuzzer's per-input timeout: raise the first over the duration, and put the second back to 30 s
   # (jazzer.internal.arg.* are libFuzzer arguments, appended last so they win). Surefire's fork timeout likewise.
+  # Inputs up to 8 KiB (libFuzzer's default is 4 KiB): enough for a chunk size line over its 4 KiB limit.
   set +e
   (cd "$root" && JAZZER_FUZZ=1 mvn -B -pl proxy -am test -Dtest="$t" -Dsurefire.failIfNoSpecifiedTests=false \
       -Djazzer.max_duration="$duration" \
       -Djunit.jupiter.execution.timeout.default="$((seconds + 300))s" \
-      -Djazzer.internal.arg.0=fuzz -Djazzer.internal.arg.1=-timeout=30 \
+      -Djazzer.internal.arg.0=fuzz -Djazzer.internal.arg.1=-timeout=30 -Djazzer.internal.arg.2=-max_len=8192 \
       -Dsluice.test.forkTimeout="$((seconds + 600))") >"$log" 2>&1
   rc=$?
   set -e

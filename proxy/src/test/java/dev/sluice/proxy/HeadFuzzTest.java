@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpUtil;
 import java.math.BigInteger;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -37,8 +38,8 @@ import java.util.regex.Pattern;
  * cuts between reads, options), then the bytes a client or upstream sent. What holds for every input:
  * <ul>
  *   <li>nothing but {@link ProxyException} (the parser's refusal) escapes;</li>
- *   <li>the bytes cut into reads as a connection cumulates them give what one read gives: the same head, the same
- *   bytes consumed, or the same refusal;</li>
+ *   <li>the bytes cut into reads as a connection cumulates them give what one read gives: the same heads (several
+ *   when requests are pipelined or interim responses come first), the same bytes consumed, the same refusal;</li>
  *   <li>a head is refused, incomplete, or accepted with its fields exactly as an independent reading of RFC 9112
  *   and RFC 9110 with Sluice's stricter rules and limits says ({@link #expect});</li>
  *   <li>a refused or incomplete head consumes nothing (a request's few empty lines before it aside): nothing of it
@@ -69,10 +70,16 @@ class HeadFuzzTest {
     private static final HttpDecoderConfig NETTY = new HttpDecoderConfig().setMaxInitialLineLength(REPARSE_LIMIT)
             .setMaxHeaderSize(REPARSE_LIMIT).setStrictLineParsing(true);
 
-    /** One parse: a head, a refusal, or neither (more bytes needed); and the bytes taken from the buffer. */
-    record Outcome(HttpHead head, Failure failure, int consumed) {
-        List<String> fields() {
-            return head == null ? List.of() : HeadFuzzTest.fields(head, true);
+    /** Heads read from one input at most: pipelined requests, interim responses before the final one. */
+    private static final int MAX_HEADS = 4;
+
+    /**
+     * What a connection's parser made of the bytes: the heads it returned in turn, with the offset just past each,
+     * then a refusal or neither (more bytes needed), and all the bytes it consumed.
+     */
+    record Outcome(List<HttpHead> heads, List<Integer> ends, Failure failure, int consumed) {
+        List<List<String>> fields() {
+            return heads.stream().map(h -> HeadFuzzTest.fields(h, true)).toList();
         }
     }
 
@@ -92,18 +99,31 @@ class HeadFuzzTest {
         Outcome whole = parse(new HeadParser(true, maxHead, maxTarget), List.of(msg));
         Outcome reads = parse(new HeadParser(true, maxHead, maxTarget), in.pieces(3, 4));
         assertSameOutcome(whole, reads, () -> what.get() + " in reads " + lengths(in.pieces(3, 4)));
-
-        Expected expected = expect(msg, true, maxHead, maxTarget);
-        assertExpected(expected, whole, what);
-
-        int empty = emptyLines(msg, whole.consumed - (whole.head == null ? 0 : whole.head.wireLength));
-        assertTrue(empty >= 0 && empty <= 4,
-                () -> "only up to 4 empty lines may be consumed before the head (" + empty + "): " + what.get());
-        HttpHead h = whole.head;
-        if (h == null) {
-            return;
+        int at = 0;
+        for (int i = 0; i < whole.heads.size(); i++) {
+            byte[] rest = Arrays.copyOfRange(msg, at, msg.length);
+            int n = i + 1;
+            Supplier<String> which = () -> what.get() + ", head " + n;
+            int end = whole.ends.get(i) - at;
+            assertAccepted(expect(rest, true, maxHead, maxTarget), whole.heads.get(i), end, which);
+            checkRequest(whole.heads.get(i), rest, end, maxHead, maxTarget, maxBody, which);
+            at = whole.ends.get(i);
         }
-        checkHead(h, msg, whole.consumed, maxHead, what);
+        if (whole.heads.size() < MAX_HEADS) {
+            byte[] rest = Arrays.copyOfRange(msg, at, msg.length);
+            assertNotAccepted(expect(rest, true, maxHead, maxTarget), whole.failure, what);
+            int empty = emptyLines(rest, whole.consumed - at);
+            assertTrue(empty >= 0 && empty <= 4, () -> "refused or incomplete, yet consumed (" + whole.consumed + " bytes): "
+                    + what.get());
+        }
+    }
+
+    /** An accepted request head: its fields, its framing, and the head forwarded upstream. */
+    private static void checkRequest(HttpHead h, byte[] msg, int end, int maxHead, int maxTarget, long maxBody,
+            Supplier<String> what) {
+        checkHead(h, msg, end, maxHead, what);
+        int empty = emptyLines(msg, end - h.wireLength);
+        assertTrue(empty >= 0 && empty <= 4, () -> "only up to 4 empty lines may come before the head: " + what.get());
         assertTrue(TOKEN.matcher(h.method).matches(), what);
         assertTrue(!h.target.isEmpty() && h.target.length() <= maxTarget, what);
         for (int i = 0; i < h.target.length(); i++) {
@@ -113,10 +133,9 @@ class HeadFuzzTest {
         assertTrue(h.minorVersion == 0 || h.minorVersion == 1, what);
 
         // encoded as it goes upstream, Sluice reads it as it read the original (always as HTTP/1.1)
-        Outcome again = parse(new HeadParser(true, REPARSE_LIMIT, REPARSE_LIMIT), List.of(encode(h, true)));
-        assertNotNull(again.head, () -> "re-encoded head refused (" + again.failure + "): " + what.get());
-        assertEquals(fields(h, false), fields(again.head, false), what);
-        assertEquals(1, again.head.minorVersion, what);
+        HttpHead again = reparse(encode(h, true), true, what);
+        assertEquals(fields(h, false), fields(again, false), what);
+        assertEquals(1, again.minorVersion, what);
 
         BodyFraming framing;
         try {
@@ -143,10 +162,8 @@ class HeadFuzzTest {
         }
         assertEquals(h.count("Host"), fwd.count("Host"), () -> "Host stripped: " + what.get());
         byte[] wire = encode(fwd, true);
-        Outcome upstream = parse(new HeadParser(true, REPARSE_LIMIT, REPARSE_LIMIT), List.of(wire));
-        assertNotNull(upstream.head, () -> "forwarded head refused (" + upstream.failure + "): " + what.get());
         try {
-            BodyFraming seen = BodyFraming.ofRequest(upstream.head, 0);
+            BodyFraming seen = BodyFraming.ofRequest(reparse(wire, true, what), 0);
             assertEquals(framing.framing(), seen.framing(), () -> "forwarded head framed otherwise: " + what.get());
             assertEquals(framing.length(), seen.length(), () -> "forwarded head framed otherwise: " + what.get());
         } catch (ProxyException e) {
@@ -173,22 +190,34 @@ class HeadFuzzTest {
         Outcome reads = parse(new HeadParser(false, maxHead, Integer.MAX_VALUE), in.pieces(2, 4));
         assertSameOutcome(whole, reads, () -> what.get() + " in reads " + lengths(in.pieces(2, 4)));
         assertTrue(whole.failure == null || whole.failure == Failure.BAD_GATEWAY, what);
-        assertExpected(expect(msg, false, maxHead, Integer.MAX_VALUE), whole, what);
-        HttpHead h = whole.head;
-        if (h == null) {
-            assertEquals(0, whole.consumed, () -> "consumed without a head: " + what.get());
-            return;
+        int at = 0;
+        for (int i = 0; i < whole.heads.size(); i++) {
+            byte[] rest = Arrays.copyOfRange(msg, at, msg.length);
+            int n = i + 1;
+            Supplier<String> which = () -> what.get() + ", head " + n;
+            int end = whole.ends.get(i) - at;
+            assertAccepted(expect(rest, false, maxHead, Integer.MAX_VALUE), whole.heads.get(i), end, which);
+            assertEquals(whole.heads.get(i).wireLength, end, () -> "consumed more than the head: " + which.get());
+            checkResponse(whole.heads.get(i), rest, end, maxHead, method, dechunk, which);
+            at = whole.ends.get(i);
         }
-        checkHead(h, msg, whole.consumed, maxHead, what);
+        if (whole.heads.size() < MAX_HEADS) {
+            assertNotAccepted(expect(Arrays.copyOfRange(msg, at, msg.length), false, maxHead, Integer.MAX_VALUE),
+                    whole.failure, what);
+            assertEquals(at, whole.consumed, () -> "consumed without a head: " + what.get());
+        }
+    }
+
+    /** An accepted response head: its fields, its framing, and the head forwarded to the client. */
+    private static void checkResponse(HttpHead h, byte[] msg, int end, int maxHead, String method, boolean dechunk,
+            Supplier<String> what) {
+        checkHead(h, msg, end, maxHead, what);
         assertTrue(h.status >= 100 && h.status <= 599, what);
         for (int i = 0; i < h.reasonPhrase.length(); i++) {
             char c = h.reasonPhrase.charAt(i);
-            assertTrue((c >= 0x20 || c == '\t') && c != 0x7f, what);
+            assertTrue((c >= 0x20 || c == '\t') && c != 0x7f && c <= 0xff, what);
         }
-
-        Outcome again = parse(new HeadParser(false, REPARSE_LIMIT, Integer.MAX_VALUE), List.of(encode(h, false)));
-        assertNotNull(again.head, () -> "re-encoded head refused (" + again.failure + "): " + what.get());
-        assertEquals(fields(h, false), fields(again.head, false), what);
+        assertEquals(fields(h, false), fields(reparse(encode(h, false), false, what), false), what);
 
         BodyFraming framing;
         try {
@@ -213,16 +242,22 @@ class HeadFuzzTest {
         }
         Framing expected = chunked && dechunk ? Framing.UNTIL_CLOSE : framing.framing();
         byte[] wire = encode(fwd, false);
-        Outcome client = parse(new HeadParser(false, REPARSE_LIMIT, Integer.MAX_VALUE), List.of(wire));
-        assertNotNull(client.head, () -> "forwarded head refused (" + client.failure + "): " + what.get());
         try {
-            BodyFraming seen = BodyFraming.ofResponse(client.head, method);
+            BodyFraming seen = BodyFraming.ofResponse(reparse(wire, false, what), method);
             assertEquals(expected, seen.framing(), () -> "forwarded head framed otherwise: " + what.get());
             assertEquals(framing.length(), seen.length(), () -> "forwarded head framed otherwise: " + what.get());
         } catch (ProxyException e) {
             fail("forwarded head refused (" + e.reason() + "): " + what.get());
         }
         nettyReads(wire, false, fwd, new BodyFraming(expected, framing.length(), null), what);
+    }
+
+    /** Sluice reading a head it encoded itself: exactly one head, all of the bytes. */
+    private static HttpHead reparse(byte[] wire, boolean request, Supplier<String> what) {
+        Outcome o = parse(new HeadParser(request, REPARSE_LIMIT, request ? REPARSE_LIMIT : Integer.MAX_VALUE), List.of(wire));
+        assertTrue(o.heads.size() == 1 && o.failure == null && o.consumed == wire.length,
+                () -> "Sluice's own head read otherwise (" + o.failure + "): " + show(wire) + " from " + what.get());
+        return o.heads.getFirst();
     }
 
     /** What the independent reading expects: refused, incomplete (no fields), or a head ending at {@code end}. */
@@ -307,20 +342,25 @@ class HeadFuzzTest {
         return new Expected(false, fields, end);
     }
 
-    private static void assertExpected(Expected expected, Outcome whole, Supplier<String> what) {
-        assertEquals(expected.refused, whole.failure != null, () -> (expected.refused ? "not refused: " : "refused ("
-                + whole.failure + "): ") + what.get());
-        if (!expected.refused) {
-            assertEquals(expected.fields == null ? List.of() : expected.fields, whole.fields(),
-                    () -> "read otherwise: " + what.get());
-            if (expected.fields != null) {
-                assertEquals(expected.end, whole.consumed, () -> "ends elsewhere: " + what.get());
-            }
-        }
+    private static void assertAccepted(Expected expected, HttpHead h, int end, Supplier<String> what) {
+        assertTrue(!expected.refused && expected.fields != null, () -> "accepted: " + what.get());
+        assertEquals(expected.fields, fields(h, true), () -> "read otherwise: " + what.get());
+        assertEquals(expected.end, end, () -> "ends elsewhere: " + what.get());
     }
 
-    /** Feeds the pieces to the parser as a connection would: each read appended to the cumulation, then a parse. */
+    private static void assertNotAccepted(Expected expected, Failure failure, Supplier<String> what) {
+        assertEquals(expected.refused, failure != null, () -> (expected.refused ? "not refused: " : "refused ("
+                + failure + "): ") + what.get());
+        assertTrue(expected.refused || expected.fields == null, () -> "a complete head not read: " + what.get());
+    }
+
+    /**
+     * Feeds the pieces to the parser as a connection does: each read appended to the cumulation, then heads parsed
+     * from it while there are bytes, until one is incomplete or refused.
+     */
     static Outcome parse(HeadParser parser, List<byte[]> pieces) {
+        List<HttpHead> heads = new ArrayList<>();
+        List<Integer> ends = new ArrayList<>();
         ByteBuf cumulation = null;
         int appended = 0;
         try {
@@ -329,19 +369,21 @@ class HeadFuzzTest {
                 cumulation = cumulation == null ? read
                         : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ALLOC, cumulation, read);
                 appended += piece.length;
-                if (!cumulation.isReadable()) {
-                    continue; // as a connection does: a parse only with bytes to read
-                }
-                try {
-                    HttpHead head = parser.parse(cumulation);
-                    if (head != null) {
-                        return new Outcome(head, null, appended - cumulation.readableBytes());
+                while (cumulation.isReadable() && heads.size() < MAX_HEADS) {
+                    HttpHead head;
+                    try {
+                        head = parser.parse(cumulation);
+                    } catch (ProxyException e) {
+                        return new Outcome(heads, ends, e.failure, appended - cumulation.readableBytes());
                     }
-                } catch (ProxyException e) {
-                    return new Outcome(null, e.failure, appended - cumulation.readableBytes());
+                    if (head == null) {
+                        break;
+                    }
+                    heads.add(head);
+                    ends.add(appended - cumulation.readableBytes());
                 }
             }
-            return new Outcome(null, null, appended - (cumulation == null ? 0 : cumulation.readableBytes()));
+            return new Outcome(heads, ends, null, appended - (cumulation == null ? 0 : cumulation.readableBytes()));
         } finally {
             if (cumulation != null) {
                 cumulation.release();
@@ -351,7 +393,8 @@ class HeadFuzzTest {
 
     private static void assertSameOutcome(Outcome whole, Outcome reads, Supplier<String> what) {
         assertEquals(whole.failure, reads.failure, () -> "refusal differs: " + what.get());
-        assertEquals(whole.fields(), reads.fields(), () -> "head differs: " + what.get());
+        assertEquals(whole.fields(), reads.fields(), () -> "heads differ: " + what.get());
+        assertEquals(whole.ends, reads.ends, () -> "heads end elsewhere: " + what.get());
         assertEquals(whole.consumed, reads.consumed, () -> "consumed differs: " + what.get());
     }
 
