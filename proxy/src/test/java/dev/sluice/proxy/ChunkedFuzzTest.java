@@ -11,6 +11,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.channel.embedded.EmbeddedChannel;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -36,7 +37,9 @@ import java.util.regex.Pattern;
  *   forwarded is the body with the trailer fields named by {@link ChunkedScanner#droppedFromTrailers} removed
  *   (never a framing, routing or connection field);</li>
  *   <li>what is forwarded of a complete body is itself a complete body that forwards unchanged; what was forwarded
- *   before a refusal, or of a body still incomplete, is a prefix of the input and never a complete body.</li>
+ *   before a refusal, or of a body still incomplete, is a prefix of the input and never a complete body;</li>
+ *   <li>{@link BodyTransfer} itself, offered the same reads, writes exactly those bytes (nothing more after a
+ *   refusal) and leaves the bytes after the body's end for the next message.</li>
  * </ul>
  */
 class ChunkedFuzzTest {
@@ -102,6 +105,20 @@ class ChunkedFuzzTest {
             assertEquals(whole.payloadBytes, reads.payloadBytes, () -> "payload size differs: " + what.get());
         }
         assertTrue(whole.failure == null || whole.failure == (request ? Failure.BAD_REQUEST : Failure.BAD_GATEWAY), what);
+
+        // Sluice's own forwarding (BodyTransfer, copying the same reads) writes exactly that, and nothing once it failed
+        Run copied = run(request, pieces, dechunk, 0, pad, what);
+        Transfer t = transfer(request, pieces, dechunk);
+        assertEquals(copied.failure, t.failure, () -> "BodyTransfer's refusal differs: " + what.get());
+        assertEquals(copied.done, t.done, () -> "BodyTransfer's completion differs: " + what.get());
+        assertArrayEquals(dechunk ? copied.payload : copied.forwarded, t.written,
+                () -> "BodyTransfer wrote otherwise: " + what.get());
+        assertEquals(t.done && t.leftInLastRead > 0, t.trailingBytes,
+                () -> "bytes after the body in its last read not noticed: " + what.get());
+        if (t.failure == null) {
+            assertEquals(whole.done ? body.length - whole.consumed : 0, t.leftOver,
+                    () -> "bytes after the body not left for the next message: " + what.get());
+        }
 
         Decoded decoded = decode(body);
         assertEquals(decoded != null, whole.done, () -> (decoded != null ? "a complete body not accepted: "
@@ -220,6 +237,63 @@ class ChunkedFuzzTest {
         }
         assertTrue(s.done() || s.rewrittenTrailers() == null, what);
         return new Run(null, null, s.done(), consumed, forwarded.toByteArray(), payload.toByteArray(), s.payloadBytes());
+    }
+
+    /** What {@link BodyTransfer} did with the reads: written to the destination, its end, what it left unread. */
+    record Transfer(Failure failure, boolean done, byte[] written, boolean trailingBytes, int leftOver, int leftInLastRead) {
+    }
+
+    /**
+     * Offers the pieces, one read each, to a {@link BodyTransfer} (chunked, copying) between two embedded channels,
+     * as a connection does, until it finishes; collects what it writes to the destination.
+     */
+    static Transfer transfer(boolean request, List<byte[]> pieces, boolean dechunk) {
+        EmbeddedChannel src = new EmbeddedChannel();
+        EmbeddedChannel dst = new EmbeddedChannel();
+        Failure[] failure = new Failure[1];
+        boolean[] done = new boolean[1];
+        BodyTransfer.Owner owner = new BodyTransfer.Owner() {
+            @Override
+            public void bodyProgress(BodyTransfer t) {
+            }
+
+            @Override
+            public void bodyDone(BodyTransfer t) {
+                done[0] = true;
+            }
+
+            @Override
+            public void bodyFailed(BodyTransfer t, ProxyException cause) {
+                failure[0] = cause.failure;
+            }
+        };
+        BodyTransfer t = new BodyTransfer(src, dst, BodyTransfer.Framing.CHUNKED, 0, request, dechunk, 0, null, owner);
+        ByteArrayOutputStream written = new ByteArrayOutputStream();
+        int leftOver = 0;
+        int leftInLastRead = 0;
+        try {
+            t.start(null, null);
+            for (byte[] piece : pieces) {
+                if (t.isFinished()) {
+                    leftOver += piece.length; // not offered: the next message's (or an upstream's surplus)
+                    continue;
+                }
+                ByteBuf read = ALLOC.heapBuffer(piece.length).writeBytes(piece);
+                t.offer(read);
+                leftOver += read.readableBytes();
+                leftInLastRead = read.readableBytes();
+                read.release();
+            }
+            for (Object o; (o = dst.readOutbound()) != null; ) {
+                ByteBuf b = (ByteBuf) o;
+                written.writeBytes(io.netty.buffer.ByteBufUtil.getBytes(b));
+                b.release();
+            }
+        } finally {
+            src.finishAndReleaseAll();
+            dst.finishAndReleaseAll();
+        }
+        return new Transfer(failure[0], done[0], written.toByteArray(), t.trailingBytes, leftOver, leftInLastRead);
     }
 
     /** A complete, valid chunked body as the independent decoder reads it. */
