@@ -58,7 +58,7 @@ for t in "${targets[@]}"; do
       -Dsluice.test.forkTimeout="$((seconds + 600))") >"$log" 2>&1
   rc=$?
   set -e
-  grep -E '^#[0-9]+ +(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1 || true
+  grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1 || true
   grep -E '^Done [0-9]+ runs in' "$log" || true
   if ((rc != 0)); then
     status=1
