@@ -1,6 +1,7 @@
 package dev.sluice.proxy;
 
 import dev.sluice.proxy.BodyTransfer.Framing;
+import java.util.StringJoiner;
 
 /**
  * How a message's body is delimited, decided from its head alone (RFC 9112 6.3): no body, a length, chunked, or
@@ -54,8 +55,8 @@ record BodyFraming(Framing framing, long length, String transferEncoding) {
     }
 
     /**
-     * A response's framing: none for HEAD, 1xx, 204 and 304; chunked when Transfer-Encoding ends in chunked, else
-     * until close; a Content-Length; until close without either. Content-Length together with Transfer-Encoding is
+     * A response's framing: none for HEAD, 1xx, 204 and 304; chunked when Transfer-Encoding ends in chunked (its
+     * empty list elements ignored), else until close; a Content-Length; until close without either. Content-Length together with Transfer-Encoding is
      * refused (RFC 9112 6.3 allows forwarding it with the length removed, but calls it a likely smuggling attempt, and
      * a cache must not store what two readers could frame differently).
      */
@@ -69,7 +70,11 @@ record BodyFraming(Framing framing, long length, String transferEncoding) {
             throw new ProxyException(Failure.BAD_GATEWAY, "upstream sent both Content-Length and Transfer-Encoding");
         }
         if (te != null) {
-            return endsInChunked(te) ? new BodyFraming(Framing.CHUNKED, 0, te) : UNTIL_CLOSE;
+            // RFC 9110 5.6.1: empty list elements are ignored, so "chunked," ends in chunked. Read until close, its
+            // chunk framing would reach the client as body bytes. The list goes on without them: the client reads
+            // the body as Sluice did.
+            String codings = codings(te);
+            return endsInChunked(codings) ? new BodyFraming(Framing.CHUNKED, 0, codings) : UNTIL_CLOSE;
         }
         if (contentLengths == 0) {
             return UNTIL_CLOSE;
@@ -108,6 +113,18 @@ record BodyFraming(Framing framing, long length, String transferEncoding) {
             }
         }
         return value;
+    }
+
+    /** The codings of a Transfer-Encoding value without empty list elements, joined with ", ". */
+    static String codings(String te) {
+        StringJoiner out = new StringJoiner(", ");
+        for (String c : te.split(",")) {
+            String t = c.trim();
+            if (!t.isEmpty()) {
+                out.add(t);
+            }
+        }
+        return out.toString();
     }
 
     /** Transfer-Encoding codings whose last is chunked, with chunked exactly once. */

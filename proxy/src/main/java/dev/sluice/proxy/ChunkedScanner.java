@@ -218,13 +218,13 @@ final class ChunkedScanner {
                     state = State.EXT_QUOTED_END;
                 } else if (b == '\\') {
                     state = State.EXT_QUOTED_PAIR;
-                } else if ((b < 0x20 && b != '\t') || b == 0x7f) {
+                } else if (!HeadParser.isFieldText(b)) { // qdtext: obs-text included
                     throw bad("invalid character in chunk extension value");
                 }
             }
             case EXT_QUOTED_PAIR -> {
                 line();
-                if ((b < 0x20 && b != '\t') || b == 0x7f) {
+                if (!HeadParser.isFieldText(b)) {
                     throw bad("invalid character in chunk extension value");
                 }
                 state = State.EXT_QUOTED;

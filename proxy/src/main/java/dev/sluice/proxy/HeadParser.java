@@ -13,17 +13,26 @@ final class HeadParser {
     private final boolean request;
     private final int maxHead;
     private final int maxTarget;
+    /**
+     * The longest request line (bytes before its LF): the target's limit and room for method and version. A long:
+     * the configuration allows a target limit up to the largest int.
+     */
+    private final long maxLine;
     /** Index (relative to readerIndex) up to which no head terminator exists. */
     private int scanned;
+    /** Empty lines skipped before the coming request line, in this call and earlier ones. */
+    private int emptyLines;
 
     HeadParser(boolean request, int maxHead, int maxTarget) {
         this.request = request;
         this.maxHead = maxHead;
         this.maxTarget = maxTarget;
+        this.maxLine = maxTarget + 32L;
     }
 
     void reset() {
         scanned = 0;
+        emptyLines = 0;
     }
 
     /**
@@ -32,9 +41,9 @@ final class HeadParser {
      */
     HttpHead parse(ByteBuf in) throws ProxyException {
         if (request) {
-            // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line.
-            int skipped = 0;
-            while (in.isReadable() && skipped < 4) {
+            // RFC 9112 2.2: a server SHOULD ignore at least one empty line before the request line. Up to 4 are,
+            // counted over calls: however they arrive, a fifth is read as the (malformed) request line.
+            while (in.isReadable() && emptyLines < 4) {
                 byte b = in.getByte(in.readerIndex());
                 if (b == '\r' && in.readableBytes() >= 2 && in.getByte(in.readerIndex() + 1) == '\n') {
                     in.skipBytes(2);
@@ -43,28 +52,25 @@ final class HeadParser {
                 } else {
                     break;
                 }
-                skipped++;
+                emptyLines++;
                 scanned = 0;
             }
         }
         int start = in.readerIndex();
         int end = findEnd(in, start);
-        if (end < 0) {
-            int readable = in.readableBytes();
-            if (readable > maxHead) {
-                throw tooLarge(in, start, readable);
-            }
-            if (request) {
-                int eol = in.indexOf(start, start + readable, (byte) '\n');
-                if (eol < 0 && readable > maxTarget + 32) {
-                    throw new ProxyException(Failure.URI_TOO_LONG, "request line longer than " + (maxTarget + 32) + " bytes");
-                }
-            }
-            return null;
-        }
-        int length = end - start;
+        int length = (end < 0 ? in.writerIndex() : end) - start;
+        // The limits are checked on the bytes seen so far in one order, and decided on bytes that every way of
+        // receiving them has seen at that point: the same bytes get the same answer however they were cut into reads.
         if (length > maxHead) {
-            throw tooLarge(in, start, length);
+            throw tooLarge(in, start);
+        }
+        if (request && requestLineLength(in, start, start + length) > maxLine) {
+            // known to be too long (even before its end came): refused, never parsed (a long method) or refused
+            // for another reason
+            throw lineTooLong();
+        }
+        if (end < 0) {
+            return null;
         }
         HttpHead head = new HttpHead();
         head.wireLength = length;
@@ -86,19 +92,34 @@ final class HeadParser {
             pos = next(b, le);
         }
         in.readerIndex(end);
-        scanned = 0;
+        reset();
         return head;
     }
 
-    private ProxyException tooLarge(ByteBuf in, int start, int length) {
+    /**
+     * A head over {@code maxHead}: for a request, 414 when its request line is over the limit within the head's
+     * first {@code maxHead + 1} bytes, else 431. Those bytes are all that was certainly received when the head was
+     * found too large, so the answer is the same however the head arrived.
+     */
+    private ProxyException tooLarge(ByteBuf in, int start) {
         if (request) {
-            int eol = in.indexOf(start, start + Math.min(length, in.readableBytes()), (byte) '\n');
-            if (eol < 0 || eol - start > maxTarget + 32) {
-                return new ProxyException(Failure.URI_TOO_LONG, "request line longer than " + (maxTarget + 32) + " bytes");
+            int window = (int) Math.min(maxHead + 1L, in.writerIndex() - start);
+            if (requestLineLength(in, start, start + window) > maxLine) {
+                return lineTooLong();
             }
             return new ProxyException(Failure.HEADERS_TOO_LARGE, "request head larger than " + maxHead + " bytes");
         }
         return new ProxyException(Failure.BAD_GATEWAY, "upstream response head larger than " + maxHead + " bytes");
+    }
+
+    private ProxyException lineTooLong() {
+        return new ProxyException(Failure.URI_TOO_LONG, "request line longer than " + maxLine + " bytes");
+    }
+
+    /** Bytes of the request line at {@code start} known so far: up to its LF, or up to {@code limit} without one. */
+    private static int requestLineLength(ByteBuf in, int start, int limit) {
+        int eol = in.indexOf(start, limit, (byte) '\n');
+        return (eol < 0 ? limit : eol) - start;
     }
 
     /** Returns the index just past the blank line ending the head, or -1. Accepts CRLF and bare LF. */
@@ -222,8 +243,7 @@ final class HeadParser {
             throw new ProxyException(Failure.BAD_GATEWAY, "upstream status code " + status + " outside 100-599");
         }
         for (int i = from + 13; i < to; i++) {
-            byte b = in[i];
-            if ((b < 0x20 && b != '\t') || b == 0x7f) {
+            if (!isFieldText(in[i])) {
                 throw new ProxyException(Failure.BAD_GATEWAY, "invalid character in upstream reason phrase");
             }
         }
@@ -288,12 +308,20 @@ final class HeadParser {
         }
         for (int i = colon + 1; i < to; i++) {
             byte b = in[i];
-            // VCHAR, obs-text (>= 0x80, negative as a byte), SP and HTAB; everything else (CR, LF, NUL...) is not
-            if ((b < 0x20 && b != '\t') || b == 0x7f) {
+            if (!isFieldText(b)) {
                 return "invalid character 0x" + Integer.toHexString(b & 0xff) + " in field value in " + section;
             }
         }
         return null;
+    }
+
+    /**
+     * VCHAR, obs-text, SP or HTAB: what a field value, a reason phrase and a quoted string may hold (RFC 9110 5.5,
+     * 5.6.4, RFC 9112 4); everything else (CR, LF, NUL, the other controls, DEL) is not. obs-text is 0x80-0xff,
+     * negative as a byte: a plain {@code b < 0x20} would refuse it.
+     */
+    static boolean isFieldText(byte b) {
+        return b < 0 || b >= 0x20 && b != 0x7f || b == '\t';
     }
 
     private ProxyException fail(String reason) {
