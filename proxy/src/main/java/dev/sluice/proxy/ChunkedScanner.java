@@ -186,7 +186,8 @@ final class ChunkedScanner {
                     throw bad("chunk extension without a name");
                 }
             }
-            case EXT_NAME, EXT_TOKEN -> {
+            // a name or token value goes on, or ends like a quoted value: CR, ';' or BWS
+            case EXT_NAME, EXT_TOKEN, EXT_QUOTED_END -> {
                 if (b == '\r') {
                     state = State.SIZE_LF;
                     return;
@@ -198,7 +199,7 @@ final class ChunkedScanner {
                     state = State.EXT_VALUE_START;
                 } else if (isWs(b)) {
                     state = state == State.EXT_NAME ? State.EXT_NAME_BWS : State.SIZE_BWS;
-                } else if (!HeadParser.isToken(b)) {
+                } else if (state == State.EXT_QUOTED_END || !HeadParser.isToken(b)) {
                     throw bad("invalid character in chunk extension");
                 }
             }
@@ -228,20 +229,6 @@ final class ChunkedScanner {
                     throw bad("invalid character in chunk extension value");
                 }
                 state = State.EXT_QUOTED;
-            }
-            case EXT_QUOTED_END -> {
-                if (b == '\r') {
-                    state = State.SIZE_LF;
-                    return;
-                }
-                line();
-                if (b == ';') {
-                    state = State.EXT_NAME_START;
-                } else if (isWs(b)) {
-                    state = State.SIZE_BWS;
-                } else {
-                    throw bad("invalid character after chunk extension value");
-                }
             }
             case SIZE_LF -> {
                 if (b != '\n') {
