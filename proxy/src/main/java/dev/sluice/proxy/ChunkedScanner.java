@@ -288,13 +288,10 @@ final class ChunkedScanner {
 
     /** A complete trailer field line: checked like a header field, then kept or dropped. */
     private void trailerLine() throws ProxyException {
-        String error = HeadParser.fieldLineError(line, 0, lineUsed, "trailer section");
+        int colon = HeadParser.indexOf(line, 0, lineUsed, (byte) ':');
+        String error = HeadParser.fieldLineError(line, 0, colon, lineUsed, "trailer section");
         if (error != null) {
             throw bad(error);
-        }
-        int colon = 0;
-        while (line[colon] != ':') {
-            colon++;
         }
         if (droppedFromTrailers(new String(line, 0, colon, java.nio.charset.StandardCharsets.ISO_8859_1))) {
             rewrite = true;

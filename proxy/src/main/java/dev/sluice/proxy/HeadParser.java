@@ -165,7 +165,7 @@ final class HeadParser {
         return b;
     }
 
-    private static int indexOf(byte[] b, int from, int to, byte value) {
+    static int indexOf(byte[] b, int from, int to, byte value) {
         for (int i = from; i < to; i++) {
             if (b[i] == value) {
                 return i;
@@ -266,11 +266,11 @@ final class HeadParser {
     }
 
     private void parseHeaderLine(byte[] in, int from, int to, HttpHead head) throws ProxyException {
-        String error = fieldLineError(in, from, to, "header section");
+        int colon = indexOf(in, from, to, (byte) ':');
+        String error = fieldLineError(in, from, colon, to, "header section");
         if (error != null) {
             throw fail(error);
         }
-        int colon = indexOf(in, from, to, (byte) ':');
         int vs = colon + 1;
         int ve = to;
         while (vs < ve && isOws(in[vs])) {
@@ -286,13 +286,14 @@ final class HeadParser {
      * Why {@code in[from, to)} (a line without its line end) is not a valid field line (RFC 9110 5, RFC 9112 5), or
      * null: a token name, a colon with no whitespace before it, a value of VCHAR, obs-text, SP and HTAB, no obs-fold.
      * The one rule for header sections in both directions and for trailer sections ({@link ChunkedScanner}).
+     *
+     * @param colon the line's first colon (the caller needs it too), or -1
      */
-    static String fieldLineError(byte[] in, int from, int to, String section) {
+    static String fieldLineError(byte[] in, int from, int colon, int to, String section) {
         byte first = in[from];
         if (first == ' ' || first == '\t') {
             return "obsolete line folding in " + section;
         }
-        int colon = indexOf(in, from, to, (byte) ':');
         if (colon < 0) {
             return "field line without colon in " + section;
         }
