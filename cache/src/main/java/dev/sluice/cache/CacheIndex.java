@@ -70,12 +70,13 @@ public final class CacheIndex {
         if (v == null || v.list().isEmpty()) {
             return URI_MISS;
         }
+        // every variant of a URI varies on the same fields (put drops the others): one secondary key
         List<String> varyNames = v.list().get(0).varyNames();
+        String secondary = CacheKey.secondary(varyNames, request);
         for (StoredResponse r : v.list()) {
-            if (r.secondary().equals(CacheKey.secondary(r.varyNames(), request))) {
+            if (r.secondary().equals(secondary)) {
                 return new Lookup.Hit(r);
             }
-            varyNames = r.varyNames();
         }
         return new Lookup.VaryMiss(varyNames);
     }

@@ -13,6 +13,8 @@ import java.util.Locale;
  * (Accept-Encoding) sorted.
  */
 public final class CacheKey {
+    private static final java.util.regex.Pattern WHITESPACE = java.util.regex.Pattern.compile("[ \\t]+");
+
     /** Which query parameters are part of the key. */
     public sealed interface QueryPolicy {
         QueryPolicy ALL = new All();
@@ -97,7 +99,7 @@ public final class CacheKey {
         }
         String[] items = value.split(",");
         for (int i = 0; i < items.length; i++) {
-            items[i] = items[i].trim().replaceAll("[ \\t]+", " ");
+            items[i] = WHITESPACE.matcher(items[i].trim()).replaceAll(" ");
         }
         if (name.equals("accept-encoding")) {
             for (int i = 0; i < items.length; i++) {
