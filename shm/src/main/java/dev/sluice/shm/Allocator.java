@@ -7,8 +7,8 @@ import java.util.Arrays;
  * Allocation and free are O(1): sizes map to one of 8 sub-classes per power of two, found through two bitmaps;
  * neighbours are found through boundary tags, so no search walks the free space.
  *
- * <p>Not thread-safe, on purpose: each store's allocator is touched only by its owner event loop (DESIGN.md section
- * 2), so the allocation path has neither locks nor atomics. Releases from other threads reach it through the store's
+ * <p>Not thread-safe, on purpose: each store's allocator is touched only by its owner event loop (loops share
+ * nothing), so the allocation path has neither locks nor atomics. Releases from other threads reach it through the store's
  * queues.
  *
  * <p>Metadata lives on the Java heap, never inside the shared segment (whose pages may be punched out or sent to the

@@ -3,7 +3,7 @@ package dev.sluice.splice;
 /**
  * How {@link Splicer#send} moves a region of a shm segment to a socket; {@link #tag()} is the metrics tag.
  *
- * <p>Which is cheapest depends on the peer (DESIGN.md section 3): on loopback the kernel copies anyway, so a plain
+ * <p>Which is cheapest depends on the peer: on loopback the kernel copies anyway, so a plain
  * {@link #WRITE} of the mapping is cheapest there; toward a real NIC {@link #SEND_ZC} or {@link #SPLICE} avoid the
  * copy. Measure per route.
  */

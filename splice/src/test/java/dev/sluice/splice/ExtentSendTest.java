@@ -76,7 +76,7 @@ class ExtentSendTest extends LoopTestBase {
         assertEquals(mechanism == SendMechanism.SPLICE, e.isSpliced(), "only a splice marks the extent");
         awaitRefs(e, 0);
         if (mechanism == SendMechanism.SEND_ZC) {
-            // DESIGN.md: on loopback the kernel copies anyway, and the notification says so
+            // on loopback the kernel copies anyway, and the notification says so
             assertTrue(metrics.sendZcCopied() >= 1, () -> "copied notifications: " + metrics.sendZcCopied());
         }
         // Netty still owns the socket: its own write goes through after ours
