@@ -15,6 +15,9 @@ import dev.sluice.conf.SluiceConfig.AccessLogFormat;
 import dev.sluice.conf.SluiceConfig.AdminConfig;
 import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.BodyRate;
+import dev.sluice.conf.SluiceConfig.CacheConfig;
+import dev.sluice.conf.SluiceConfig.CacheLock;
+import dev.sluice.conf.SluiceConfig.CacheSend;
 import dev.sluice.conf.SluiceConfig.DemoConfig;
 import dev.sluice.conf.SluiceConfig.HeaderMatch;
 import dev.sluice.conf.SluiceConfig.HostPort;
@@ -309,6 +312,11 @@ public final class ConfigLoader {
             SpliceConfig splice = new SpliceConfig(intAtLeast("splice.max-pipes", 1),
                     (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE),
                     (int) bytes("splice.batch-max", 0, 64 << 20), upTo("splice.batch-delay", Duration.ofSeconds(1)));
+            CacheConfig cache = new CacheConfig(bytesOrOff("cache.memory", 1 << 20, "no cache"),
+                    bytes("cache.max-object-size", 1, Long.MAX_VALUE),
+                    bytes("cache.fill-on-abort-max", 0, Long.MAX_VALUE),
+                    enumOf("cache.lock", CacheLock.class, CacheLock.TRY),
+                    enumOf("cache.send", CacheSend.class, CacheSend.AUTO), notNegative("cache.hit-for-pass"));
             AdminConfig admin = new AdminConfig(bool("admin.enabled"), hostPort("admin.address"),
                     intAtLeast("admin.event-loops", 1));
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
@@ -316,7 +324,7 @@ public final class ConfigLoader {
             DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
             LeakDetection leaks = enumOf("buffer-leak-detection", LeakDetection.class, LeakDetection.DISABLED);
             return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
-                    limits, splice, admin, accessLog, demo, leaks);
+                    limits, splice, cache, admin, accessLog, demo, leaks);
         }
 
         private Map<String, UpstreamConfig> readUpstreams(Timeouts timeouts) {
@@ -565,8 +573,22 @@ public final class ConfigLoader {
                 return min;
             }
             if (v != 0 && (v < min || v > max) || (v == 0 && min > 0)) {
-                problem(key, "must be between " + min + " and " + max + " bytes, got " + v);
+                problem(key, (max == Long.MAX_VALUE ? "must be at least " + min + (min == 1 ? " byte" : " bytes")
+                        : "must be between " + min + " and " + max + " bytes") + ", got " + v);
                 return Math.max(min, 1);
+            }
+            return v;
+        }
+
+        /** A size that is 0 (turning the feature off, {@code off} says what that means) or at least {@code min}. */
+        long bytesOrOff(String key, long min, String off) {
+            Long v = get(key, c::getBytes);
+            if (v == null) {
+                return 0;
+            }
+            if (v != 0 && v < min) {
+                problem(key, "must be 0 (" + off + ") or at least " + min + " bytes, got " + v);
+                return 0;
             }
             return v;
         }
@@ -579,6 +601,19 @@ public final class ConfigLoader {
             if (d.isNegative() || d.isZero()) {
                 problem(key, "must be a positive duration, got " + d);
                 return Duration.ofSeconds(1);
+            }
+            return d;
+        }
+
+        /** A duration of 0 or more. */
+        Duration notNegative(String key) {
+            Duration d = get(key, c::getDuration);
+            if (d == null) {
+                return Duration.ZERO;
+            }
+            if (d.isNegative()) {
+                problem(key, "must be 0 or a positive duration, got " + d);
+                return Duration.ZERO;
             }
             return d;
         }

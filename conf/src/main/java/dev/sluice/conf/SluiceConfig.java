@@ -21,6 +21,7 @@ public record SluiceConfig(
         Timeouts timeouts,
         Limits limits,
         SpliceConfig splice,
+        CacheConfig cache,
         AdminConfig admin,
         AccessLogConfig accessLog,
         DemoConfig demo,
@@ -104,6 +105,19 @@ public record SluiceConfig(
 
     /** Pipes per loop, pipe buffer size, smallest remainder spliced under zero-copy = auto. */
     public record SpliceConfig(int maxPipes, int pipeSize, long minBytes, int batchMax, Duration batchDelay) {}
+
+    /**
+     * Process-wide cache settings. memory 0 = no cache: routes' cache sections are then ignored (logged once at start
+     * by the proxy).
+     */
+    public record CacheConfig(long memory, long maxObjectSize, long fillOnAbortMax, CacheLock lock, CacheSend send,
+            Duration hitForPass) {}
+
+    /** Whether the cache memory is mlocked: labels off | try | required. */
+    public enum CacheLock { OFF, TRY, REQUIRED }
+
+    /** How cache hits are sent: labels auto | write | send-zc | splice | sendfile. */
+    public enum CacheSend { AUTO, WRITE, SEND_ZC, SPLICE, SENDFILE }
 
     public record AdminConfig(boolean enabled, HostPort address, int eventLoops) {}
 

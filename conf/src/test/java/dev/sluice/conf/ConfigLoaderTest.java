@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sluice.conf.SluiceConfig.Balance;
+import dev.sluice.conf.SluiceConfig.CacheConfig;
+import dev.sluice.conf.SluiceConfig.CacheLock;
+import dev.sluice.conf.SluiceConfig.CacheSend;
 import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.LeakDetection;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
@@ -95,6 +98,55 @@ class ConfigLoaderTest {
         ConfigException type = assertThrows(ConfigException.class,
                 () -> ConfigLoader.parse(base.formatted("batch-delay = soon"), "b.conf"));
         assertTrue(type.problems().get(0).contains("sluice.splice.batch-delay"), type.problems().toString());
+    }
+
+    @Test
+    void parse_cache_defaultsFromReferenceConf() {
+        SluiceConfig c = ConfigLoader.parse(MINIMAL, "c.conf");
+        assertEquals(new CacheConfig(256L << 20, 64L << 20, 4L << 20, CacheLock.TRY, CacheSend.AUTO,
+                Duration.ofMinutes(2)), c.cache());
+    }
+
+    @Test
+    void parse_cache_valuesAndLabels() {
+        String base = MINIMAL.replace("sluice {", "sluice {\n  cache { %s }");
+        SluiceConfig c = ConfigLoader.parse(base.formatted("memory = 1MiB, max-object-size = 1, fill-on-abort-max = 0, "
+                + "lock = required, send = send-zc, hit-for-pass = 0s"), "c.conf");
+        assertEquals(new CacheConfig(1 << 20, 1, 0, CacheLock.REQUIRED, CacheSend.SEND_ZC, Duration.ZERO), c.cache());
+        assertEquals(0, ConfigLoader.parse(base.formatted("memory = 0"), "c.conf").cache().memory(), "0: no cache");
+        for (CacheLock l : CacheLock.values()) {
+            String label = l.name().toLowerCase(java.util.Locale.ROOT);
+            assertEquals(l, ConfigLoader.parse(base.formatted("lock = " + label), "c.conf").cache().lock());
+        }
+        for (CacheSend s : CacheSend.values()) {
+            String label = s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+            assertEquals(s, ConfigLoader.parse(base.formatted("send = " + label), "c.conf").cache().send());
+        }
+    }
+
+    @Test
+    void parse_cache_badValues_eachNamesFileLineAndKey() {
+        String base = MINIMAL.replace("sluice {", "sluice {\n  cache { %s }");
+        Map<String, String> cases = new java.util.LinkedHashMap<>();
+        cases.put("memory = 512KiB",
+                "c.conf:2: sluice.cache.memory: must be 0 (no cache) or at least 1048576 bytes, got 524288");
+        cases.put("memory = -1",
+                "c.conf:2: sluice.cache.memory: Attempt to construct memory size with negative number: -1");
+        cases.put("max-object-size = 0",
+                "c.conf:2: sluice.cache.max-object-size: must be at least 1 byte, got 0");
+        cases.put("fill-on-abort-max = -1KiB", "c.conf:2: sluice.cache.fill-on-abort-max: "
+                + "Attempt to construct memory size with negative number: -1024");
+        cases.put("lock = always", "c.conf:2: sluice.cache.lock: 'always' is not one of off | try | required");
+        cases.put("send = mmap",
+                "c.conf:2: sluice.cache.send: 'mmap' is not one of auto | write | send-zc | splice | sendfile");
+        cases.put("hit-for-pass = -1s",
+                "c.conf:2: sluice.cache.hit-for-pass: must be 0 or a positive duration, got PT-1S");
+        cases.put("memroy = 1GiB", "c.conf:2: sluice.cache.memroy: unknown key (did you mean 'memory'?)");
+        for (Map.Entry<String, String> e : cases.entrySet()) {
+            ConfigException ex = assertThrows(ConfigException.class,
+                    () -> ConfigLoader.parse(base.formatted(e.getKey()), "c.conf"), e.getKey());
+            assertEquals(List.of(e.getValue()), ex.problems(), e.getKey());
+        }
     }
 
     @Test
