@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigList;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigSyntax;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
@@ -26,6 +27,9 @@ import dev.sluice.conf.SluiceConfig.Limits;
 import dev.sluice.conf.SluiceConfig.LoopScheduling;
 import dev.sluice.conf.SluiceConfig.ListenerConfig;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
+import dev.sluice.conf.SluiceConfig.QueryKey;
+import dev.sluice.conf.SluiceConfig.QueryMode;
+import dev.sluice.conf.SluiceConfig.RouteCache;
 import dev.sluice.conf.SluiceConfig.RouteConfig;
 import dev.sluice.conf.SluiceConfig.ServerConfig;
 import dev.sluice.conf.SluiceConfig.SpliceConfig;
@@ -481,9 +485,107 @@ public final class ConfigLoader {
                     r.problem("upstream", "no upstream group named '" + upstream + "'" + known(upstreams.keySet()));
                 }
                 ZeroCopy zc = r.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO);
-                out.add(new RouteConfig(name, listener, host, prefix, header, upstream, zc));
+                out.add(new RouteConfig(name, listener, host, prefix, header, upstream, zc, r.routeCache()));
             }
             return out;
+        }
+
+        /** A route's cache section: route-defaults.cache under what the route sets. */
+        private RouteCache routeCache() {
+            // "cache = true" is an easy slip: one problem for it, not one for every key the section lacks
+            if (!section("cache", "cache { enabled = true }") || !section("cache.key", "key { query = none }")) {
+                return new RouteCache(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ALL, List.of()), false);
+            }
+            return new RouteCache(bool("cache.enabled"), notNegative("cache.default-ttl"),
+                    statuses("cache.default-ttl-statuses"), queryKey("cache.key.query"),
+                    bool("cache.store-set-cookie"));
+        }
+
+        /** Whether {@code key} holds an object, as the template has it; a problem showing {@code example} if not. */
+        private boolean section(String key, String example) {
+            if (c.hasPath(key) && c.getValue(key) instanceof ConfigObject) {
+                return true;
+            }
+            problem(key, "must be an object, e.g. " + example);
+            return false;
+        }
+
+        /** A list of response status codes, each from 200 to 599. */
+        private List<Integer> statuses(String key) {
+            List<Integer> out = new ArrayList<>();
+            ConfigList list = get(key, c::getList);
+            if (list == null) {
+                return out;
+            }
+            for (int i = 0; i < list.size(); i++) {
+                ConfigValue v = list.get(i);
+                if (v.unwrapped() instanceof Integer status && status >= 200 && status <= 599) {
+                    out.add(status);
+                } else {
+                    problems.add(at(v.origin()) + path + "." + key + "[" + i + "]: a status from 200 to 599, got "
+                            + v.render());
+                }
+            }
+            return out;
+        }
+
+        /**
+         * {@code key.query}: all, none, or the list of parameters kept (non-empty names, each once, in the order
+         * they go into the key).
+         */
+        private QueryKey queryKey(String key) {
+            ConfigValue v = get(key, c::getValue);
+            if (v == null) {
+                return new QueryKey(QueryMode.ALL, List.of());
+            }
+            if (v instanceof ConfigList list) {
+                if (list.isEmpty()) {
+                    problem(key, "an empty list keeps no parameter; write none for that");
+                }
+                List<String> names = new ArrayList<>();
+                for (int i = 0; i < list.size(); i++) {
+                    ConfigValue n = list.get(i);
+                    String what = parameterNameProblem(n, names);
+                    if (what != null) {
+                        problems.add(at(n.origin()) + path + "." + key + "[" + i + "]: " + what);
+                    } else {
+                        names.add((String) n.unwrapped());
+                    }
+                }
+                return new QueryKey(QueryMode.ONLY, names);
+            }
+            if (v.valueType() == ConfigValueType.STRING) {
+                switch (((String) v.unwrapped()).trim().toLowerCase(Locale.ROOT)) {
+                    case "all" -> {
+                        return new QueryKey(QueryMode.ALL, List.of());
+                    }
+                    case "none" -> {
+                        return new QueryKey(QueryMode.NONE, List.of());
+                    }
+                    default -> { }
+                }
+            }
+            problem(key, "expected all | none | [names], got " + v.render());
+            return new QueryKey(QueryMode.ALL, List.of());
+        }
+
+        /** What is wrong with a name in a key.query list (given the names before it), or null. */
+        private static String parameterNameProblem(ConfigValue n, List<String> before) {
+            if (n.valueType() != ConfigValueType.STRING) {
+                return "a parameter name is a string, got " + n.valueType().name().toLowerCase(Locale.ROOT) + " "
+                        + n.render() + (n.valueType() == ConfigValueType.NUMBER ? " (quote it)" : "");
+            }
+            String name = (String) n.unwrapped();
+            if (name.isEmpty()) {
+                return "a parameter name cannot be empty";
+            }
+            if (name.indexOf('&') >= 0 || name.indexOf('=') >= 0) {
+                return "a parameter name cannot contain '&' or '=', got " + n.render();
+            }
+            if (before.contains(name)) {
+                return "'" + name + "' is listed twice";
+            }
+            return null;
         }
 
         private static String known(Set<String> names) {
@@ -520,8 +622,16 @@ public final class ConfigLoader {
         }
 
         void problem(String key, String what) {
-            ConfigOrigin origin = c.hasPath(key) ? c.getValue(key).origin() : c.root().origin();
-            problems.add(at(origin) + path + "." + key + ": " + what);
+            // the value's own line, null values included; else the line of the object that lacks it
+            ConfigValue v = c.root();
+            for (String part : ConfigUtil.splitPath(key)) {
+                if (!(v instanceof ConfigObject o) || o.get(part) == null) {
+                    v = c.root();
+                    break;
+                }
+                v = o.get(part);
+            }
+            problems.add(at(v.origin()) + path + "." + key + ": " + what);
         }
 
         String string(String key) {

@@ -82,7 +82,25 @@ public record SluiceConfig(
 
     /** host "" = any; "*.example.com" matches subdomains of example.com; header may be null. */
     public record RouteConfig(String name, String listener, String host, String pathPrefix,
-            HeaderMatch header, String upstream, ZeroCopy zeroCopy) {}
+            HeaderMatch header, String upstream, ZeroCopy zeroCopy, RouteCache cache) {}
+
+    /** Per-route cache. defaultTtl ZERO = off. */
+    public record RouteCache(boolean enabled, Duration defaultTtl, List<Integer> defaultTtlStatuses, QueryKey query,
+            boolean storeSetCookie) {
+        public RouteCache {
+            defaultTtlStatuses = List.copyOf(defaultTtlStatuses);
+        }
+    }
+
+    /** Which query parameters are part of a cache key: the whole query, none, or only the ones named. */
+    public enum QueryMode { ALL, NONE, ONLY }
+
+    /** names: the parameters kept, in order, for ONLY; empty otherwise. */
+    public record QueryKey(QueryMode mode, List<String> names) {
+        public QueryKey {
+            names = List.copyOf(names);
+        }
+    }
 
     public record Timeouts(Duration connect, Duration requestHead, Duration idle, Duration upstreamResponse) {}
 

@@ -13,6 +13,9 @@ import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.LeakDetection;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
 import dev.sluice.conf.SluiceConfig.LoopScheduling;
+import dev.sluice.conf.SluiceConfig.QueryKey;
+import dev.sluice.conf.SluiceConfig.QueryMode;
+import dev.sluice.conf.SluiceConfig.RouteCache;
 import dev.sluice.conf.SluiceConfig.ZeroCopy;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -146,6 +149,81 @@ class ConfigLoaderTest {
             ConfigException ex = assertThrows(ConfigException.class,
                     () -> ConfigLoader.parse(base.formatted(e.getKey()), "c.conf"), e.getKey());
             assertEquals(List.of(e.getValue()), ex.problems(), e.getKey());
+        }
+    }
+
+    @Test
+    void parse_routeCache_defaultsFromReferenceConf() {
+        SluiceConfig c = ConfigLoader.parse(MINIMAL, "c.conf");
+        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ALL, List.of()), false),
+                c.routes().get(0).cache());
+    }
+
+    @Test
+    void parse_routeCache_overridesOnlyWhatTheRouteSets() {
+        String hocon = """
+                sluice {
+                  upstreams { origin { servers = ["127.0.0.1:9000"] } }
+                  routes = [
+                    { name = a, upstream = origin, cache { enabled = true, default-ttl = 30s } }
+                    { name = b, upstream = origin, cache.key.query = [b, a] }
+                    { name = c, upstream = origin, cache { default-ttl-statuses = [200, 404], key { query = none } } }
+                    { name = d, upstream = origin, cache { store-set-cookie = true, key.query = ALL } }
+                    { name = e, upstream = origin }
+                  ]
+                }
+                """;
+        List<RouteCache> caches = ConfigLoader.parse(hocon, "c.conf").routes().stream().map(r -> r.cache()).toList();
+        QueryKey all = new QueryKey(QueryMode.ALL, List.of());
+        assertEquals(new RouteCache(true, Duration.ofSeconds(30), List.of(), all, false), caches.get(0));
+        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ONLY, List.of("b", "a")),
+                false), caches.get(1), "the names keep the order they were listed in");
+        assertEquals(new RouteCache(false, Duration.ZERO, List.of(200, 404), new QueryKey(QueryMode.NONE, List.of()),
+                false), caches.get(2));
+        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), all, true), caches.get(3));
+        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), all, false), caches.get(4));
+    }
+
+    @Test
+    void parse_routeCache_badValues_eachNamesFileLineAndKey() {
+        String base = """
+                sluice {
+                  upstreams { origin { servers = ["127.0.0.1:9000"] } }
+                  routes = [ { upstream = origin, cache { %s } } ]
+                }
+                """;
+        String at = "r.conf:3: sluice.routes[0].cache.";
+        Map<String, List<String>> cases = new java.util.LinkedHashMap<>();
+        cases.put("default-ttl = -1s", List.of(at + "default-ttl: must be 0 or a positive duration, got PT-1S"));
+        cases.put("default-ttl-statuses = [200, 199, 600, x, 200.5]", List.of(
+                at + "default-ttl-statuses[1]: a status from 200 to 599, got 199",
+                at + "default-ttl-statuses[2]: a status from 200 to 599, got 600",
+                at + "default-ttl-statuses[3]: a status from 200 to 599, got \"x\"",
+                at + "default-ttl-statuses[4]: a status from 200 to 599, got 200.5"));
+        cases.put("key.query = 5", List.of(at + "key.query: expected all | none | [names], got 5"));
+        cases.put("key.query = some", List.of(at + "key.query: expected all | none | [names], got \"some\""));
+        cases.put("key.query = []", List.of(at + "key.query: an empty list keeps no parameter; write none for that"));
+        cases.put("key.query = [a, \"\"]", List.of(at + "key.query[1]: a parameter name cannot be empty"));
+        cases.put("key.query = [a, b, a]", List.of(at + "key.query[2]: 'a' is listed twice"));
+        cases.put("key.query = [a, 2]",
+                List.of(at + "key.query[1]: a parameter name is a string, got number 2 (quote it)"));
+        cases.put("key.query = [\"a=b\"]",
+                List.of(at + "key.query[0]: a parameter name cannot contain '&' or '=', got \"a=b\""));
+        cases.put("key = none", List.of(at + "key: must be an object, e.g. key { query = none }"));
+        cases.put("ttl = 1s", List.of(at + "ttl: unknown key"));
+        cases.put("key { qurey = none }", List.of(at + "key.qurey: unknown key (did you mean 'query'?)"));
+        for (Map.Entry<String, List<String>> e : cases.entrySet()) {
+            ConfigException ex = assertThrows(ConfigException.class,
+                    () -> ConfigLoader.parse(base.formatted(e.getKey()), "r.conf"), e.getKey());
+            assertEquals(e.getValue(), ex.problems(), e.getKey());
+        }
+        // not a section at all: one problem, at its own line, rather than one for each key it lacks
+        String whole = base.replace("cache { %s }", "cache = %s");
+        for (String v : List.of("true", "null")) {
+            ConfigException ex = assertThrows(ConfigException.class,
+                    () -> ConfigLoader.parse(whole.formatted(v), "r.conf"), v);
+            assertEquals(List.of("r.conf:3: sluice.routes[0].cache: must be an object, e.g. cache { enabled = true }"),
+                    ex.problems(), v);
         }
     }
 
