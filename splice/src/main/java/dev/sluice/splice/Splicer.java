@@ -71,7 +71,8 @@ public final class Splicer {
     private final Throwable disabled;
     private final PipePool pool;
     private final IoRegistration registration;
-    private final Transfer[] slots;
+    /** Who holds each io_uring slot (a transfer, a SEND_ZC or splice send, a sendfile), by slot. */
+    private final SlotHolder[] slots;
     private final int[] freeSlots;
     private int freeCount;
     private int active;
@@ -203,7 +204,7 @@ public final class Splicer {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
             // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
             int nslots = Math.min(MAX_SLOTS, 2 * settings.maxPipes());
-            this.slots = new Transfer[nslots];
+            this.slots = new SlotHolder[nslots];
             this.freeSlots = new int[nslots];
             for (int i = 0; i < freeSlots.length; i++) {
                 freeSlots[i] = freeSlots.length - 1 - i;
@@ -211,7 +212,7 @@ public final class Splicer {
             this.freeCount = freeSlots.length;
         } else {
             this.pool = null;
-            this.slots = new Transfer[0];
+            this.slots = new SlotHolder[0];
             this.freeSlots = new int[0];
             if (LOGGED_UNAVAILABLE.compareAndSet(false, true)) {
                 logger.info("zero-copy splice unavailable, bodies will be copied: {}", why.toString());
@@ -531,7 +532,7 @@ public final class Splicer {
         if (disabled != null) {
             return;
         }
-        for (Transfer t : slots) {
+        for (SlotHolder t : slots) {
             if (t != null) {
                 t.fail(new SpliceCancelledException("splicer closed"));
             }
@@ -556,10 +557,15 @@ public final class Splicer {
 
     /** A transfer ended with every CQE in: free its slot and pipe. */
     void finished(Transfer t, long leftoverPipeBytes) {
-        slots[t.slot] = null;
-        freeSlots[freeCount++] = t.slot;
-        active--;
         releasePipe(t, leftoverPipeBytes);
+        finished(t.slot);
+    }
+
+    /** The holder of {@code slot} ended with every CQE in: the slot is free for the next transfer or send. */
+    void finished(int slot) {
+        slots[slot] = null;
+        freeSlots[freeCount++] = slot;
+        active--;
         if (closed && active == 0) {
             registration.cancel();
         }
@@ -572,7 +578,7 @@ public final class Splicer {
             IoUringIoEvent e = (IoUringIoEvent) event;
             int userData = (int) e.userData() & 0xFFFF;
             int slot = userData >>> 4;
-            Transfer t = slot < slots.length ? slots[slot] : null;
+            SlotHolder t = slot < slots.length ? slots[slot] : null;
             if (t != null) {
                 t.complete(userData & 15, e.res(), e.flags());
             } else if (logger.isDebugEnabled()) {
