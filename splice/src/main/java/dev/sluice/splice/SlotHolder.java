@@ -2,7 +2,7 @@ package dev.sluice.splice;
 
 /**
  * What holds one of a {@link Splicer}'s io_uring slots: a {@link Transfer} (splices, SEND_ZC) or a
- * a sendfile send. The loop-wide handle routes each CQE to its holder by the slot in the user_data
+ * {@link SendfileSend}. The loop-wide handle routes each CQE to its holder by the slot in the user_data
  * ({@link UringOps#userData}), and {@link Splicer#close()} fails every holder. Loop-confined.
  */
 interface SlotHolder {

@@ -324,17 +324,17 @@ public final class Splicer {
 
     /**
      * Sends bytes [position, position + length) of a shm extent to {@code out} with {@code mechanism}, the one
-     * place that knows the three ways (see {@link SendMechanism}). Takes its own reference on the extent and
-     * releases it when the kernel is done with the bytes (after the SEND_ZC notification; for SPLICE when the
-     * splices completed, the extent being marked spliced so its store punches the region before reuse). Bytes are
-     * counted per mechanism ({@link SpliceMetrics#sendBytes}).
+     * place that knows the four ways (see {@link SendMechanism}). Takes its own reference on the extent and
+     * releases it when the kernel is done with the bytes (after the SEND_ZC notification; for SPLICE and SENDFILE
+     * when the last splice or sendfile returned, the extent being marked spliced before the first, so its store
+     * punches the region before reuse). Bytes are counted per mechanism ({@link SpliceMetrics#sendBytes}).
      *
-     * <p>Never returns null: when SEND_ZC or SPLICE cannot be used (heap store, no pipe, splicing unavailable, not
-     * an io_uring channel) the send is a {@link SendMechanism#WRITE} and the fallback is counted with its reason
-     * ({@link #lastFallbackReason()}). Preconditions for SEND_ZC and SPLICE as for {@link #transfer}: {@code out} is
-     * an io_uring socket channel of this loop whose earlier writes completed, and nothing else writes to it until
-     * the callback. {@code idleTimeoutNanos} applies to SEND_ZC and SPLICE; a WRITE relies on the channel's own
-     * idle handling, and its {@code cancel()} does nothing (close the channel to abort it).
+     * <p>Never returns null: when SEND_ZC, SPLICE or SENDFILE cannot be used (heap store, no pipe or slot free,
+     * splicing unavailable, not an io_uring socket channel) the send is a {@link SendMechanism#WRITE} and the
+     * fallback is counted with its reason ({@link #lastFallbackReason()}). Preconditions for the other three as for
+     * {@link #transfer}: {@code out} is an io_uring socket channel of this loop whose earlier writes completed, and
+     * nothing else writes to it until the callback. {@code idleTimeoutNanos} applies to all but WRITE; a WRITE relies
+     * on the channel's own idle handling, and its {@code cancel()} does nothing (close the channel to abort it).
      *
      * @throws IllegalStateException    when the extent is already freed (take {@link Extent#tryRetain()} first on
      *                                  paths that race with eviction)
@@ -402,15 +402,18 @@ public final class Splicer {
         if (!(out instanceof IoUringSocketChannel) || !out.isActive()) {
             return FallbackReason.CHANNEL;
         }
-        if (mechanism == SendMechanism.SPLICE ? extent.store().fd() < 0
-                : !extent.slice().isNative() || !NettyUring.SEND_ZC_SUPPORTED) {
+        if (mechanism == SendMechanism.SEND_ZC ? !extent.slice().isNative() || !NettyUring.SEND_ZC_SUPPORTED
+                : extent.store().fd() < 0) {
             return FallbackReason.NO_ZERO_COPY_SOURCE;
         }
         return null;
     }
 
-    /** SEND_ZC or SPLICE on our own submissions; null with {@link #lastFallback} set when it cannot start. */
-    private Transfer sendZeroCopy(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
+    /**
+     * SEND_ZC, SPLICE or SENDFILE on our own submissions and syscalls; null with {@link #lastFallback} set when it
+     * cannot start.
+     */
+    private SpliceTransfer sendZeroCopy(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
                                   long idleTimeoutNanos, SpliceCallback cb) {
         ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
         if (outLease.writing) {
@@ -425,6 +428,18 @@ public final class Splicer {
             return null;
         }
         Runnable release = extent::release;
+        if (mechanism == SendMechanism.SENDFILE) {
+            // Before the first sendfile, as for a splice: the socket buffers keep references to the file's pages
+            // after the call returns, so the store must punch these pages out before reusing them.
+            extent.markSpliced();
+            metrics.send(SendMechanism.SENDFILE);
+            SendfileSend s = new SendfileSend(this, freeSlots[--freeCount], extent.store().fd(),
+                    extent.offset() + position, length, out, outLease, idleTimeoutNanos, cb, release);
+            slots[s.slot] = s;
+            active++;
+            s.start();
+            return s;
+        }
         if (mechanism == SendMechanism.SEND_ZC) {
             long address = extent.slice().address() + position;
             metrics.send(SendMechanism.SEND_ZC);
@@ -465,7 +480,6 @@ public final class Splicer {
         }
     }
 
-    /** Why the last {@link #transfer}/{@link #pump} on this loop returned null. Loop-confined. */
     /**
      * Bytes the kernel holds unread on {@code ch}'s socket (FIONREAD), -errno, or -1 when it cannot tell (this loop
      * cannot splice, or not a Unix channel). A proxy asks before pooling an upstream connection whose response body
@@ -479,6 +493,10 @@ public final class Splicer {
         return sys.readable(u.fd().intValue());
     }
 
+    /**
+     * Why the last {@link #transfer}/{@link #pump} on this loop returned null, or the last {@link #send} was a WRITE
+     * instead of the mechanism asked for. Loop-confined.
+     */
     public FallbackReason lastFallbackReason() {
         return lastFallback;
     }

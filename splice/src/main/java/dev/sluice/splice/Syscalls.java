@@ -13,13 +13,14 @@ import java.lang.invoke.VarHandle;
 
 /**
  * The few libc calls the splice module makes outside io_uring, through FFM. Only {@link Splice} is on the per-chunk
- * path (inline mode, see {@link Transfer}); pipes are created once and pooled, O_NONBLOCK is set once per
+ * path (inline mode, see {@link Transfer}; sendfile, see {@link SendfileSend}); pipes are created once and pooled, O_NONBLOCK is set once per
  * connection, and reads only drain a pipe after a failed transfer. Every call returns {@code -errno} on failure so callers branch on an int, as io_uring CQEs do.
  */
 final class Syscalls {
     static final int EPERM = 1;
     static final int ENOENT = 2;
     static final int EINTR = 4;
+    static final int EIO = 5;
     static final int EBADF = 9;
     static final int EAGAIN = 11;
     static final int ENFILE = 23;
@@ -62,6 +63,11 @@ final class Syscalls {
     private static final MethodHandle SPLICE = downcall("splice",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+
+    /** sendfile(2); glibc's x86_64 and aarch64 off_t is 64-bit, so this is sendfile64. */
+    private static final MethodHandle SENDFILE = downcall("sendfile",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
 
     private static final MethodHandle SETSOCKOPT = downcall("setsockopt",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
@@ -174,7 +180,8 @@ final class Syscalls {
     }
 
     /**
-     * splice(2) (and setsockopt(2)) called directly, for {@link Transfer}'s inline mode and read batching: one per
+     * splice(2), sendfile(2) (and setsockopt(2)) called directly, for {@link Transfer}'s inline mode, read batching
+     * and {@link SendfileSend}: one per
      * event loop, confined to it, so the errno capture, the 64-bit file offset and the option value live in segments
      * allocated once (no allocation per call).
      */
@@ -197,6 +204,7 @@ final class Syscalls {
             // milliseconds, which would otherwise land in the middle of the first batched transfer.
             setsockopt(-1, SOL_SOCKET, SO_RCVLOWAT, 1);
             getsockopt(-1, SOL_SOCKET, SO_RCVBUF);
+            sendfile(-1, -1, 0L, 0L);
         }
 
         /** Sets this loop's timespec to {@code nanos} and returns its address (valid as long as this object). */
@@ -248,6 +256,21 @@ final class Syscalls {
             }
         }
 
+        /**
+         * {@code sendfile(out, in, &inOffset, count)}: bytes sent from the file {@code in} at the 64-bit offset
+         * {@code inOffset} to the socket {@code out}, or -errno. On a non-blocking socket a full send buffer gives a
+         * short count, or -EAGAIN when nothing fit.
+         */
+        long sendfile(int out, int in, long inOffset, long count) {
+            try {
+                offset.set(ValueLayout.JAVA_LONG, 0, inOffset);
+                long r = (long) SENDFILE.invokeExact(state, out, in, offset, count);
+                return r < 0 ? -errno(state) : r;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
         /** {@code splice(in, &inOffset, out, NULL, len, flags)}: from a file at an explicit offset. */
         long spliceFrom(int in, long inOffset, int out, long len, int flags) {
             try {
@@ -265,6 +288,7 @@ final class Syscalls {
             case EPERM -> "EPERM";
             case ENOENT -> "ENOENT";
             case EINTR -> "EINTR";
+            case EIO -> "EIO";
             case EBADF -> "EBADF";
             case EAGAIN -> "EAGAIN";
             case ENFILE -> "ENFILE";

@@ -3,7 +3,7 @@ package dev.sluice.splice;
 import io.netty.channel.uring.IoUringIoOps;
 
 /**
- * The SQE descriptions that {@link Transfer} and the sendfile send both submit, and the user_data they carry:
+ * The SQE descriptions that {@link Transfer} and {@link SendfileSend} both submit, and the user_data they carry:
  * {@code slot << 4 | kind} in 16 bits (Netty keeps 16 bits of a handle's user_data), decoded by the splicer's handle.
  */
 final class UringOps {
