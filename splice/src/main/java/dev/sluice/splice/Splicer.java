@@ -164,6 +164,33 @@ public final class Splicer {
     }
 
     /**
+     * The congestion control of {@code ch}'s TCP socket as the kernel reports it (getsockopt TCP_CONGESTION), e.g.
+     * {@code "bbr"} or {@code "cubic"}: the system's {@code net.ipv4.tcp_congestion_control} unless the socket, or
+     * the listener it was accepted from, set its own. It decides which {@link SendMechanism} is cheapest on a route
+     * (see the splice README). One syscall and a small native scratch buffer per call; a caller that asks per
+     * response may keep the answer per connection, since it is fixed once the connection is set up unless someone
+     * sets it again.
+     *
+     * <p>Call it on the channel's event loop: elsewhere the channel may close, and its fd number be reused, between
+     * the check for an open fd and the call. Works whether or not this host can splice.
+     *
+     * @return the algorithm's name, or {@code null} when it cannot tell: not a Unix (epoll or io_uring) channel, not a
+     *         TCP socket, the fd closed, or the native calls unavailable (FFM refused)
+     */
+    public static String congestionControl(Channel ch) {
+        if (!(ch instanceof UnixChannel u) || !u.fd().isOpen()) {
+            return null;
+        }
+        try {
+            return Syscalls.tcpCongestion(u.fd().intValue());
+        } catch (LinkageError | RuntimeException e) {
+            // FFM refused (Syscalls could not link its downcalls): ExceptionInInitializerError, NoClassDefFoundError
+            // or IllegalCallerException
+            return null;
+        }
+    }
+
+    /**
      * Declares that the owner of {@code ch} keeps a read armed whenever it needs to see the peer leave (a pooled
      * upstream connection: idle in the pool, or waiting for a response head), so after a transfer Netty's POLLRDHUP
      * stays off instead of being re-armed: re-arming costs a POLL_ADD, and the next transfer an ASYNC_CANCEL and a

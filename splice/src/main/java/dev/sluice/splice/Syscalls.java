@@ -10,6 +10,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The few libc calls the splice module makes outside io_uring, through FFM. Only {@link Splice} is on the per-chunk
@@ -80,6 +81,10 @@ final class Syscalls {
     static final int SOL_SOCKET = 1;
     static final int SO_RCVBUF = 8;
     static final int SO_RCVLOWAT = 18;
+    static final int IPPROTO_TCP = 6;
+    static final int TCP_CONGESTION = 13;
+    /** TCP_CA_NAME_MAX: a congestion control's name, NUL included. */
+    private static final int TCP_CA_NAME_MAX = 16;
 
     private Syscalls() {
     }
@@ -152,6 +157,33 @@ final class Syscalls {
             MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
             int r = (int) IOCTL_PTR.invokeExact(state, fd, (long) FIONREAD, out);
             return r < 0 ? -errno(state) : out.get(ValueLayout.JAVA_INT, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * The congestion control of the TCP socket {@code fd} ({@code getsockopt(IPPROTO_TCP, TCP_CONGESTION)}), or null
+     * when the call fails (not a TCP socket, a closed fd).
+     */
+    static String tcpCongestion(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment name = arena.allocate(TCP_CA_NAME_MAX);
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            len.set(ValueLayout.JAVA_INT, 0, TCP_CA_NAME_MAX);
+            int r = (int) GETSOCKOPT.invokeExact(state, fd, IPPROTO_TCP, TCP_CONGESTION, name, len);
+            if (r < 0) {
+                return null;
+            }
+            // The kernel copies min(len, TCP_CA_NAME_MAX) bytes of the NUL-padded name.
+            int n = Math.min(len.get(ValueLayout.JAVA_INT, 0), TCP_CA_NAME_MAX);
+            int end = 0;
+            while (end < n && name.get(ValueLayout.JAVA_BYTE, end) != 0) {
+                end++;
+            }
+            return end == 0 ? null : new String(name.asSlice(0, end).toArray(ValueLayout.JAVA_BYTE),
+                    StandardCharsets.US_ASCII);
         } catch (Throwable t) {
             throw rethrow(t);
         }
