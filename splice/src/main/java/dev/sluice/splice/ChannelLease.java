@@ -51,6 +51,33 @@ final class ChannelLease {
         return lease;
     }
 
+    /** A transfer or send starts using the channel: as input ({@code reading}) or as output. */
+    void beginUse(boolean reading) {
+        users++;
+        if (reading) {
+            this.reading = true;
+        } else {
+            writing = true;
+        }
+    }
+
+    /**
+     * A transfer or send stopped using the channel. With {@code rearm} (it succeeded, and was not a pump), the last
+     * user gives Netty its POLLRDHUP back if a transfer took it away, unless the owner said it keeps a read armed
+     * ({@link #rearmRdHup}).
+     */
+    void endUse(boolean reading, boolean rearm) {
+        users--;
+        if (reading) {
+            this.reading = false;
+        } else {
+            writing = false;
+        }
+        if (rearm && rearmRdHup && users == 0 && rdhup == RDHUP_DISARMED && NettyUring.rearmRdHup(channel)) {
+            rdhup = RDHUP_NETTY;
+        }
+    }
+
     void addWaiter(Transfer t) {
         if (waiters == null) {
             waiters = new ArrayList<>(2);

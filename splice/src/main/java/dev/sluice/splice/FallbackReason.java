@@ -23,8 +23,8 @@ public enum FallbackReason {
     /** The {@link Splicer} was closed. */
     CLOSED("closed"),
     /**
-     * {@link Splicer#send}: the extent's store has no fd to splice from or no native mapping to SEND_ZC from (heap
-     * store), or SEND_ZC is not supported; the send is a plain write instead.
+     * {@link Splicer#send}: the extent's store has no fd to splice or sendfile from or no native mapping to SEND_ZC
+     * from (heap store), or SEND_ZC is not supported; the send is a plain write instead.
      */
     NO_ZERO_COPY_SOURCE("no_zero_copy_source");
 

@@ -5,7 +5,8 @@ package dev.sluice.splice;
  *
  * <p>Which is cheapest depends on the peer: on loopback the kernel copies anyway, so a plain
  * {@link #WRITE} of the mapping is cheapest there; toward a real NIC {@link #SEND_ZC} or {@link #SPLICE} avoid the
- * copy. Measure per route.
+ * copy. {@link #SENDFILE} makes one syscall per send-buffer-full and no pipe; which congestion control the socket
+ * uses ({@link Splicer#congestionControl}) changes the ranking (see the splice README). Measure per route.
  */
 public enum SendMechanism {
     /**
@@ -24,7 +25,16 @@ public enum SendMechanism {
      * breaks past 2 GiB and uses 64 KiB pipes). The extent is marked spliced, so its store punches the region out
      * before reusing it.
      */
-    SPLICE("splice");
+    SPLICE("splice"),
+    /**
+     * sendfile(2) from the store's fd at the extent's 64-bit offset, on the loop thread on the non-blocking socket,
+     * waiting for POLLOUT with an io_uring poll when the send buffer is full (no pipe, no io-wq). The kernel keeps
+     * the file's pages in the socket buffers as for {@link #SPLICE}: the extent is marked spliced, so its store
+     * punches the region out before reusing it, and released when the last sendfile returned. Unlike a splice the
+     * output keeps Netty's POLLRDHUP armed: if Netty closes the channel (a peer's FIN without half-closure) the send
+     * ends cancelled, as a WRITE's would fail.
+     */
+    SENDFILE("sendfile");
 
     private final String tag;
 

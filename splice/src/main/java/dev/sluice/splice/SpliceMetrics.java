@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code sluice.splice.pipes.open}, {@code sluice.splice.pipes.max}, {@code sluice.splice.pipes.created},
  * {@code sluice.splice.pipes.discarded}, {@code sluice.splice.fallbacks{reason}},
  * {@code sluice.splice.eagain.polls{direction=in|out}}, {@code sluice.splice.transfers{outcome}},
- * {@code sluice.splice.send.bytes{mechanism=write|send_zc|splice}}, {@code sluice.splice.sends{mechanism}},
+ * {@code sluice.splice.send.bytes{mechanism=write|send_zc|splice|sendfile}}, {@code sluice.splice.sends{mechanism}},
  * {@code sluice.splice.send.zc.copied}, {@code sluice.splice.batched.polls}, {@code sluice.splice.batch.timeouts},
  * {@code sluice.splice.hangup.watches}.
  */
@@ -217,7 +217,7 @@ public final class SpliceMetrics {
         return batchedPolls.sum();
     }
 
-    /** POLL_ADDs submitted because a splice to the output socket returned EAGAIN. */
+    /** POLL_ADDs submitted because a splice, SEND_ZC or sendfile to the output socket found it full. */
     public long eagainPollsOut() {
         return pollsOut.sum();
     }

@@ -71,7 +71,8 @@ public final class Splicer {
     private final Throwable disabled;
     private final PipePool pool;
     private final IoRegistration registration;
-    private final Transfer[] slots;
+    /** Who holds each io_uring slot (a transfer, a SEND_ZC or splice send, a sendfile), by slot. */
+    private final SlotHolder[] slots;
     private final int[] freeSlots;
     private int freeCount;
     private int active;
@@ -163,6 +164,33 @@ public final class Splicer {
     }
 
     /**
+     * The congestion control of {@code ch}'s TCP socket as the kernel reports it (getsockopt TCP_CONGESTION), e.g.
+     * {@code "bbr"} or {@code "cubic"}: the system's {@code net.ipv4.tcp_congestion_control} unless the socket, or
+     * the listener it was accepted from, set its own. It decides which {@link SendMechanism} is cheapest on a route
+     * (see the splice README). One syscall and a small native scratch buffer per call; a caller that asks per
+     * response may keep the answer per connection, since it is fixed once the connection is set up unless someone
+     * sets it again.
+     *
+     * <p>Call it on the channel's event loop: elsewhere the channel may close, and its fd number be reused, between
+     * the check for an open fd and the call. Works whether or not this host can splice.
+     *
+     * @return the algorithm's name, or {@code null} when it cannot tell: not a Unix (epoll or io_uring) channel, not a
+     *         TCP socket, the fd closed, or the native calls unavailable (FFM refused)
+     */
+    public static String congestionControl(Channel ch) {
+        if (!(ch instanceof UnixChannel u) || !u.fd().isOpen()) {
+            return null;
+        }
+        try {
+            return Syscalls.tcpCongestion(u.fd().intValue());
+        } catch (LinkageError | RuntimeException e) {
+            // FFM refused (Syscalls could not link its downcalls): ExceptionInInitializerError, NoClassDefFoundError
+            // or IllegalCallerException
+            return null;
+        }
+    }
+
+    /**
      * Declares that the owner of {@code ch} keeps a read armed whenever it needs to see the peer leave (a pooled
      * upstream connection: idle in the pool, or waiting for a response head), so after a transfer Netty's POLLRDHUP
      * stays off instead of being re-armed: re-arming costs a POLL_ADD, and the next transfer an ASYNC_CANCEL and a
@@ -203,7 +231,7 @@ public final class Splicer {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
             // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
             int nslots = Math.min(MAX_SLOTS, 2 * settings.maxPipes());
-            this.slots = new Transfer[nslots];
+            this.slots = new SlotHolder[nslots];
             this.freeSlots = new int[nslots];
             for (int i = 0; i < freeSlots.length; i++) {
                 freeSlots[i] = freeSlots.length - 1 - i;
@@ -211,7 +239,7 @@ public final class Splicer {
             this.freeCount = freeSlots.length;
         } else {
             this.pool = null;
-            this.slots = new Transfer[0];
+            this.slots = new SlotHolder[0];
             this.freeSlots = new int[0];
             if (LOGGED_UNAVAILABLE.compareAndSet(false, true)) {
                 logger.info("zero-copy splice unavailable, bodies will be copied: {}", why.toString());
@@ -323,17 +351,17 @@ public final class Splicer {
 
     /**
      * Sends bytes [position, position + length) of a shm extent to {@code out} with {@code mechanism}, the one
-     * place that knows the three ways (see {@link SendMechanism}). Takes its own reference on the extent and
-     * releases it when the kernel is done with the bytes (after the SEND_ZC notification; for SPLICE when the
-     * splices completed, the extent being marked spliced so its store punches the region before reuse). Bytes are
-     * counted per mechanism ({@link SpliceMetrics#sendBytes}).
+     * place that knows the four ways (see {@link SendMechanism}). Takes its own reference on the extent and
+     * releases it when the kernel is done with the bytes (after the SEND_ZC notification; for SPLICE and SENDFILE
+     * when the last splice or sendfile returned, the extent being marked spliced before the first, so its store
+     * punches the region before reuse). Bytes are counted per mechanism ({@link SpliceMetrics#sendBytes}).
      *
-     * <p>Never returns null: when SEND_ZC or SPLICE cannot be used (heap store, no pipe, splicing unavailable, not
-     * an io_uring channel) the send is a {@link SendMechanism#WRITE} and the fallback is counted with its reason
-     * ({@link #lastFallbackReason()}). Preconditions for SEND_ZC and SPLICE as for {@link #transfer}: {@code out} is
-     * an io_uring socket channel of this loop whose earlier writes completed, and nothing else writes to it until
-     * the callback. {@code idleTimeoutNanos} applies to SEND_ZC and SPLICE; a WRITE relies on the channel's own
-     * idle handling, and its {@code cancel()} does nothing (close the channel to abort it).
+     * <p>Never returns null: when SEND_ZC, SPLICE or SENDFILE cannot be used (heap store, no pipe or slot free,
+     * splicing unavailable, not an io_uring socket channel) the send is a {@link SendMechanism#WRITE} and the
+     * fallback is counted with its reason ({@link #lastFallbackReason()}). Preconditions for the other three as for
+     * {@link #transfer}: {@code out} is an io_uring socket channel of this loop whose earlier writes completed, and
+     * nothing else writes to it until the callback. {@code idleTimeoutNanos} applies to all but WRITE; a WRITE relies
+     * on the channel's own idle handling, and its {@code cancel()} does nothing (close the channel to abort it).
      *
      * @throws IllegalStateException    when the extent is already freed (take {@link Extent#tryRetain()} first on
      *                                  paths that race with eviction)
@@ -401,15 +429,18 @@ public final class Splicer {
         if (!(out instanceof IoUringSocketChannel) || !out.isActive()) {
             return FallbackReason.CHANNEL;
         }
-        if (mechanism == SendMechanism.SPLICE ? extent.store().fd() < 0
-                : !extent.slice().isNative() || !NettyUring.SEND_ZC_SUPPORTED) {
+        if (mechanism == SendMechanism.SEND_ZC ? !extent.slice().isNative() || !NettyUring.SEND_ZC_SUPPORTED
+                : extent.store().fd() < 0) {
             return FallbackReason.NO_ZERO_COPY_SOURCE;
         }
         return null;
     }
 
-    /** SEND_ZC or SPLICE on our own submissions; null with {@link #lastFallback} set when it cannot start. */
-    private Transfer sendZeroCopy(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
+    /**
+     * SEND_ZC, SPLICE or SENDFILE on our own submissions and syscalls; null with {@link #lastFallback} set when it
+     * cannot start.
+     */
+    private SpliceTransfer sendZeroCopy(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
                                   long idleTimeoutNanos, SpliceCallback cb) {
         ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
         if (outLease.writing) {
@@ -424,6 +455,18 @@ public final class Splicer {
             return null;
         }
         Runnable release = extent::release;
+        if (mechanism == SendMechanism.SENDFILE) {
+            // Before the first sendfile, as for a splice: the socket buffers keep references to the file's pages
+            // after the call returns, so the store must punch these pages out before reusing them.
+            extent.markSpliced();
+            metrics.send(SendMechanism.SENDFILE);
+            SendfileSend s = new SendfileSend(this, freeSlots[--freeCount], extent.store().fd(),
+                    extent.offset() + position, length, out, outLease, idleTimeoutNanos, cb, release);
+            slots[s.slot] = s;
+            active++;
+            s.start();
+            return s;
+        }
         if (mechanism == SendMechanism.SEND_ZC) {
             long address = extent.slice().address() + position;
             metrics.send(SendMechanism.SEND_ZC);
@@ -464,7 +507,6 @@ public final class Splicer {
         }
     }
 
-    /** Why the last {@link #transfer}/{@link #pump} on this loop returned null. Loop-confined. */
     /**
      * Bytes the kernel holds unread on {@code ch}'s socket (FIONREAD), -errno, or -1 when it cannot tell (this loop
      * cannot splice, or not a Unix channel). A proxy asks before pooling an upstream connection whose response body
@@ -478,6 +520,10 @@ public final class Splicer {
         return sys.readable(u.fd().intValue());
     }
 
+    /**
+     * Why the last {@link #transfer}/{@link #pump} on this loop returned null, or the last {@link #send} was a WRITE
+     * instead of the mechanism asked for. Loop-confined.
+     */
     public FallbackReason lastFallbackReason() {
         return lastFallback;
     }
@@ -531,7 +577,7 @@ public final class Splicer {
         if (disabled != null) {
             return;
         }
-        for (Transfer t : slots) {
+        for (SlotHolder t : slots) {
             if (t != null) {
                 t.fail(new SpliceCancelledException("splicer closed"));
             }
@@ -556,10 +602,15 @@ public final class Splicer {
 
     /** A transfer ended with every CQE in: free its slot and pipe. */
     void finished(Transfer t, long leftoverPipeBytes) {
-        slots[t.slot] = null;
-        freeSlots[freeCount++] = t.slot;
-        active--;
         releasePipe(t, leftoverPipeBytes);
+        finished(t.slot);
+    }
+
+    /** The holder of {@code slot} ended with every CQE in: the slot is free for the next transfer or send. */
+    void finished(int slot) {
+        slots[slot] = null;
+        freeSlots[freeCount++] = slot;
+        active--;
         if (closed && active == 0) {
             registration.cancel();
         }
@@ -572,7 +623,7 @@ public final class Splicer {
             IoUringIoEvent e = (IoUringIoEvent) event;
             int userData = (int) e.userData() & 0xFFFF;
             int slot = userData >>> 4;
-            Transfer t = slot < slots.length ? slots[slot] : null;
+            SlotHolder t = slot < slots.length ? slots[slot] : null;
             if (t != null) {
                 t.complete(userData & 15, e.res(), e.flags());
             } else if (logger.isDebugEnabled()) {

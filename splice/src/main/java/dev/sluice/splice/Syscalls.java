@@ -10,16 +10,18 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The few libc calls the splice module makes outside io_uring, through FFM. Only {@link Splice} is on the per-chunk
- * path (inline mode, see {@link Transfer}); pipes are created once and pooled, O_NONBLOCK is set once per
+ * path (inline mode, see {@link Transfer}; sendfile, see {@link SendfileSend}); pipes are created once and pooled, O_NONBLOCK is set once per
  * connection, and reads only drain a pipe after a failed transfer. Every call returns {@code -errno} on failure so callers branch on an int, as io_uring CQEs do.
  */
 final class Syscalls {
     static final int EPERM = 1;
     static final int ENOENT = 2;
     static final int EINTR = 4;
+    static final int EIO = 5;
     static final int EBADF = 9;
     static final int EAGAIN = 11;
     static final int ENFILE = 23;
@@ -63,6 +65,11 @@ final class Syscalls {
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
+    /** sendfile(2); glibc's x86_64 and aarch64 off_t is 64-bit, so this is sendfile64. */
+    private static final MethodHandle SENDFILE = downcall("sendfile",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+
     private static final MethodHandle SETSOCKOPT = downcall("setsockopt",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -74,6 +81,10 @@ final class Syscalls {
     static final int SOL_SOCKET = 1;
     static final int SO_RCVBUF = 8;
     static final int SO_RCVLOWAT = 18;
+    static final int IPPROTO_TCP = 6;
+    static final int TCP_CONGESTION = 13;
+    /** TCP_CA_NAME_MAX: a congestion control's name, NUL included. */
+    private static final int TCP_CA_NAME_MAX = 16;
 
     private Syscalls() {
     }
@@ -151,6 +162,33 @@ final class Syscalls {
         }
     }
 
+    /**
+     * The congestion control of the TCP socket {@code fd} ({@code getsockopt(IPPROTO_TCP, TCP_CONGESTION)}), or null
+     * when the call fails (not a TCP socket, a closed fd).
+     */
+    static String tcpCongestion(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment name = arena.allocate(TCP_CA_NAME_MAX);
+            MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);
+            len.set(ValueLayout.JAVA_INT, 0, TCP_CA_NAME_MAX);
+            int r = (int) GETSOCKOPT.invokeExact(state, fd, IPPROTO_TCP, TCP_CONGESTION, name, len);
+            if (r < 0) {
+                return null;
+            }
+            // The kernel copies min(len, TCP_CA_NAME_MAX) bytes of the NUL-padded name.
+            int n = Math.min(len.get(ValueLayout.JAVA_INT, 0), TCP_CA_NAME_MAX);
+            int end = 0;
+            while (end < n && name.get(ValueLayout.JAVA_BYTE, end) != 0) {
+                end++;
+            }
+            return end == 0 ? null : new String(name.asSlice(0, end).toArray(ValueLayout.JAVA_BYTE),
+                    StandardCharsets.US_ASCII);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** {@code close(fd)}: 0 or -errno. */
     static int close(int fd) {
         try (Arena arena = Arena.ofConfined()) {
@@ -174,7 +212,8 @@ final class Syscalls {
     }
 
     /**
-     * splice(2) (and setsockopt(2)) called directly, for {@link Transfer}'s inline mode and read batching: one per
+     * splice(2), sendfile(2) (and setsockopt(2)) called directly, for {@link Transfer}'s inline mode, read batching
+     * and {@link SendfileSend}: one per
      * event loop, confined to it, so the errno capture, the 64-bit file offset and the option value live in segments
      * allocated once (no allocation per call).
      */
@@ -197,6 +236,7 @@ final class Syscalls {
             // milliseconds, which would otherwise land in the middle of the first batched transfer.
             setsockopt(-1, SOL_SOCKET, SO_RCVLOWAT, 1);
             getsockopt(-1, SOL_SOCKET, SO_RCVBUF);
+            sendfile(-1, -1, 0L, 0L);
         }
 
         /** Sets this loop's timespec to {@code nanos} and returns its address (valid as long as this object). */
@@ -248,6 +288,21 @@ final class Syscalls {
             }
         }
 
+        /**
+         * {@code sendfile(out, in, &inOffset, count)}: bytes sent from the file {@code in} at the 64-bit offset
+         * {@code inOffset} to the socket {@code out}, or -errno. On a non-blocking socket a full send buffer gives a
+         * short count, or -EAGAIN when nothing fit.
+         */
+        long sendfile(int out, int in, long inOffset, long count) {
+            try {
+                offset.set(ValueLayout.JAVA_LONG, 0, inOffset);
+                long r = (long) SENDFILE.invokeExact(state, out, in, offset, count);
+                return r < 0 ? -errno(state) : r;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
         /** {@code splice(in, &inOffset, out, NULL, len, flags)}: from a file at an explicit offset. */
         long spliceFrom(int in, long inOffset, int out, long len, int flags) {
             try {
@@ -265,6 +320,7 @@ final class Syscalls {
             case EPERM -> "EPERM";
             case ENOENT -> "ENOENT";
             case EINTR -> "EINTR";
+            case EIO -> "EIO";
             case EBADF -> "EBADF";
             case EAGAIN -> "EAGAIN";
             case ENFILE -> "ENFILE";

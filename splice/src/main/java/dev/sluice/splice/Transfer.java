@@ -65,7 +65,7 @@ import java.util.concurrent.TimeUnit;
  * only ever holds this transfer's bytes); completions arrive through the loop-wide handle with a short user_data of
  * slot and kind.
  */
-final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener {
+final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFutureListener {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(Transfer.class);
     private static final java.util.concurrent.atomic.AtomicBoolean LOGGED_LOWAT_FAILURE =
             new java.util.concurrent.atomic.AtomicBoolean();
@@ -86,10 +86,8 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     static final long HANGUP_PROBE_MILLIS = 250;
     static final long HANGUP_PROBE_NANOS = HANGUP_PROBE_MILLIS * 1_000_000L;
 
-    static final byte OP_POLL_ADD = 6;
     static final byte OP_TIMEOUT = 11;
     static final byte OP_TIMEOUT_REMOVE = 12;
-    static final byte OP_ASYNC_CANCEL = 14;
     /** A batched wait lasts at most this many batch delays; then any queued byte wakes the loop. */
     static final int BATCH_HOLD_FACTOR = 2;
     static final byte OP_SPLICE = 30;
@@ -101,8 +99,8 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     static final int MSG_NOSIGNAL = 0x4000;
     /** SEND_ZC flag (in ioprio): the notification reports whether the kernel copied after all. */
     static final short SEND_ZC_REPORT_USAGE = 1 << 3;
-    /** Inline mode: bytes moved in one go before yielding the loop to its other channels. */
-    private static final long INLINE_BUDGET = 4L << 20;
+    /** Inline mode (and every sendfile): bytes moved in one go before yielding the loop to its other channels. */
+    static final long INLINE_BUDGET = 4L << 20;
     /** Largest single SEND_ZC; the rest follows from the completion. */
     private static final int MAX_SEND = 1 << 30;
 
@@ -266,7 +264,7 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     }
 
     private long userData(int kind) {
-        return (short) ((slot << 4) | kind);
+        return UringOps.userData(slot, kind);
     }
 
     // IoUringIoOps(opcode, flags, ioPrio, fd, union1, union2, len, union3, userData, union4, personality, union5,
@@ -285,13 +283,11 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     }
 
     private IoUringIoOps pollAdd(int fd, int mask, int kind) {
-        return new IoUringIoOps(OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, mask, userData(kind),
-                (short) 0, (short) 0, 0, 0L);
+        return UringOps.pollAdd(fd, mask, userData(kind));
     }
 
     private IoUringIoOps asyncCancel(long target, int kind) {
-        return new IoUringIoOps(OP_ASYNC_CANCEL, (byte) 0, (short) 0, -1, 0L, target, 0, 0, userData(kind),
-                (short) 0, (short) 0, 0, 0L);
+        return UringOps.asyncCancel(target, userData(kind));
     }
 
     // ---------------------------------------------------------------- start
@@ -305,12 +301,10 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
             armNanos = lastProgressNanos;
             armRemaining = remaining;
             out.closeFuture().addListener(this);
-            outLease.users++;
-            outLease.writing = true;
+            outLease.beginUse(false);
             if (in != null) {
                 in.closeFuture().addListener(this);
-                inLease.users++;
-                inLease.reading = true;
+                inLease.beginUse(true);
                 acquireRdHup(inLease, DISARM_IN);
             }
             acquireRdHup(outLease, DISARM_OUT);
@@ -396,7 +390,8 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     // ---------------------------------------------------------------- completions
 
     /** A CQE for this transfer's slot; runs on the loop. */
-    void complete(int kind, int res, int flags) {
+    @Override
+    public void complete(int kind, int res, int flags) {
         if ((flags & CQE_F_NOTIF) != 0) {
             // The kernel let go of the pages of an earlier SEND_ZC. Only the source's release waits for this; the
             // callback does not (like Netty's write future), so a send to a stalled peer can still time out.
@@ -849,7 +844,8 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
 
     // ---------------------------------------------------------------- failure and cancel
 
-    void fail(Throwable cause) {
+    @Override
+    public void fail(Throwable cause) {
         if (state != STARTING && state != RUNNING) {
             return;
         }
@@ -1046,17 +1042,8 @@ final class Transfer implements SpliceTransfer, Runnable, ChannelFutureListener 
     }
 
     private void releaseLease(ChannelLease lease, boolean reading, boolean rearm) {
-        lease.users--;
-        if (reading) {
-            lease.reading = false;
-        } else {
-            lease.writing = false;
-        }
         lease.removeWaiter(this);
-        if (rearm && lease.rearmRdHup && lease.users == 0 && lease.rdhup == ChannelLease.RDHUP_DISARMED
-                && NettyUring.rearmRdHup(lease.channel)) {
-            lease.rdhup = ChannelLease.RDHUP_NETTY;
-        }
+        lease.endUse(reading, rearm);
     }
 
     // ---------------------------------------------------------------- SpliceTransfer
