@@ -60,15 +60,17 @@ public interface Extent {
     ByteBuffer[] byteBuffers();
 
     /**
-     * Adds a send reference.
+     * Adds a send reference. Allowed on a freed (draining) extent as long as the caller holds a reference already:
+     * that reference keeps the region from being reclaimed, so a holder may hand out more (a response being sent in
+     * several sends while it is evicted).
      *
      * @return this extent
-     * @throws IllegalStateException when the extent was already freed (use {@link #tryRetain()} on paths that race
-     *                               with eviction)
+     * @throws IllegalStateException when the extent was freed and no reference is held (use {@link #tryRetain()} on
+     *                               paths that race with eviction)
      */
     Extent retain();
 
-    /** Adds a send reference unless the extent was already freed; {@code false} means "treat as a miss". */
+    /** Adds a send reference unless the extent was already freed, referenced or not; {@code false} means "treat as a miss". */
     boolean tryRetain();
 
     /**

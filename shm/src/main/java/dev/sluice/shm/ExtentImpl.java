@@ -114,7 +114,7 @@ final class ExtentImpl implements Extent {
     public Extent retain() {
         for (;;) {
             int s = state;
-            if ((s & FREED) != 0) {
+            if ((s & FREED) != 0 && (s >>> 2) == 0) {
                 throw new IllegalStateException(String.format("%s was freed: no new references", this));
             }
             if ((s >>> 2) == MAX_REFS) {

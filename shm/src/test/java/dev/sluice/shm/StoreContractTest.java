@@ -157,11 +157,13 @@ class StoreContractTest {
             assertTrue(e.getMessage().contains("release without a reference"), e.getMessage());
             a.retain();
             a.free();
-            assertThrows(IllegalStateException.class, a::retain, "no new references after free");
-            assertFalse(a.tryRetain());
+            assertFalse(a.tryRetain(), "a lookup takes no reference on a freed extent");
+            a.retain(); // allowed: a holder of a reference hands out another (a send while being evicted)
+            assertFalse(a.release());
             assertThrows(IllegalStateException.class, a::free, "double free");
             a.markSpliced(); // allowed: a reference is still held
             assertTrue(a.release());
+            assertThrows(IllegalStateException.class, a::retain, "freed and unreferenced: no new references");
             a.markSpliced(); // idempotent once marked
             Extent b = store.allocate(100);
             b.free();

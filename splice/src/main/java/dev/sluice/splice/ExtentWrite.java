@@ -107,6 +107,11 @@ final class ExtentWrite implements SpliceTransfer, ChannelFutureListener {
     }
 
     @Override
+    public boolean cancelCompletes() {
+        return false;
+    }
+
+    @Override
     public long bytesMoved() {
         return moved;
     }

@@ -363,8 +363,9 @@ public final class Splicer {
      * nothing else writes to it until the callback. {@code idleTimeoutNanos} applies to all but WRITE; a WRITE relies
      * on the channel's own idle handling, and its {@code cancel()} does nothing (close the channel to abort it).
      *
-     * @throws IllegalStateException    when the extent is already freed (take {@link Extent#tryRetain()} first on
-     *                                  paths that race with eviction)
+     * @throws IllegalStateException    when the extent is freed and the caller holds no reference on it (take
+     *                                  {@link Extent#tryRetain()} first on paths that race with eviction, and keep
+     *                                  that reference until the last send of the region completed)
      * @throws IllegalArgumentException when the range is not inside the extent
      */
     public SpliceTransfer send(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
