@@ -34,6 +34,8 @@ public final class CacheIndex {
     private static final Lookup.UriMiss URI_MISS = new Lookup.UriMiss();
 
     private final Cache<String, Variants> cache;
+    /** Heap bytes of the heads and metadata of the variants in the index. */
+    private final LongAdder headBytes = new LongAdder();
     private final LongAdder evictions = new LongAdder();
     private final LongAdder evictedBytes = new LongAdder();
 
@@ -46,19 +48,41 @@ public final class CacheIndex {
             }
             return w;
         }
+
+        /** The weight charged against the budget: bodies as they are, heads {@code headFactor} times. */
+        long charge(int headFactor) {
+            long w = 0;
+            for (StoredResponse r : list) {
+                w += r.weight() + (headFactor - 1) * r.headBytes();
+            }
+            return w;
+        }
     }
 
-    /** @param maxBytes the index's share of the memory budget (the stores' total capacity bounds bodies anyway) */
+    /** @param maxBytes the most the variants may weigh, bodies, heads and metadata together */
     public CacheIndex(long maxBytes) {
+        this(maxBytes, 1);
+    }
+
+    /**
+     * @param maxBytes   the most the variants may be charged
+     * @param headFactor how many times a variant's head and metadata are charged: with heads given {@code 1 / k} of
+     *                   a budget whose bodies live elsewhere (shared memory sized to the rest), charging them {@code
+     *                   k} times keeps them within that share however small the bodies are
+     */
+    public CacheIndex(long maxBytes, int headFactor) {
+        if (headFactor < 1) {
+            throw new IllegalArgumentException("headFactor must be at least 1: " + headFactor);
+        }
         this.cache = Caffeine.newBuilder()
                 .maximumWeight(maxBytes)
-                .weigher((String k, Variants v) -> (int) Math.min(Integer.MAX_VALUE, v.weight()))
+                .weigher((String k, Variants v) -> (int) Math.min(Integer.MAX_VALUE, v.charge(headFactor)))
                 .executor(Runnable::run)
                 .evictionListener((String k, Variants v, RemovalCause cause) -> {
                     if (v != null && cause.wasEvicted()) {
                         evictions.increment();
                         evictedBytes.add(v.weight());
-                        v.list().forEach(CacheIndex::free);
+                        v.list().forEach(this::free);
                     }
                 })
                 .build();
@@ -102,7 +126,9 @@ public final class CacheIndex {
             }
             return new Variants(List.copyOf(list));
         });
-        dropped.forEach(CacheIndex::free);
+        headBytes.add(response.headBytes());
+        dropped.forEach(this::free);
+        cache.cleanUp(); // evict now, on this thread, rather than at the next write
     }
 
     /** Removes every variant of {@code primary}; returns their count and weight. */
@@ -111,7 +137,7 @@ public final class CacheIndex {
         if (v == null) {
             return Removed.NONE;
         }
-        v.list().forEach(CacheIndex::free);
+        v.list().forEach(this::free);
         return new Removed(v.list().size(), v.weight());
     }
 
@@ -153,10 +179,17 @@ public final class CacheIndex {
         return new Removed(entries, freed);
     }
 
-    private static void free(StoredResponse r) {
+    /** Gives a variant that left the index back: its body drains to its store, its head leaves the count. */
+    private void free(StoredResponse r) {
+        headBytes.add(-r.headBytes());
         if (r.body() != null) {
             r.body().free();
         }
+    }
+
+    /** Heap bytes the heads and metadata of the stored variants hold. */
+    public long headBytes() {
+        return headBytes.sum();
     }
 
     /** Keys stored (URIs, not variants). */
@@ -165,7 +198,7 @@ public final class CacheIndex {
         return cache.estimatedSize();
     }
 
-    /** Bytes the index holds by its weigher. */
+    /** What the variants are charged by the weigher (heads counted {@code headFactor} times). */
     public long weight() {
         var eviction = cache.policy().eviction();
         return eviction.isPresent() && eviction.get().weightedSize().isPresent() ? eviction.get().weightedSize().getAsLong() : 0;

@@ -41,6 +41,14 @@ public final class CacheStatus {
         return b.append(detail(detail)).toString();
     }
 
+    /**
+     * A request that waited for another request's forward of the same URI and was answered from its response as
+     * the body arrived (RFC 9211 2.7, {@code collapsed}).
+     */
+    public static String collapsed(Fwd fwd, int fwdStatus, long ttl) {
+        return CACHE + "; fwd=" + fwd.token + "; fwd-status=" + fwdStatus + "; collapsed; ttl=" + ttl;
+    }
+
     /** {@code ; detail=token}, or a quoted string when the detail is not a structured-field token. */
     private static String detail(String detail) {
         if (detail == null || detail.isEmpty()) {

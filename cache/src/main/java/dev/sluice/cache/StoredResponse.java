@@ -13,9 +13,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * @param primary    the primary key ({@link CacheKey#primary})
  * @param secondary  the secondary key from the request's values of {@code varyNames}
  * @param varyNames  the response's Vary field names, normalised ({@link CacheKey#varyNames})
+ * @param control    the response's Cache-Control as parsed when it was stored (read-only)
  */
 public record StoredResponse(String primary, String secondary, List<String> varyNames, int status, String reason,
-        List<String> names, List<String> values, Freshness freshness, Extent body, long length, AtomicLong hits) {
+        List<String> names, List<String> values, Freshness freshness, CacheControl control, Extent body, long length,
+        AtomicLong hits) {
 
     /** Bytes held per stored field line beyond its characters (list slots, string headers). */
     private static final int PER_FIELD = 64;
@@ -33,11 +35,16 @@ public record StoredResponse(String primary, String secondary, List<String> vary
 
     /** What this variant costs the memory budget: its body's reserved bytes, its head and its metadata. */
     public long weight() {
+        return headBytes() + (body == null ? 0 : body.capacity());
+    }
+
+    /** The Java heap this variant holds beside its body: its head and its metadata (estimated). */
+    public long headBytes() {
         long w = PER_ENTRY + primary.length() + secondary.length() + reason.length();
         for (int i = 0; i < names.size(); i++) {
             w += PER_FIELD + names.get(i).length() + values.get(i).length();
         }
-        return w + (body == null ? 0 : body.capacity());
+        return w;
     }
 
     /** The first value of a stored field, or null. */

@@ -40,7 +40,7 @@ class CacheIndexTest {
         assertNotNull(body, "the store has room");
         Freshness f = Freshness.of(TestFields.of("Cache-Control", "max-age=60"), CacheControl.parse("max-age=60"), 200, T, T, 0, 0, false);
         return new StoredResponse(primary, CacheKey.secondary(vary, req), vary, 200, "OK", List.of("Content-Length"),
-                List.of(Long.toString(bodyBytes)), f, body, bodyBytes, new AtomicLong());
+                List.of(Long.toString(bodyBytes)), f, CacheControl.parse("max-age=60"), body, bodyBytes, new AtomicLong());
     }
 
     @Test
@@ -118,6 +118,25 @@ class CacheIndexTest {
         assertEquals(index.keys(), live, "every variant out of the index had its body freed, and only those");
     }
 
+    /** Heads charged eight times stay within an eighth of the budget, however small the bodies. */
+    @Test
+    void headsChargedByAFactor_stayWithinTheirShare() {
+        long budget = 256 << 10;
+        CacheIndex index = new CacheIndex(budget, 8);
+        for (int i = 0; i < 2000; i++) {
+            index.put(stored("h/" + i, List.of(), TestFields.of(), 1));
+            store.reclaim();
+            assertTrue(index.headBytes() <= budget / 8, index.headBytes() + " head bytes after " + i);
+        }
+        assertTrue(index.evictions() > 1000);
+        long heads = index.headBytes();
+        assertTrue(heads > budget / 16, "the heads' share is used: " + heads);
+        for (int i = 0; i < 2000; i++) {
+            index.invalidate("h/" + i);
+        }
+        assertEquals(0, index.headBytes(), "every head that left the index was subtracted once");
+    }
+
     @Test
     void evictFrom_freesTheColdestBodiesOfThatStoreOnly() {
         CacheIndex index = new CacheIndex(64 << 20);
@@ -125,7 +144,7 @@ class CacheIndexTest {
         Extent elsewhere = other.allocate(4096);
         Freshness f = Freshness.of(TestFields.of(), CacheControl.parse("max-age=60"), 200, T, T, 0, 0, false);
         StoredResponse remote = new StoredResponse("h/remote", "", List.of(), 200, "OK", List.of(), List.of(), f,
-                elsewhere, 4096, new AtomicLong());
+                CacheControl.NONE, elsewhere, 4096, new AtomicLong());
         index.put(remote);
         for (int i = 0; i < 8; i++) {
             index.put(stored("h/" + i, List.of(), TestFields.of(), 100_000));

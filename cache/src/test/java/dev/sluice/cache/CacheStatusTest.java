@@ -15,5 +15,7 @@ class CacheStatusTest {
                 CacheStatus.forward(CacheStatus.Fwd.URI_MISS, 200, false, 0, "no-store"));
         assertEquals("sluice; fwd=vary-miss; detail=\"upstream \\\"x\\\" reset\"",
                 CacheStatus.forward(CacheStatus.Fwd.VARY_MISS, 0, false, 0, "upstream \"x\" reset"));
+        assertEquals("sluice; fwd=uri-miss; fwd-status=200; collapsed; ttl=60",
+                CacheStatus.collapsed(CacheStatus.Fwd.URI_MISS, 200, 60));
     }
 }
