@@ -41,6 +41,8 @@ final class AccessLog implements AutoCloseable {
         double durationMillis;
         String reason = "";
         String mechanism = "";
+        /** What the cache did for it (hit, miss, stale, pass, coalesced), "" on routes without a cache. */
+        String cache = "";
         String userAgent = "";
         String referer = "";
     }
@@ -96,6 +98,9 @@ final class AccessLog implements AutoCloseable {
         b.append(",\"bytes_out\":").append(e.bytesOut);
         b.append(",\"duration_ms\":").append(String.format(Locale.ROOT, "%.3f", e.durationMillis));
         field(b, "mechanism", e.mechanism);
+        if (!e.cache.isEmpty()) {
+            field(b, "cache", e.cache);
+        }
         field(b, "reason", e.reason);
         return b.append('}').toString();
     }
@@ -106,7 +111,7 @@ final class AccessLog implements AutoCloseable {
                 + e.method + ' ' + e.target + (e.minorVersion == 0 ? " HTTP/1.0" : " HTTP/1.1") + "\" " + e.status + ' '
                 + e.bytesOut + " \"" + dash(e.referer) + "\" \"" + dash(e.userAgent) + "\" route=" + dash(e.route)
                 + " upstream=" + dash(e.upstream) + String.format(Locale.ROOT, " duration_ms=%.3f", e.durationMillis)
-                + " bytes_in=" + e.bytesIn + (e.reason.isEmpty() ? "" : " reason=\"" + e.reason.replace('"', '\'') + '"');
+                + " bytes_in=" + e.bytesIn + (e.cache.isEmpty() ? "" : " cache=" + e.cache) + (e.reason.isEmpty() ? "" : " reason=\"" + e.reason.replace('"', '\'') + '"');
     }
 
     private static String dash(String s) {

@@ -44,12 +44,22 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     private long headStartNanos;
     long lastActivityNanos;
     private long lingerStartNanos;
+    /** The socket's congestion control, read at the first cache hit ("" until then; null when it cannot be read). */
+    private String congestion = "";
 
     ClientConnection(ProxyContext proxy, Router router, String listener) {
         this.proxy = proxy;
         this.router = router;
         this.listener = listener;
         this.parser = new HeadParser(true, proxy.maxHeaderSize, proxy.maxTarget);
+    }
+
+    /** The socket's TCP congestion control (one getsockopt, at the first call), or null when unknown. */
+    String congestion() {
+        if (congestion != null && congestion.isEmpty()) {
+            congestion = dev.sluice.splice.Splicer.congestionControl(channel);
+        }
+        return congestion;
     }
 
     @Override

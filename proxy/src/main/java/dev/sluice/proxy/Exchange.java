@@ -1,6 +1,8 @@
 package dev.sluice.proxy;
 
+import dev.sluice.cache.StoredResponse;
 import dev.sluice.proxy.BodyTransfer.Framing;
+import dev.sluice.shm.Extent;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -14,7 +16,7 @@ import java.util.Locale;
  * once a response is under way, by cutting it short. The end releases both connections: the client's kept, closed
  * in stages or aborted ({@link ClientEnd}), the upstream's pooled only when its framing left nothing in doubt.
  */
-final class Exchange implements BodyTransfer.Owner {
+final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, ExtentSend.Owner, Fill.Waiter {
     private static final System.Logger LOG = System.getLogger(Exchange.class.getName());
     /** Interim (1xx) responses relayed before the final one; more is a broken or hostile upstream (502). */
     static final int MAX_INTERIM_RESPONSES = 16;
@@ -25,6 +27,8 @@ final class Exchange implements BodyTransfer.Owner {
     enum Phase {
         /** The request head is checked and routed. */
         REQUEST,
+        /** On a caching route: looked up, and possibly waiting for another request's fill of the same key. */
+        CACHE,
         /** A server is picked, and a pooled connection taken or a new one made. */
         CONNECT,
         /** The request goes upstream (head, then any body) and the response head is awaited. */
@@ -55,6 +59,11 @@ final class Exchange implements BodyTransfer.Owner {
     private ClientEnd clientEnd = ClientEnd.CLOSE; // until the request says it keeps the connection
 
     private Router.Route route;
+    /** The cache's part, on caching routes; else null. */
+    private CachePhase cache;
+    /** A response body sent from the cache's memory (a hit, or a fill this request leads or joined). */
+    private ExtentSend cacheBody;
+    private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
     private ServerAttempts servers;
     private UpstreamConnection up;
     private boolean upReused;
@@ -127,12 +136,93 @@ final class Exchange implements BodyTransfer.Owner {
             return;
         }
         entry.route = route.name();
+        if (route.cache() != null) {
+            cache = new CachePhase(this, proxy.cache, route.cache());
+            phase = Phase.CACHE;
+            if (cache.lookup(reqFraming.framing() != Framing.NONE) != CachePhase.Next.FORWARD) {
+                return; // answered from cache, or waiting for a fill (fillChanged)
+            }
+        }
+        forward();
+    }
+
+    // ---------------------------------------------------------------- CACHE
+
+    @Override
+    public io.netty.channel.EventLoop loop() {
+        return client.channel.eventLoop();
+    }
+
+    @Override
+    public java.util.concurrent.atomic.AtomicBoolean armed() {
+        return armed;
+    }
+
+    /** The fill this request waited for got its head (or failed): serve from it, or go upstream alone. */
+    @Override
+    public void fillChanged() {
+        if (phase == Phase.CACHE && !cache.joinFill()) {
+            forward();
+        }
+    }
+
+    /**
+     * Answers from the cache: {@code r}'s head with Age and Cache-Status, then its body from {@code body} (on which
+     * a reference was taken for this send), still being filled by {@code fill} unless that is null.
+     */
+    void serveStored(StoredResponse r, Extent body, Fill fill, String cacheStatus) {
+        HttpHead h = new HttpHead();
+        h.status = r.status();
+        h.reasonPhrase = r.reason();
+        h.minorVersion = 1;
+        for (int i = 0; i < r.names().size(); i++) {
+            h.add(r.names().get(i), r.values().get(i));
+        }
+        h.add("Age", Long.toString(r.freshness().age(proxy.cache.nowSeconds())));
+        h.add("Cache-Status", cacheStatus);
+        entry.status = h.status;
+        ByteBuf out = encodeForClient(h);
+        phase = Phase.RESPONSE;
+        cacheBody = new ExtentSend(client.channel, client.loop.sender, body, r.length(), fill,
+                CacheSends.choose(proxy.config.cache().send(), r.length(), client), proxy.idleTimeoutNanos,
+                proxy.cache.metrics, this);
+        cacheBody.start(out, req.method.equals("HEAD"));
+    }
+
+    @Override
+    public void sendDone(ExtentSend s) {
+        finish();
+    }
+
+    @Override
+    public void sendFailed(ExtentSend s, ProxyException cause) {
+        fail(cause);
+    }
+
+    /** Via and the client's connection fields added, then encoded. */
+    private ByteBuf encodeForClient(HttpHead h) {
+        HeaderRules.addVia(h, h.minorVersion);
+        if (clientEnd != ClientEnd.KEEP_ALIVE) {
+            h.add("Connection", "close");
+        } else if (req.minorVersion == 0) {
+            h.add("Connection", "keep-alive");
+        }
+        ByteBuf out = h.encodeResponse(client.channel.alloc());
+        entry.bytesOut += out.readableBytes();
+        return out;
+    }
+
+    // ---------------------------------------------------------------- CONNECT
+
+    /** Upstream: a server is picked and connected to. */
+    private void forward() {
+        if (cache != null) {
+            cache.forwarding();
+        }
         servers = new ServerAttempts(client.loop.group(route.group()));
         phase = Phase.CONNECT;
         connect();
     }
-
-    // ---------------------------------------------------------------- CONNECT
 
     private void connect() {
         long now = System.nanoTime();
@@ -175,7 +265,7 @@ final class Exchange implements BodyTransfer.Owner {
         phase = Phase.UPSTREAM;
         up = c;
         upReused = reused;
-        c.exchange = this;
+        c.user = this;
         if (reused) {
             servers.group.group.reused.increment();
         }
@@ -224,7 +314,8 @@ final class Exchange implements BodyTransfer.Owner {
         requestSentNanos = System.nanoTime();
     }
 
-    void upstreamRead(ByteBuf buf) {
+    @Override
+    public void upstreamRead(ByteBuf buf) {
         lastProgressNanos = System.nanoTime();
         responseBytesSeen = true;
         if (phase == Phase.DONE) {
@@ -306,23 +397,42 @@ final class Exchange implements BodyTransfer.Owner {
             clientEnds(ClientEnd.CLOSE);
         }
         HeaderRules.stripHopByHop(h);
+        if (cache != null) {
+            long length = framing == Framing.LENGTH ? bf.length() : framing == Framing.NONE ? 0 : -1;
+            StoredResponse stored = cache.responseHead(h, length);
+            if (stored != null) {
+                storeWhileSending(stored);
+                return;
+            }
+        }
         if (framing == Framing.CHUNKED && !dechunk) {
             h.add("Transfer-Encoding", bf.transferEncoding());
         }
-        HeaderRules.addVia(h, h.minorVersion);
-        if (clientEnd != ClientEnd.KEEP_ALIVE) {
-            h.add("Connection", "close");
-        } else if (req.minorVersion == 0) {
-            h.add("Connection", "keep-alive");
-        }
-        ByteBuf out = h.encodeResponse(client.channel.alloc());
-        entry.bytesOut += out.readableBytes();
+        ByteBuf out = encodeForClient(h);
         phase = Phase.RESPONSE;
         respBody = new BodyTransfer(up.channel, client.channel, framing, bf.length(), false, dechunk, 0, zeroCopy(), this);
         ByteBuf pre = upIn;
         upIn = null;
         respBody.start(out, pre);
         pre.release();
+    }
+
+    /**
+     * The response is being stored: the fill takes the upstream connection over and receives the body into shared
+     * memory, and this client is sent the body from there as it arrives, like any other waiting for it.
+     */
+    private void storeWhileSending(StoredResponse stored) {
+        Fill f = cache.fill();
+        UpstreamConnection c = up;
+        up = null; // the fill's now, released by it
+        ByteBuf pre = upIn;
+        upIn = null;
+        try {
+            f.begin(stored, c, servers.group, servers.server(), upstreamReusable, pre);
+        } finally {
+            pre.release();
+        }
+        serveStored(stored, stored.body(), f.state() == Fill.State.DONE ? null : f, cache.storingStatus(stored));
     }
 
     // ---------------------------------------------------------------- transfers' callbacks
@@ -363,7 +473,8 @@ final class Exchange implements BodyTransfer.Owner {
 
     // ---------------------------------------------------------------- events that end it
 
-    void upstreamClosed(UpstreamConnection c) {
+    @Override
+    public void upstreamClosed(UpstreamConnection c) {
         if (phase == Phase.DONE || c != up) {
             return;
         }
@@ -431,6 +542,11 @@ final class Exchange implements BodyTransfer.Owner {
             }
             rateWindowStartNanos = now;
             rateWindowBytes = progress;
+        }
+        if (cacheBody != null && cacheBody.stalledNanos(now) > proxy.idleTimeoutNanos) {
+            fail(new ProxyException(Failure.GATEWAY_TIMEOUT, "idle timeout: the client took no bytes for "
+                    + proxy.config.timeouts().idle()));
+            return;
         }
         boolean splicing = (reqBody != null && reqBody.isSplicing()) || (respBody != null && respBody.isSplicing());
         boolean waitingForHead = requestSent && resp == null;
@@ -518,6 +634,12 @@ final class Exchange implements BodyTransfer.Owner {
         if (respBody != null && respBody.cancel(this::cancelled)) {
             pendingCancels++;
         }
+        if (cacheBody != null && cacheBody.cancel(this::cancelled)) {
+            pendingCancels++;
+        }
+        if (cache != null) {
+            cache.ended(entry.reason);
+        }
         if (pendingCancels == 0) {
             release();
         }
@@ -539,6 +661,7 @@ final class Exchange implements BodyTransfer.Owner {
         }
         entry.bytesIn += reqBody == null ? 0 : reqBody.bytes;
         entry.bytesOut += respBody == null ? 0 : respBody.bytes;
+        entry.bytesOut += cacheBody == null ? 0 : cacheBody.sent;
         entry.durationMillis = (System.nanoTime() - startNanos) / 1e6;
         if (route != null) {
             ProxyMetrics.RouteMeters m = route.meters();
@@ -548,6 +671,10 @@ final class Exchange implements BodyTransfer.Owner {
             }
             if (respBody != null) {
                 count(m.bytesOut, respBody);
+            }
+            if (cache != null) {
+                m.lookup(cache.result);
+                entry.cache = cache.result.label;
             }
         }
         entry.mechanism = mechanismLabel();
@@ -579,7 +706,7 @@ final class Exchange implements BodyTransfer.Owner {
             c.idle();
             servers.group.release(servers.server(), c, System.nanoTime());
         } else {
-            c.exchange = null;
+            c.user = null;
             c.channel.close();
         }
     }
@@ -607,6 +734,9 @@ final class Exchange implements BodyTransfer.Owner {
     }
 
     private String mechanismLabel() {
+        if (cacheBody != null) {
+            return cacheBody.mechanism().tag();
+        }
         if (respBody == null && reqBody == null) {
             return "";
         }

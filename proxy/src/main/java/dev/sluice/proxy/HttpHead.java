@@ -6,7 +6,7 @@ import io.netty.util.concurrent.FastThreadLocal;
 import java.util.ArrayList;
 
 /** A parsed request or response head. Header names keep their case; lookups ignore it. */
-final class HttpHead {
+final class HttpHead implements dev.sluice.cache.Fields {
     // request
     String method;
     String target;
@@ -34,7 +34,8 @@ final class HttpHead {
         return null;
     }
 
-    int count(String name) {
+    @Override
+    public int count(String name) {
         int n = 0;
         for (int i = 0; i < names.size(); i++) {
             if (names.get(i).equalsIgnoreCase(name)) {
@@ -45,7 +46,8 @@ final class HttpHead {
     }
 
     /** All values of a header joined with ", " (the list form of RFC 9110 5.3), or null. */
-    String joined(String name) {
+    @Override
+    public String joined(String name) {
         String out = null;
         for (int i = 0; i < names.size(); i++) {
             if (names.get(i).equalsIgnoreCase(name)) {

@@ -25,6 +25,17 @@ final class LoopContext {
     final Set<ClientConnection> clients = new HashSet<>();
     /** This loop's L4 relays that have not released their sockets yet, for the same reason. */
     final Set<TcpRelay> relays = new HashSet<>();
+    /** Fills receiving on this loop, watched for stalls. */
+    final Set<Fill> fills = new HashSet<>();
+    /**
+     * Sends cache hits from shared memory: the loop's splicer where it can splice (then the same object as
+     * {@link #splicer}), else one that only writes. Null when there is no cache.
+     */
+    dev.sluice.splice.Splicer sender;
+    /** The cache's store for bodies this loop fills; null when there is no cache. */
+    dev.sluice.shm.Store store;
+    private long fillIdleNanos;
+    private java.time.Duration fillIdle;
 
     LoopContext(EventLoop loop, int index, Iterable<Upstreams.Group> all) {
         this.loop = loop;
@@ -55,6 +66,22 @@ final class LoopContext {
         for (Upstreams.LoopGroup g : groups.values()) {
             g.sweep(now);
         }
+        if (!fills.isEmpty()) {
+            for (Fill f : fills.toArray(new Fill[0])) {
+                f.tick(now, fillIdleNanos, fillIdle);
+            }
+        }
+        if (store != null) {
+            store.reclaim(); // bodies whose last send let go come back even while nothing is stored
+        }
+    }
+
+    /** Wires the cache into this loop (on the loop): its store, its sender, and the fills' stall timeout. */
+    void cache(dev.sluice.shm.Store store, dev.sluice.splice.Splicer sender, java.time.Duration idle) {
+        this.store = store;
+        this.sender = sender;
+        this.fillIdle = idle;
+        this.fillIdleNanos = idle.toNanos();
     }
 
     /** The watchdog's period: a quarter of the shortest deadline it checks, within [10 ms, 1 s]. */
@@ -69,6 +96,9 @@ final class LoopContext {
 
     /** Sluice is stopping: ends every client connection's exchange (splices cancelled first) and closes it. */
     void shutdownClients() {
+        for (Fill f : new ArrayList<>(fills)) {
+            f.fail("Sluice stopped");
+        }
         for (ClientConnection c : new ArrayList<>(clients)) {
             c.shutdown();
         }

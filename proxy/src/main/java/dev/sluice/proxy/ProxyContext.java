@@ -11,6 +11,8 @@ final class ProxyContext {
     final Transports transports;
     final ProxyMetrics metrics;
     final AccessLog accessLog;
+    /** The memory cache, or null when no route caches. */
+    final CacheContext cache;
     final long requestHeadTimeoutNanos;
     final long idleTimeoutNanos;
     final int maxHeaderSize;
@@ -22,7 +24,8 @@ final class ProxyContext {
     final long bodyRateWindowNanos;
     private final Map<EventLoop, LoopContext> loops = new IdentityHashMap<>();
 
-    ProxyContext(SluiceConfig config, Transports transports, ProxyMetrics metrics, AccessLog accessLog) {
+    ProxyContext(SluiceConfig config, Transports transports, ProxyMetrics metrics, AccessLog accessLog, CacheContext cache) {
+        this.cache = cache;
         this.config = config;
         this.transports = transports;
         this.metrics = metrics;

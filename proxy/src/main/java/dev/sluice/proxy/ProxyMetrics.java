@@ -100,6 +100,19 @@ final class ProxyMetrics {
                     .tag("route", route).tag("direction", direction).tag("mechanism", m.label).register(registry);
         }
 
+        private final AtomicReferenceArray<Counter> lookups = new AtomicReferenceArray<>(CacheMetrics.Lookup.values().length);
+
+        /** A cache lookup on this route and what it came to. */
+        void lookup(CacheMetrics.Lookup result) {
+            Counter c = lookups.get(result.ordinal());
+            if (c == null) {
+                c = Counter.builder("sluice.cache.lookups").description("Cache lookups by route and result")
+                        .tag("route", route).tag("result", result.label).register(registry);
+                lookups.set(result.ordinal(), c);
+            }
+            c.increment();
+        }
+
         void request(int status) {
             int s = status >= 100 && status < 600 ? status : 0;
             Counter c = byStatus.get(s);

@@ -1,5 +1,7 @@
 package dev.sluice.proxy;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.DefaultMaxMessagesRecvByteBufAllocator;
 import io.netty.channel.RecvByteBufAllocator;
@@ -22,6 +24,8 @@ final class ReadSizes extends DefaultMaxMessagesRecvByteBufAllocator {
     static final int BODY_MAX = 1 << 20;
 
     private boolean body;
+    /** Where the next reads go instead of a fresh buffer (a fill receiving into shared memory), or null. */
+    private Target target;
     /** The learnt body read size, a power of two between {@link #BODY_MIN} and {@link #BODY_MAX}. */
     private int bodySize = 64 * 1024;
     private boolean shrinkNext;
@@ -41,6 +45,7 @@ final class ReadSizes extends DefaultMaxMessagesRecvByteBufAllocator {
     static void head(Channel ch) {
         if (ch.config().getRecvByteBufAllocator() instanceof ReadSizes r) {
             r.body = false;
+            r.target = null;
         }
     }
 
@@ -48,7 +53,28 @@ final class ReadSizes extends DefaultMaxMessagesRecvByteBufAllocator {
     static void body(Channel ch) {
         if (ch.config().getRecvByteBufAllocator() instanceof ReadSizes r) {
             r.body = true;
+            r.target = null;
         }
+    }
+
+    /** Supplies the buffer the next read of a channel fills. */
+    interface Target {
+        /** A buffer over the memory the next bytes belong in, or null to read into a fresh buffer. */
+        ByteBuf next(ByteBufAllocator alloc);
+    }
+
+    /**
+     * The next reads of {@code ch} go where {@code target} says: the transport receives straight into that memory
+     * (io_uring and epoll by its address, NIO through its ByteBuffer), so the kernel's copy out of the socket is the
+     * only copy. False when {@code ch} has no ReadSizes.
+     */
+    static boolean into(Channel ch, Target target) {
+        if (ch.config().getRecvByteBufAllocator() instanceof ReadSizes r) {
+            r.body = false;
+            r.target = target;
+            return true;
+        }
+        return false;
     }
 
     @Override
@@ -57,6 +83,12 @@ final class ReadSizes extends DefaultMaxMessagesRecvByteBufAllocator {
     }
 
     private final class Sizes extends MaxMessageHandle {
+        @Override
+        public ByteBuf allocate(ByteBufAllocator alloc) {
+            ByteBuf b = target == null ? null : target.next(alloc);
+            return b != null ? b : super.allocate(alloc);
+        }
+
         @Override
         public int guess() {
             return body ? bodySize : HEAD;

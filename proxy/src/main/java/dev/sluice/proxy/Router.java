@@ -7,8 +7,8 @@ import java.util.Locale;
 
 /** The routes of one http listener, tried in order. Immutable, shared by every loop. */
 final class Router {
-    /** A route with its metrics and upstream group resolved. */
-    record Route(RouteConfig config, Upstreams.Group group, ProxyMetrics.RouteMeters meters) {
+    /** A route with its metrics, upstream group and cache policy (null: not cached) resolved. */
+    record Route(RouteConfig config, Upstreams.Group group, ProxyMetrics.RouteMeters meters, CachePhase.Policy cache) {
         String name() {
             return config.name();
         }

@@ -42,7 +42,7 @@ public final class Sluice implements AutoCloseable {
     private AdminServer admin;
     private boolean closed;
 
-    private Sluice(SluiceConfig config) throws Exception {
+    private Sluice(SluiceConfig config, java.util.function.LongSupplier clock) throws Exception {
         this.config = config;
         BufferLeaks.install(); // counts leaks where no Netty buffer was made before (Main makes sure of it)
         BufferLeaks.apply(config.bufferLeakDetection());
@@ -51,14 +51,20 @@ public final class Sluice implements AutoCloseable {
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.accessLog = new AccessLog(config.accessLog());
         ProxyMetrics metrics = new ProxyMetrics(registry, transports.name());
-        this.context = new ProxyContext(config, transports, metrics, accessLog);
         int loops = config.effectiveEventLoops();
+        this.context = new ProxyContext(config, transports, metrics, accessLog,
+                CacheContext.create(config, loops, registry, clock));
         this.group = new MultiThreadIoEventLoopGroup(loops,
                 Thread.ofPlatform().name("sluice-loop-", 0).factory(), transports.ioHandlerFactory());
     }
 
     public static Sluice start(SluiceConfig config) throws Exception {
-        Sluice s = new Sluice(config);
+        return start(config, () -> System.currentTimeMillis() / 1000);
+    }
+
+    /** As {@link #start(SluiceConfig)}, with the clock (epoch seconds) the cache computes freshness by. */
+    static Sluice start(SluiceConfig config, java.util.function.LongSupplier clock) throws Exception {
+        Sluice s = new Sluice(config, clock);
         try {
             s.startListeners();
             return s;
@@ -93,6 +99,9 @@ public final class Sluice implements AutoCloseable {
             }
             if (needsSplice()) {
                 lc.loop.submit(() -> initSplice(lc)).syncUninterruptibly();
+            }
+            if (context.cache != null) {
+                lc.loop.submit(() -> initCache(lc)).syncUninterruptibly();
             }
         }
         context.metrics.loops(i - batch, batch);
@@ -141,7 +150,8 @@ public final class Sluice implements AutoCloseable {
             for (RouteConfig r : config.routes()) {
                 if (r.listener().isEmpty() || r.listener().equals(l.name())) {
                     routes.add(new Router.Route(r, groups.get(r.upstream()),
-                            routeMeters.computeIfAbsent(r.name(), context.metrics::route)));
+                            routeMeters.computeIfAbsent(r.name(), context.metrics::route),
+                            context.cache != null && r.cache().enabled() ? CachePhase.Policy.of(r.cache()) : null));
                 }
             }
             if (routes.isEmpty()) {
@@ -182,6 +192,19 @@ public final class Sluice implements AutoCloseable {
         long idle = config.timeouts().idle().toNanos();
         lc.zeroCopyAuto = new SpliceZeroCopy(lc.splicer, config.splice().minBytes(), idle);
         lc.zeroCopyForced = new SpliceZeroCopy(lc.splicer, 1, idle);
+    }
+
+    /**
+     * On the loop: its cache store, and a sender for hits. Where the loop splices, that is its splicer; elsewhere a
+     * splicer that cannot splice still writes hits from the mapping (Splicer.send falls back to WRITE, counted).
+     */
+    private void initCache(LoopContext lc) {
+        dev.sluice.splice.Splicer sender = lc.splicer;
+        if (sender == null) {
+            SpliceMetrics metrics = new SpliceMetrics().bindTo(registry, Tags.of("loop", Integer.toString(lc.index)));
+            sender = Splicer.forLoop(lc.loop, SpliceSettings.defaults(), metrics);
+        }
+        lc.cache(context.cache.store(lc.index), sender, config.timeouts().idle());
     }
 
     /**
@@ -334,9 +357,15 @@ public final class Sluice implements AutoCloseable {
                 if (lc.splicer != null) {
                     lc.splicer.close();
                 }
+                if (lc.sender != null && lc.sender != lc.splicer) {
+                    lc.sender.close();
+                }
             }).syncUninterruptibly();
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (context.cache != null) {
+            context.cache.close(); // every send from the stores ended with the loops
+        }
         accessLog.close();
         registry.close();
     }

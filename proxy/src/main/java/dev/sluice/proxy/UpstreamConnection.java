@@ -10,11 +10,18 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     Channel channel;
     final Upstreams.LoopGroup group;
     final int server;
-    /** The exchange using this connection; null while idle in the pool. */
-    Exchange exchange;
+    /** Who reads this connection now (an exchange, or a fill storing its body); null while idle in the pool. */
+    User user;
     long idleSinceNanos;
 
     private boolean counted;
+
+    /** What uses a connection taken from the pool: it gets the bytes read and hears of the close. */
+    interface User {
+        void upstreamRead(ByteBuf buf);
+
+        void upstreamClosed(UpstreamConnection c);
+    }
 
     UpstreamConnection(Upstreams.LoopGroup group, int server) {
         this.group = group;
@@ -40,7 +47,7 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     /** Back to the pool: a read stays armed so a FIN (or stray bytes) on the idle socket is noticed. */
     void idle() {
-        exchange = null;
+        user = null;
         channel.read();
     }
 
@@ -50,8 +57,8 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (exchange != null) {
-            exchange.upstreamRead((ByteBuf) msg);
+        if (user != null) {
+            user.upstreamRead((ByteBuf) msg);
         } else {
             // bytes on an idle keep-alive connection: the server broke framing; never reuse it
             int n = ((ByteBuf) msg).readableBytes();
@@ -68,10 +75,10 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
             counted = false;
             group.group.open.decrementAndGet();
         }
-        if (exchange != null) {
-            Exchange ex = exchange;
-            exchange = null;
-            ex.upstreamClosed(this);
+        if (user != null) {
+            User u = user;
+            user = null;
+            u.upstreamClosed(this);
         } else {
             group.remove(server, this);
         }

@@ -15,6 +15,11 @@ final class Fixture implements AutoCloseable {
     private final long leaksBefore;
 
     Fixture(String hoconTemplate, String... originNames) throws Exception {
+        this(() -> System.currentTimeMillis() / 1000, hoconTemplate, originNames);
+    }
+
+    /** With the clock (epoch seconds) the cache judges freshness by. */
+    Fixture(java.util.function.LongSupplier clock, String hoconTemplate, String... originNames) throws Exception {
         leaksBefore = BufferLeaks.reports();
         origins = new Origin[originNames.length];
         Object[] ports = new Object[originNames.length];
@@ -24,7 +29,7 @@ final class Fixture implements AutoCloseable {
         }
         SluiceConfig config = ConfigLoader.parse("sluice.buffer-leak-detection = paranoid\n"
                 + String.format(hoconTemplate, ports), "test.conf");
-        sluice = Sluice.start(config);
+        sluice = Sluice.start(config, clock);
     }
 
     int port() {

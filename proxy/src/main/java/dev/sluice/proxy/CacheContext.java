@@ -1,0 +1,143 @@
+package dev.sluice.proxy;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.sluice.cache.CacheIndex;
+import dev.sluice.conf.SluiceConfig;
+import dev.sluice.conf.SluiceConfig.CacheConfig;
+import dev.sluice.shm.Extent;
+import dev.sluice.shm.LockPolicy;
+import dev.sluice.shm.Segments;
+import dev.sluice.shm.ShmBuilder;
+import dev.sluice.shm.Store;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+
+/**
+ * The memory cache of the whole process: one index (any loop looks up and stores), one store of shared memory per
+ * event loop (a body lives in the store of the loop that filled it, and any loop sends from it), the fills in
+ * progress by primary key (collapsed forwarding) and the keys recently found uncacheable (hit-for-pass).
+ *
+ * <h2>The memory budget</h2>
+ * {@code cache.memory} bounds bodies, heads and index metadata together. The stores, which hold the bodies, are
+ * {@link #HEAD_SHARE 7/8} of it, mapped (and locked) at start; heads and metadata live on the Java heap in the other
+ * eighth. The index charges each variant its body's reserved bytes plus eight times its head and metadata, and
+ * Caffeine keeps the charge within the budget: bodies + 8 x heads &lt;= budget keeps the heads within their eighth
+ * however small the bodies are, while the stores' size bounds the bodies (a store that cannot allocate evicts its
+ * coldest bodies). So the cache's memory, the stores plus the heads, stays within {@code cache.memory}.
+ */
+final class CacheContext implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(CacheContext.class.getName());
+    /** Coldest keys looked at per eviction round when a store cannot allocate. */
+    private static final int EVICTION_SCAN = 64;
+    /** Eviction rounds before a body is passed through uncached. */
+    private static final int EVICTION_ROUNDS = 4;
+    /** The budget's share kept for heads and metadata (1/8), and so how many times the index charges them. */
+    static final int HEAD_SHARE = 8;
+
+    final CacheConfig config;
+    final CacheIndex index;
+    final Segments segments;
+    final CacheMetrics metrics;
+    /** Epoch seconds: the clock freshness is computed with (tests substitute their own). */
+    final LongSupplier clock;
+    /** Fills in progress, by primary key: a miss for a key in here waits for that fill instead of going upstream. */
+    final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
+    /** Primary keys whose last response could not be stored: their misses go upstream at once, uncollapsed. */
+    private final Cache<String, Boolean> passes;
+
+    private CacheContext(CacheConfig config, Segments segments, MeterRegistry registry, LongSupplier clock) {
+        this.config = config;
+        this.segments = segments;
+        this.index = new CacheIndex(config.memory(), HEAD_SHARE);
+        this.clock = clock;
+        Duration hfp = config.hitForPass();
+        this.passes = Caffeine.newBuilder().maximumSize(65_536).expireAfterWrite(hfp.isZero() ? Duration.ofNanos(1) : hfp)
+                .executor(Runnable::run).build();
+        this.metrics = new CacheMetrics(registry, this);
+    }
+
+    /**
+     * The cache, or null when no route caches or {@code cache.memory} is 0 (logged when routes asked for it).
+     *
+     * @throws dev.sluice.shm.ShmException when the memory cannot be had (under lock = required, a refused mlock)
+     */
+    static CacheContext create(SluiceConfig config, int loops, MeterRegistry registry, LongSupplier clock) {
+        boolean wanted = config.routes().stream().anyMatch(r -> r.cache().enabled());
+        if (!wanted) {
+            return null;
+        }
+        CacheConfig c = config.cache();
+        if (c.memory() == 0) {
+            LOG.log(System.Logger.Level.WARNING, "cache.memory = 0: routes with cache.enabled forward every request");
+            return null;
+        }
+        long stores = Math.max((long) loops * ShmBuilder.DEFAULT_BLOCK_SIZE, c.memory() - c.memory() / HEAD_SHARE);
+        ShmBuilder b = ShmBuilder.newBuilder().totalBytes(stores).loops(loops).name("sluice-cache");
+        LockPolicy lock = switch (c.lock()) {
+            case OFF -> LockPolicy.OFF;
+            case TRY -> LockPolicy.TRY;
+            case REQUIRED -> LockPolicy.REQUIRED;
+        };
+        if (ShmBuilder.memfdAvailable()) {
+            b.memfd().lockPolicy(lock);
+        } else {
+            // Still a cache, from the Java heap: hits are written (no sendfile or splice), fills copy once more.
+            LOG.log(System.Logger.Level.WARNING, "memfd unavailable ({0}): the cache keeps bodies on the Java heap,"
+                    + " unlocked, and sends hits by copying", String.valueOf(ShmBuilder.memfdUnavailabilityCause()));
+            b.heap().lockPolicy(LockPolicy.OFF);
+        }
+        Segments segments = b.build();
+        LOG.log(System.Logger.Level.INFO, "cache: {0} budget, {1} stores of {2} bytes ({3}), {4} bytes locked",
+                c.memory(), loops, segments.store(0).capacity(), segments.backing().label(), segments.stats().lockedBytes());
+        return new CacheContext(c, segments, registry, clock);
+    }
+
+    /** The store of loop {@code loop}. */
+    Store store(int loop) {
+        return segments.store(loop);
+    }
+
+    /**
+     * An extent of {@code size} bytes in {@code store} (owner loop only), evicting the coldest bodies of that store
+     * when it is full; null when even that leaves no room (the body then passes through uncached, counted).
+     */
+    Extent allocate(Store store, long size) {
+        Extent e = store.allocate(size);
+        for (int round = 0; e == null && round < EVICTION_ROUNDS; round++) {
+            var removed = index.evictFrom(store, size, EVICTION_SCAN);
+            if (removed.entries() == 0) {
+                break;
+            }
+            metrics.evictedForRoom.increment(removed.entries());
+            e = store.allocate(size);
+        }
+        return e;
+    }
+
+    boolean passing(String primary) {
+        return passes.getIfPresent(primary) != null;
+    }
+
+    /** {@code primary}'s misses go upstream uncollapsed for {@code cache.hit-for-pass}. */
+    void pass(String primary) {
+        if (!config.hitForPass().isZero()) {
+            passes.put(primary, Boolean.TRUE);
+        }
+    }
+
+    void unpass(String primary) {
+        passes.invalidate(primary);
+    }
+
+    long nowSeconds() {
+        return clock.getAsLong();
+    }
+
+    @Override
+    public void close() {
+        segments.close();
+    }
+}

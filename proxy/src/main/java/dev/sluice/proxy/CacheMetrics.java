@@ -1,0 +1,92 @@
+package dev.sluice.proxy;
+
+import dev.sluice.splice.SendMechanism;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+
+/** The cache's process-wide meters; lookups by route and result are {@link ProxyMetrics.RouteMeters#lookup}. */
+final class CacheMetrics {
+    /** What a lookup on a caching route came to: stable lowercase labels for metrics and the access log. */
+    enum Lookup {
+        /** Served from cache. */
+        HIT,
+        /** Nothing usable stored: went upstream (and stored the response when it could). */
+        MISS,
+        /** A stored response too old for the request: went upstream for a new one. */
+        STALE,
+        /** Not looked up or not collapsible: a method, request directive or hit-for-pass sent it upstream. */
+        PASS,
+        /** Waited for another request's fill of the same key and was answered from it. */
+        COALESCED;
+
+        final String label = name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    final Counter[] hitBytes = new Counter[SendMechanism.values().length];
+    final Counter fillsStarted;
+    final Counter fillsCompleted;
+    final Counter fillsAborted;
+    /** Variants evicted to make room for a body a store could not allocate. */
+    final Counter evictedForRoom;
+    /** Storable bodies passed through uncached because no room could be made. */
+    final Counter uncachedMemory;
+    /** Storable bodies passed through uncached because they were too large or of unknown length. */
+    final Counter uncachedSize;
+
+    CacheMetrics(MeterRegistry registry, CacheContext cache) {
+        for (SendMechanism m : SendMechanism.values()) {
+            hitBytes[m.ordinal()] = Counter.builder("sluice.cache.sent.bytes")
+                    .description("Body bytes sent from the cache's memory, by send mechanism")
+                    .tag("mechanism", m.tag()).register(registry);
+        }
+        fillsStarted = fills(registry, "started");
+        fillsCompleted = fills(registry, "completed");
+        fillsAborted = fills(registry, "aborted");
+        evictedForRoom = Counter.builder("sluice.cache.evictions.for.room")
+                .description("Variants evicted because a store could not allocate a body").register(registry);
+        uncachedMemory = uncached(registry, "memory");
+        uncachedSize = uncached(registry, "size");
+        FunctionCounter.builder("sluice.cache.evictions", cache.index, i -> i.evictions())
+                .description("Keys evicted (by the budget or for room)").register(registry);
+        FunctionCounter.builder("sluice.cache.evicted.bytes", cache.index, i -> i.evictedBytes())
+                .description("Weight of the keys evicted").register(registry);
+        Gauge.builder("sluice.cache.memory.bytes", cache, c -> {
+                    var s = c.segments.stats();
+                    return s.allocatedBytes() + s.drainingBytes() + c.index.headBytes();
+                })
+                .description("Cache memory by kind: used (bodies in the stores, draining ones included, plus heads and "
+                        + "metadata), heads (heads and metadata), budget (cache.memory), stores (the stores' size, "
+                        + "mapped at start), locked (mlocked store bytes)")
+                .tag("kind", "used").register(registry);
+        Gauge.builder("sluice.cache.memory.bytes", cache.index, i -> i.headBytes())
+                .tag("kind", "heads").register(registry);
+        Gauge.builder("sluice.cache.memory.bytes", cache.config, c -> c.memory())
+                .tag("kind", "budget").register(registry);
+        Gauge.builder("sluice.cache.memory.bytes", cache.segments, s -> s.stats().lockedBytes())
+                .tag("kind", "locked").register(registry);
+        Gauge.builder("sluice.cache.memory.bytes", cache.segments, s -> s.capacityBytes())
+                .tag("kind", "stores").register(registry);
+        Gauge.builder("sluice.cache.store.bytes", cache.segments, s -> s.stats().allocatedBytes())
+                .description("Store bytes by state: allocated (live bodies), draining (freed, still being sent)")
+                .tag("state", "allocated").register(registry);
+        Gauge.builder("sluice.cache.store.bytes", cache.segments, s -> s.stats().drainingBytes())
+                .tag("state", "draining").register(registry);
+        Gauge.builder("sluice.cache.entries", cache.index, i -> i.keys())
+                .description("Keys (URIs) in the index").register(registry);
+        Gauge.builder("sluice.cache.fills.active", cache.fills, f -> f.size())
+                .description("Fills in progress").register(registry);
+    }
+
+    private static Counter fills(MeterRegistry registry, String outcome) {
+        return Counter.builder("sluice.cache.fills").description("Fills (misses stored as they pass) by outcome")
+                .tag("outcome", outcome).register(registry);
+    }
+
+    private static Counter uncached(MeterRegistry registry, String reason) {
+        return Counter.builder("sluice.cache.uncached")
+                .description("Storable responses passed through uncached: memory (no room), size (too large or unknown length)")
+                .tag("reason", reason).register(registry);
+    }
+}

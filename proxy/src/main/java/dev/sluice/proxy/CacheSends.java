@@ -1,0 +1,34 @@
+package dev.sluice.proxy;
+
+import dev.sluice.conf.SluiceConfig.CacheSend;
+import dev.sluice.splice.SendMechanism;
+
+/**
+ * How a body goes from the cache's memory to a client: the operator's choice ({@code cache.send}), or with {@code
+ * auto} the cheapest by the body's size and the client socket's congestion control, as measured (README, "Sending
+ * hits"). The congestion control matters because it decides how the kernel paces a socket: measured on loopback,
+ * sendfile from the memfd costs less CPU per byte than a write under cubic but more under bbr.
+ */
+final class CacheSends {
+    /** Below this a write of the mapping is cheapest whatever the congestion control (head and body in one writev). */
+    static final long SMALL = 64 * 1024;
+
+    private CacheSends() {}
+
+    static SendMechanism choose(CacheSend setting, long length, ClientConnection client) {
+        return switch (setting) {
+            case WRITE -> SendMechanism.WRITE;
+            case SEND_ZC -> SendMechanism.SEND_ZC;
+            case SPLICE -> SendMechanism.SPLICE;
+            case SENDFILE -> SendMechanism.SENDFILE;
+            case AUTO -> auto(length, client.congestion());
+        };
+    }
+
+    static SendMechanism auto(long length, String congestion) {
+        if (length < SMALL || congestion == null || congestion.equals("bbr")) {
+            return SendMechanism.WRITE;
+        }
+        return SendMechanism.SENDFILE;
+    }
+}

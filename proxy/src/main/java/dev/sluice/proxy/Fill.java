@@ -1,0 +1,339 @@
+package dev.sluice.proxy;
+
+import dev.sluice.cache.StoredResponse;
+import dev.sluice.shm.Extent;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.UnpooledDirectByteBuf;
+import io.netty.channel.EventLoop;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One miss being stored, and the rendezvous of every request for its key meanwhile (collapsed forwarding).
+ *
+ * <p>A fill is registered under its primary key by the request that misses first (the leader) before it goes
+ * upstream; later misses for that key wait on it instead of going upstream too. When the response head comes, the
+ * leader either {@linkplain #pass passes} (not storable: the waiters go upstream on their own) or {@linkplain #begin
+ * begins} the fill: the body is received straight into an extent of the loop's store (the transport receives into
+ * the mapping, so the kernel's copy out of the socket is the only copy of each byte), and every client that wants it
+ * (the leader's, and each waiter's, on whatever loop) sends from the extent as it fills ({@link ExtentSend}). A
+ * complete body is published in the index; a body that ends short, stalls or is reset is discarded and never served:
+ * clients that were sent part of it are cut off, as they would be without a cache.
+ *
+ * <p>Threads: the state, the bytes filled and the stored response are published through volatiles; everything else
+ * belongs to the filling loop. Waiters on other loops are woken with a task on their loop.
+ */
+final class Fill implements UpstreamConnection.User, ReadSizes.Target {
+    private static final System.Logger LOG = System.getLogger(Fill.class.getName());
+    /** Most bytes one receive asks for. */
+    private static final int MAX_RECEIVE = 1 << 20;
+
+    enum State {
+        /** The leader's request is upstream; no response head yet. */
+        HEAD,
+        /** The body is arriving into the extent. */
+        FILLING,
+        /** Complete and published in the index. */
+        DONE,
+        /** Discarded (upstream failure, stall, or every client gone); waiters that sent nothing go upstream alone. */
+        FAILED,
+        /** The response was not storable: waiters go upstream on their own. */
+        PASSED;
+
+        boolean hasBody() {
+            return this == FILLING || this == DONE;
+        }
+    }
+
+    /** Someone waiting for a fill to move on: a request waiting for the head, or a send waiting for bytes. */
+    interface Waiter {
+        EventLoop loop();
+
+        /** Set while waiting; whoever clears it (the fill's wake-up or the waiter's own re-check) goes on. */
+        AtomicBoolean armed();
+
+        /** On the waiter's loop, after the fill moved on (a head, bytes, or its end). */
+        void fillChanged();
+    }
+
+    final String primary;
+    private final CacheContext cache;
+    private final LoopContext lc;
+    private volatile State state = State.HEAD;
+    private volatile long filled;
+    private volatile StoredResponse response;
+    private volatile String failure = "";
+    private final ConcurrentLinkedQueue<Waiter> waiting = new ConcurrentLinkedQueue<>();
+    /** Sends reading the body now (the leader's included). */
+    private final AtomicInteger readers = new AtomicInteger();
+
+    // the filling loop's
+    private Extent extent;
+    private long length;
+    private UpstreamConnection up;
+    private Upstreams.LoopGroup group;
+    private int server;
+    private boolean upstreamReusable;
+    private boolean trailingBytes;
+    private long lastProgressNanos;
+
+    Fill(String primary, CacheContext cache, LoopContext lc) {
+        this.primary = primary;
+        this.cache = cache;
+        this.lc = lc;
+    }
+
+    State state() {
+        return state;
+    }
+
+    long filled() {
+        return filled;
+    }
+
+    StoredResponse response() {
+        return response;
+    }
+
+    String failure() {
+        return failure;
+    }
+
+    EventLoop loop() {
+        return lc.loop;
+    }
+
+    /** Waits for the next change; the caller re-checks after this and may clear {@code armed} to go on itself. */
+    void await(Waiter w) {
+        w.armed().set(true);
+        waiting.add(w);
+    }
+
+    /**
+     * Joins as a reader of the body: true with a reference on the extent taken for the caller (null body: nothing to
+     * hold), false when the body is gone or never came (the caller goes upstream on its own).
+     */
+    boolean join() {
+        readers.incrementAndGet();
+        StoredResponse r = response;
+        if (state.hasBody() && r != null && (r.body() == null || r.body().tryRetain())) {
+            return true;
+        }
+        readers.decrementAndGet();
+        return false;
+    }
+
+    /** A reader is done (complete or not). The last one leaving a large body ends the fill. */
+    void leave() {
+        if (readers.decrementAndGet() == 0 && state == State.FILLING && length > cache.config.fillOnAbortMax()) {
+            lc.loop.execute(() -> {
+                if (readers.get() == 0) {
+                    fail("every client left before the body was complete (over cache.fill-on-abort-max)");
+                }
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------- the leader's calls, on the filling loop
+
+    /** The response cannot be stored: waiters go upstream on their own. */
+    void pass() {
+        end(State.PASSED, "");
+    }
+
+    /** The leader ended before a response head came (failure, client gone): waiters go upstream on their own. */
+    void abandon(String why) {
+        if (state == State.HEAD) {
+            end(State.FAILED, why);
+        }
+    }
+
+    /**
+     * Starts storing {@code r}: takes over the upstream connection {@code c} (server {@code server} of {@code g},
+     * counted active until released) and the body bytes read with the head ({@code pre}, consumed). Returns with one
+     * reader joined for the leader: a reference on the extent is held for it.
+     */
+    void begin(StoredResponse r, UpstreamConnection c, Upstreams.LoopGroup g, int server, boolean reusable, ByteBuf pre) {
+        this.response = r;
+        this.extent = r.body();
+        this.length = r.length();
+        this.up = c;
+        this.group = g;
+        this.server = server;
+        this.upstreamReusable = reusable;
+        this.lastProgressNanos = System.nanoTime();
+        c.user = this;
+        readers.incrementAndGet();
+        if (extent != null) {
+            extent.retain(); // the leader's send
+        }
+        state = State.FILLING;
+        cache.metrics.fillsStarted.increment();
+        lc.fills.add(this);
+        if (pre != null && pre.isReadable()) {
+            copyIn(pre);
+        }
+        wake();
+        if (filled == length) {
+            complete();
+        } else if (ReadSizes.into(c.channel, this)) {
+            c.channel.read();
+        } else {
+            fail("upstream connection cannot read into the cache");
+        }
+    }
+
+    // ---------------------------------------------------------------- receiving
+
+    @Override
+    public ByteBuf next(ByteBufAllocator alloc) {
+        if (state != State.FILLING || filled >= length) {
+            return null;
+        }
+        int want = (int) Math.min(length - filled, MAX_RECEIVE);
+        ByteBuffer view = extent.byteBuffer(filled, want);
+        return view.isDirect() && !view.isReadOnly() ? new Window(alloc, view) : null; // a heap store: copy
+    }
+
+    @Override
+    public void upstreamRead(ByteBuf buf) {
+        try {
+            if (state != State.FILLING) {
+                return;
+            }
+            lastProgressNanos = System.nanoTime();
+            if (buf instanceof Window) {
+                filled += buf.readableBytes(); // received in place, never more than asked
+            } else {
+                copyIn(buf);
+            }
+        } finally {
+            buf.release();
+        }
+        if (filled == length) {
+            complete();
+        } else {
+            wake();
+            up.channel.read();
+        }
+    }
+
+    /** Bytes that did not arrive in place (with the head, or into a heap store): copied, up to the body's end. */
+    private void copyIn(ByteBuf buf) {
+        int n = (int) Math.min(buf.readableBytes(), length - filled);
+        if (n > 0) {
+            extent.byteBuffer(filled, n).put(buf.nioBuffer(buf.readerIndex(), n));
+            buf.skipBytes(n);
+            filled += n;
+        }
+        trailingBytes |= buf.isReadable();
+    }
+
+    @Override
+    public void upstreamClosed(UpstreamConnection c) {
+        if (state == State.FILLING && c == up) {
+            up = null; // closed already
+            group.active[server]--;
+            fail("upstream closed the connection with " + (length - filled) + " of " + length + " body bytes outstanding");
+        }
+    }
+
+    /** The loop's watchdog: a fill that moved no byte for the idle timeout is discarded. */
+    void tick(long now, long idleNanos, java.time.Duration idle) {
+        if (state == State.FILLING && now - lastProgressNanos > idleNanos) {
+            fail("idle timeout: no body bytes for " + idle);
+        }
+    }
+
+    // ---------------------------------------------------------------- ends
+
+    private void complete() {
+        cache.index.put(response); // the index owns the extent from here (and frees it on eviction)
+        cache.unpass(primary);
+        cache.fills.remove(primary, this);
+        state = State.DONE;
+        cache.metrics.fillsCompleted.increment();
+        lc.fills.remove(this);
+        boolean surplus = trailingBytes || queued() != 0;
+        if (surplus) {
+            group.group.surplus(up.label(), "bytes after the response to GET " + primary);
+        }
+        releaseUpstream(upstreamReusable && !surplus);
+        wake();
+    }
+
+    /** Bytes the server sent beyond the body (surplus, never pooled), or 0, or -1 when the kernel cannot say. */
+    private int queued() {
+        return lc.splicer == null ? 0 : lc.splicer.queuedBytes(up.channel);
+    }
+
+    void fail(String why) {
+        if (state != State.FILLING) {
+            return;
+        }
+        if (extent != null) {
+            extent.free(); // drains: senders holding references finish what they started
+        }
+        if (up != null) {
+            releaseUpstream(false);
+        }
+        lc.fills.remove(this);
+        cache.metrics.fillsAborted.increment();
+        LOG.log(System.Logger.Level.DEBUG, "fill of {0} discarded: {1}", primary, why);
+        end(State.FAILED, why);
+    }
+
+    private void end(State s, String why) {
+        failure = why;
+        cache.fills.remove(primary, this);
+        state = s;
+        wake();
+    }
+
+    private void releaseUpstream(boolean reusable) {
+        UpstreamConnection c = up;
+        up = null;
+        group.active[server]--;
+        if (reusable && c.channel.isActive()) {
+            ReadSizes.head(c.channel);
+            c.idle();
+            group.release(server, c, System.nanoTime());
+        } else {
+            c.user = null;
+            c.channel.close();
+        }
+    }
+
+    /** Wakes every waiter; those that wait again are woken by the next change. */
+    private void wake() {
+        if (waiting.isEmpty()) {
+            return;
+        }
+        List<Waiter> now = new ArrayList<>();
+        for (Waiter w; (w = waiting.poll()) != null; ) {
+            now.add(w);
+        }
+        for (Waiter w : now) {
+            if (w.armed().compareAndSet(true, false)) {
+                if (w.loop().inEventLoop()) {
+                    w.fillChanged();
+                } else {
+                    w.loop().execute(w::fillChanged);
+                }
+            }
+        }
+    }
+
+    /** A receive buffer over the extent's mapping: never frees the memory it wraps. */
+    private static final class Window extends UnpooledDirectByteBuf {
+        Window(ByteBufAllocator alloc, ByteBuffer view) {
+            super(alloc, view, view.remaining());
+            clear();
+        }
+    }
+}
