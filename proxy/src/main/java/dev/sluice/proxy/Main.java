@@ -94,10 +94,11 @@ public final class Main {
             System.err.printf("""
                     Sluice demo: proxy on http://127.0.0.1:%d -> demo origin on 127.0.0.1:%d (transport %s)
                       curl -sv 'http://127.0.0.1:%d/objects/hello.bin?size=1m' -o /dev/null
+                      curl -sD - -o /dev/null 'http://127.0.0.1:%d/objects/a.bin?size=1m&cc=public,max-age=3600'  # twice: miss, hit
                       curl -s  'http://127.0.0.1:%d/echo?echo=1'          # the request as the origin saw it
                       curl -s  http://%s/metrics | grep sluice_
                     Ctrl-C stops it.
-                    """, port, origin.port(), sluice.transport(), port, port,
+                    """, port, origin.port(), sluice.transport(), port, port, port,
                     sluice.adminAddress() == null ? "(admin disabled)" : "127.0.0.1:" + sluice.adminAddress().getPort());
         }
         stopped.await();
