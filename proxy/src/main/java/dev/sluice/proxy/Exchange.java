@@ -161,8 +161,14 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
     /** The fill this request waited for got its head (or failed): serve from it, or go upstream alone. */
     @Override
     public void fillChanged() {
-        if (phase == Phase.CACHE && !cache.joinFill()) {
-            forward();
+        try {
+            if (phase == Phase.CACHE && !cache.joinFill()) {
+                forward();
+            }
+        } catch (RuntimeException e) {
+            // runs as a task of this loop: an exception would otherwise leave the client waiting for good
+            LOG.log(System.Logger.Level.ERROR, "joining a fill failed", e);
+            fail(new ProxyException(Failure.BAD_GATEWAY, "joining a fill failed: " + e));
         }
     }
 

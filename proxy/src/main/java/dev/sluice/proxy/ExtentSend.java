@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * taken by whoever created it.
  */
 final class ExtentSend implements SpliceCallback, Fill.Waiter {
+    private static final System.Logger LOG = System.getLogger(ExtentSend.class.getName());
     interface Owner {
         void sendDone(ExtentSend s);
 
@@ -111,7 +112,14 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
             long n = available();
             if (n > 0) {
                 inFlightSinceNanos = System.nanoTime();
-                inFlight = splicer.send(extent, sent, n, out, mechanism, idleNanos, this);
+                try {
+                    inFlight = splicer.send(extent, sent, n, out, mechanism, idleNanos, this);
+                } catch (RuntimeException e) {
+                    // a broken invariant, never the client's doing: end this response, not the loop's other work
+                    LOG.log(System.Logger.Level.ERROR, "cache send failed", e);
+                    inFlightSinceNanos = 0;
+                    failed(new ProxyException(Failure.BAD_GATEWAY, "cache send failed: " + e));
+                }
                 return;
             }
             if (sent == length) {
