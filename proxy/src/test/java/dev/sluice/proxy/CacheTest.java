@@ -225,6 +225,26 @@ class CacheTest {
         }
     }
 
+    /** Without io_uring: fills receive into the mapping through epoll's or NIO's reads, hits are written. */
+    @ParameterizedTest
+    @ValueSource(strings = {"epoll", "nio"})
+    void otherTransportsFillAndHitToo(String transport) throws Exception {
+        try (Fixture f = fixture("sluice.transport = " + transport + "\nsluice.cache.send = sendfile\n");
+             TestClient c = f.client()) {
+            assertEquals(transport, f.sluice.transport());
+            for (String size : new String[] {"1", "3k", "1m", "5m"}) {
+                String target = "/objects/t-" + size + ".bin?size=" + size + "&cc=max-age%3D60";
+                assertTrue(status(get(c, target)).contains("stored"));
+                assertTrue(status(get(c, target)).contains("hit"));
+            }
+            assertEquals(4, f.upstreamRequests());
+            String metrics = f.sluice.registry().scrape();
+            assertTrue(metrics.contains("sluice_splice_fallbacks_total{loop=\"0\",reason=\"unavailable\"}")
+                    || metrics.contains("sluice_splice_fallbacks_total{loop=\"1\",reason=\"unavailable\"}"),
+                    "sendfile fell back to a write, counted");
+        }
+    }
+
     @Test
     void theAccessLogSaysWhatTheCacheDid(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         java.nio.file.Path log = dir.resolve("access.log");
