@@ -90,6 +90,11 @@ final class CacheContext implements AutoCloseable {
             b.heap().lockPolicy(LockPolicy.OFF);
         }
         Segments segments = b.build();
+        if (c.maxObjectSize() > segments.store(0).capacity()) {
+            LOG.log(System.Logger.Level.WARNING, "cache.max-object-size ({0} bytes) is larger than one event loop''s"
+                    + " store ({1} bytes, 7/8 of cache.memory shared by {2} loops): larger bodies pass through uncached",
+                    c.maxObjectSize(), segments.store(0).capacity(), loops);
+        }
         LOG.log(System.Logger.Level.INFO, "cache: {0} budget, {1} stores of {2} bytes ({3}), {4} bytes locked",
                 c.memory(), loops, segments.store(0).capacity(), segments.backing().label(), segments.stats().lockedBytes());
         return new CacheContext(c, segments, registry, clock);
@@ -105,6 +110,9 @@ final class CacheContext implements AutoCloseable {
      * when it is full; null when even that leaves no room (the body then passes through uncached, counted).
      */
     Extent allocate(Store store, long size) {
+        if (size > store.capacity()) {
+            return null; // evicting everything would not make room
+        }
         Extent e = store.allocate(size);
         for (int round = 0; e == null && round < EVICTION_ROUNDS; round++) {
             var removed = index.evictFrom(store, size, EVICTION_SCAN);

@@ -238,7 +238,7 @@ final class CachePhase {
             cache.pass(primary); // its misses stop waiting for each other for a while
             return d.reason();
         }
-        if (length < 0 || length > cache.config.maxObjectSize()) {
+        if (length < 0 || length > cache.config.maxObjectSize() || length > ex.client.loop.store.capacity()) {
             cache.metrics.uncachedSize.increment();
             cache.pass(primary);
             return length < 0 ? "unknown-length" : "too-large";

@@ -140,6 +140,22 @@ class CacheTest {
     }
 
     @Test
+    void bodiesOverTheLimitOrOfUnknownLengthPassThrough() throws Exception {
+        try (Fixture f = fixture("sluice.cache.max-object-size = 100KiB\n")) {
+            for (String q : new String[] {"size=101k", "size=10k&chunked=1", "size=10k&nolen=1"}) {
+                String target = "/objects/big.bin?cc=max-age%3D60&" + q;
+                TestClient.Response r = get(f, target);
+                assertTrue(status(r).matches(".*detail=(too-large|unknown-length)"), status(r));
+                get(f, target);
+            }
+            assertTrue(status(get(f, "/objects/big.bin?cc=max-age%3D60&size=100k")).contains("stored"));
+            assertEquals(7, f.upstreamRequests());
+            assertTrue(f.sluice.registry().scrape().contains(
+                    "sluice_cache_lookups_total{result=\"pass\",route=\"objects\"} 3.0"), "hit-for-pass: not collapsed");
+        }
+    }
+
+    @Test
     void varyKeepsOneVariantPerRequestValue() throws Exception {
         try (Fixture f = fixture("")) {
             String target = "/objects/v.bin?size=3k&cc=max-age%3D60&vary=Accept-Encoding";
