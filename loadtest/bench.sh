@@ -331,7 +331,7 @@ done
       nginx) echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $workers workers, proxy buffers 8x1m, proxy_cache on tmpfs for /hit/" ;;
       haproxy) echo "- haproxy: $(haproxy -v 2>&1 | head -1 | awk '{print $3}'), nbthread $workers, tune.bufsize ${haproxy_bufsize:-default (16384)}, option splice-request/splice-response, cache for /hit/ (objects up to 4 MiB: C64 is pass-through there)" ;;
       varnish) echo "- varnish: $(varnishd -V 2>&1 | head -1 | sed 's/^varnishd (\(.*\))$/\1/'), malloc 1g, $workers thread pools, pass for /pass/" ;;
-      ats) echo "- ats: Apache Traffic Server $(traffic_server --version 2>/dev/null | awk '/^Traffic Server/ {print $3; exit}') (records.config), traffic_server alone in the foreground, $workers event threads (exec_thread.limit, accept on them), RAM cache 1 GiB (CLFUS, seen filter off, cutoff 128 MiB) over a 1 GiB span on tmpfs, agg_write_backlog 256 MiB (so that F stores every miss), /pass/ remapped with proxy.config.http.cache.http=0, no access log, no Via$([ "$ats_stats" = 1 ] && echo ", stats_over_http loaded (--ats-stats)")" ;;
+      ats) echo "- ats: Apache Traffic Server $(traffic_server --version 2>/dev/null | awk '/^Traffic Server/ {print $3; exit}') (records.config), traffic_server alone in the foreground, $workers event threads (exec_thread.limit, accept on them), RAM cache 1 GiB (CLFUS, seen filter off, cutoff 128 MiB) over a 1 GiB span on tmpfs, agg_write_backlog 1 GiB (so that F stores every miss), /pass/ remapped with proxy.config.http.cache.http=0, no access log, no Via$([ "$ats_stats" = 1 ] && echo ", stats_over_http loaded (--ats-stats)")" ;;
     esac
   done
   for i in "${!variants[@]}"; do
