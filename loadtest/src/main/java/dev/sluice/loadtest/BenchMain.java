@@ -28,7 +28,9 @@ import java.util.function.ToDoubleFunction;
  * workload for that long, unmeasured: a JVM server compiles its hot paths and fills its heap's young generation
  * during its first seconds under load, and a benchmark is about the steady state a server runs in for days.
  * With {@code --origin} (the {@link OriginMain} every target proxies to) each run also counts the requests that
- * reached the origin, so the report shows whether a target served a workload from its cache.
+ * reached the origin, so the report shows whether a target served a workload from its cache. Fill workloads (unique
+ * keys, F) are checked, settled and measured after all the others, so that what they store cannot evict the objects
+ * the hit workloads are measured on.
  * Exit status 1 if any run (or the correctness check that precedes each target's first run) failed.
  */
 public final class BenchMain {
@@ -156,9 +158,32 @@ public final class BenchMain {
             throw new UncheckedIOException(e);
         }
         boolean failed = false;
+        List<Run> runs = new ArrayList<>();
+        StringBuilder csv = new StringBuilder("rep,workload,target," + LoadClient.Result.csvHeader()
+                + ",origin_requests\n");
+        // Fills (F: unique keys) go last, check, settle and reps alike: the objects they store would push the hit
+        // workloads' objects out of a cache sized for those (seen: Varnish, malloc 1g, cut C64 responses short
+        // when it re-fetched the 64 MiB object after F and could not nuke enough 1 MiB objects for it).
+        List<List<Workload>> phases = new ArrayList<>();
+        phases.add(workloads.stream().filter(w -> !w.unique).toList());
+        phases.add(workloads.stream().filter(Workload::unique).toList());
+        for (List<Workload> phase : phases) {
+            if (!phase.isEmpty()) {
+                failed |= measure(phase, targets, threads, reps, verify, duration, warmup, settle, origin, runs, csv);
+            }
+        }
+        write(out.resolve("runs.csv"), csv.toString());
+        report(out, runs, workloads, targets, verify, durationText, warmupText, settleText, reps);
+        return failed ? 1 : 0;
+    }
+
+    /** Checks, settles and measures one phase's workloads on every target; true if anything failed. */
+    private static boolean measure(List<Workload> phase, List<Target> targets, int threads, int reps, boolean verify,
+            Duration duration, Duration warmup, Duration settle, String origin, List<Run> runs, StringBuilder csv) {
+        boolean failed = false;
         // correctness first: a target that serves wrong bytes gets no performance row worth reading
         for (Target t : targets) {
-            for (Workload w : workloads) {
+            for (Workload w : phase) {
                 LoadClient.Result r = client(t, w, threads).requests(Math.max(4, w.connections * 2L))
                         .label(t.name + "/" + w.name + "/check").build().run();
                 System.out.println(r.humanLine());
@@ -168,18 +193,15 @@ public final class BenchMain {
         }
         if (!settle.isZero()) {
             for (Target t : targets) {
-                for (Workload w : workloads) {
+                for (Workload w : phase) {
                     LoadClient.Result r = client(t, w, threads).duration(settle)
                             .label(t.name + "/" + w.name + "/settle").build().run();
                     System.out.println(r.humanLine());
                 }
             }
         }
-        List<Run> runs = new ArrayList<>();
-        StringBuilder csv = new StringBuilder("rep,workload,target," + LoadClient.Result.csvHeader()
-                + ",origin_requests\n");
         for (int rep = 1; rep <= reps; rep++) {
-            for (Workload w : workloads) {
+            for (Workload w : phase) {
                 for (int k = 0; k < targets.size(); k++) {
                     Target t = targets.get((k + rep - 1) % targets.size()); // rotate who goes first
                     long o0 = originRequests(origin);
@@ -197,9 +219,7 @@ public final class BenchMain {
                 }
             }
         }
-        write(out.resolve("runs.csv"), csv.toString());
-        report(out, runs, workloads, targets, verify, durationText, warmupText, settleText, reps);
-        return failed ? 1 : 0;
+        return failed;
     }
 
     private static LoadClient.Builder client(Target t, Workload w, int threads) {

@@ -87,9 +87,12 @@ class BenchMainTest {
         try (Origin o = Origin.builder().name("o").build()) {
             // the origin itself as the target: every request reaches it once (1.000), as for a miss or a pass
             int rc = BenchMain.run(new String[] {"--out", out.toString(), "--reps", "1", "--duration", "200ms",
-                "--warmup", "0s", "--workloads", "F", "--origin", "127.0.0.1:" + o.port(),
+                "--warmup", "0s", "--workloads", "F,D", "--origin", "127.0.0.1:" + o.port(),
                 "--target", "plain=127.0.0.1:" + o.port()});
             assertEquals(0, rc);
+            // fills run after the other workloads, so their stores cannot evict what the hit rows measure
+            List<String> runs = Files.readAllLines(out.resolve("runs.csv"));
+            assertTrue(runs.get(1).startsWith("1,D,plain,") && runs.get(2).startsWith("1,F,plain,"), runs.toString());
             String md = Files.readString(out.resolve("summary.md"));
             assertTrue(md.contains("| 1.000 (origin each) |"), md);
             String[] row = Files.readAllLines(out.resolve("summary.csv")).get(1).split(",");
