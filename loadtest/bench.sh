@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Peer benchmark: Sluice against nginx, HAProxy and Varnish on loopback, same origin, same load client,
+# Peer benchmark: Sluice against nginx, HAProxy, Varnish and Apache Traffic Server on loopback, same origin, same load client,
 # interleaved in one run (costs drift on this shared machine: compare within a run, by ratio).
 #
 #   loadtest/bench.sh [--quick | --full | --smoke] [options]
 #     --quick            default: 3 reps x 1 s per cell, all targets (< 4 min)
-#     --full             3 reps x 6 s per cell, every workload (< 20 min)
+#     --full             3 reps x 6 s per cell, every workload but C64k and E (< 25 min)
 #                        (both first run every target with every workload, unmeasured, 1 s / 3 s per cell:
 #                        a JVM server needs its first seconds to compile and to fault in its heap)
 #     --smoke            Sluice only (splice and copy), 1 rep x 1 s, every byte verified, buffers leak-checked
 #                        (< 1 min; what CI can run)
-#     --peers LIST       comma-separated subset of nginx,haproxy,varnish (default all; "" for none)
+#     --peers LIST       comma-separated subset of nginx,haproxy,varnish,ats (default all; "" for none)
 #     --no-sluice        benchmark the peers only
 #     --no-sluice-copy   skip the second Sluice (zero-copy = copy) that runs beside the splicing one
-#     --workloads LIST   subset of A1,A8,B,C1,C64,D,Dp: A = 64 MiB pass-through (1/8 conns), B = 1 MiB
-#                        pass-through, C1/C64 = 1 MiB/64 MiB cache hits, D = 1 KiB cache hits, Dp = 1 KiB pass-through
+#     --workloads LIST   subset of A1,A8,B,C1,C64,C64k,D,Dp,F,E,E64: A = 64 MiB pass-through (1/8 conns), B = 1 MiB
+#                        pass-through, C1/C64/C64k = 1 MiB/64 MiB/64 KiB cache hits, D = 1 KiB cache hits, Dp = 1 KiB
+#                        pass-through, F = 1 MiB cache fills (misses on unique keys that store), E/E64 = chunked
 #     --reps N           repetitions (medians are reported)
 #     --verify           measure with full byte verification (default: bodies dropped in the kernel,
 #                        after a verified correctness check of every target)
@@ -23,6 +24,14 @@
 #                        restored on exit). Every proxy, the origin and the client use it alike. Default: the
 #                        system's. bbr on loopback (without the fq qdisc) paces with one hrtimer per 64 KiB
 #                        segment and costs every proxy ~3x CPU per GiB here; cubic shows the proxies' own costs
+#     --sluice-variant NAME=HOCON  one more Sluice target, sluice-NAME: peers/sluice.conf plus HOCON (repeatable, up
+#                        to 8; ports BENCH_PORT_BASE+10+i, admin BENCH_ADMIN_PORT+10+i), measured interleaved with the
+#                        rest, e.g. 'send-zc=sluice.cache.send = send-zc' (loadtest/cache-send.sh uses it)
+#     --sluice-cache M   auto (default) | on | off: the cache sections of peers/sluice*.conf (between the cache-begin
+#                        and cache-end lines) kept or dropped; auto keeps them if `bin/sluice check-config` accepts
+#                        them (a build without a cache rejects them: its C, D and F rows are then pass-through)
+#     --ats-stats        load Traffic Server's stats_over_http plugin and record its cache counters (RAM cache hits
+#                        and misses) in ats-stats.txt after the run (off by default: the plugin hooks every request)
 #     --sluice-set HOCON extra settings appended to both Sluice configs (recorded in machine.md), e.g.
 #                        'sluice.listener-defaults.tcp-congestion = cubic' or 'sluice.splice.batch-max = 1MiB'
 #     --haproxy-bufsize N  HAProxy's tune.bufsize in bytes (default: HAProxy's own, 16384). 65536 makes its
@@ -31,10 +40,10 @@
 #                        Sluice by sluice.event-loop-scheduling, the peers started with `chrt --batch 0`
 #                        (the origin and the load client stay normal)
 #
-# Installs nginx, haproxy, varnish (and gnuplot-nox for the chart) with apt-get if missing. Starts every
+# Installs nginx, haproxy, varnish, trafficserver (and gnuplot-nox for the chart) with apt-get if missing. Starts every
 # server itself on fixed loopback ports (override with BENCH_PORT_BASE, default 18080: sluice +0, nginx +1,
-# haproxy +2, varnish +3, sluice-copy +4; origin BENCH_ORIGIN_PORT 19000, Sluice admin BENCH_ADMIN_PORT 19901) and stops
-# them by PID on exit. Sluice runs as `bin/sluice run CONFIG` (override the command with SLUICE_CMD).
+# haproxy +2, varnish +3, sluice-copy +4, ats +5; origin BENCH_ORIGIN_PORT 19000, Sluice admin BENCH_ADMIN_PORT 19901)
+# and stops them by PID on exit. Sluice runs as `bin/sluice run CONFIG` (override the command with SLUICE_CMD).
 # Output: runs.csv, summary.csv, summary.md, chart.png, machine.md in the results directory.
 set -euo pipefail
 
@@ -45,7 +54,7 @@ root="$(cd "$here/.." && pwd)"
 tag=bench
 
 mode=quick
-peers="nginx,haproxy,varnish"
+peers="nginx,haproxy,varnish,ats"
 with_sluice=1
 with_copy=1
 reps=""
@@ -57,6 +66,9 @@ cc=""
 sluice_set=""
 sched=normal
 haproxy_bufsize=""
+sluice_cache=auto
+ats_stats=0
+variants=()
 die() { echo "bench: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -73,10 +85,16 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --cc) [ $# -ge 2 ] || die "--cc needs a value"; cc="$2"; shift ;;
     --sluice-set) [ $# -ge 2 ] || die "--sluice-set needs a value"; sluice_set="$2"; shift ;;
+    --sluice-cache) [ $# -ge 2 ] || die "--sluice-cache needs a value"; sluice_cache="$2"; shift
+      case "$sluice_cache" in auto|on|off) ;; *) die "--sluice-cache: auto, on or off" ;; esac ;;
+    --ats-stats) ats_stats=1 ;;
+    --sluice-variant) [ $# -ge 2 ] || die "--sluice-variant needs NAME=HOCON"
+      [[ "$2" =~ ^[a-z0-9][a-z0-9-]*=.+ ]] || die "--sluice-variant needs NAME=HOCON (NAME: a-z, 0-9, -)"
+      variants+=("$2"); [ ${#variants[@]} -le 8 ] || die "at most 8 --sluice-variant"; shift ;;
     --sched) [ $# -ge 2 ] || die "--sched needs a value"; sched="$2"; shift ;;
     --haproxy-bufsize) [ $# -ge 2 ] || die "--haproxy-bufsize needs a value"; haproxy_bufsize="$2"; shift
       [[ "$haproxy_bufsize" =~ ^[0-9]+$ ]] || die "--haproxy-bufsize needs a number of bytes" ;;
-    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -85,11 +103,11 @@ done
 case "$mode" in
   smoke) peers=""; with_sluice=1; reps=${reps:-1}; duration=1s; warmup=500ms; settle=0s; workloads=${workloads:-A1,B,C1,D}; verify=--verify ;;
   quick) reps=${reps:-3}; duration=1s; warmup=400ms; settle=1s; workloads=${workloads:-A1,A8,B,C1,C64,D} ;;
-  full)  reps=${reps:-3}; duration=6s; warmup=2s; settle=3s; workloads=${workloads:-A1,A8,B,C1,C64,D,Dp} ;;
+  full)  reps=${reps:-3}; duration=6s; warmup=2s; settle=3s; workloads=${workloads:-A1,A8,B,C1,C64,D,Dp,F} ;;
 esac
 peers=${peers//,/ }
 for p in $peers; do
-  case "$p" in nginx|haproxy|varnish) ;; *) die "unknown peer $p (nginx, haproxy, varnish)" ;; esac
+  case "$p" in nginx|haproxy|varnish|ats) ;; *) die "unknown peer $p (nginx, haproxy, varnish, ats)" ;; esac
 done
 [ "$with_sluice" = 1 ] || [ -n "$peers" ] || die "nothing to benchmark"
 case "$sched" in
@@ -101,7 +119,14 @@ esac
 base=${BENCH_PORT_BASE:-18080}
 origin_port=${BENCH_ORIGIN_PORT:-19000}
 admin_port=${BENCH_ADMIN_PORT:-19901}
-declare -A port=([sluice]=$base [nginx]=$((base + 1)) [haproxy]=$((base + 2)) [varnish]=$((base + 3)) [sluice-copy]=$((base + 4)))
+declare -A port=([sluice]=$base [nginx]=$((base + 1)) [haproxy]=$((base + 2)) [varnish]=$((base + 3)) [sluice-copy]=$((base + 4))
+                 [ats]=$((base + 5)))
+variant_names=()
+for i in "${!variants[@]}"; do
+  v=${variants[$i]%%=*}
+  port[sluice-$v]=$((base + 10 + i))
+  variant_names+=("$v")
+done
 workers=$(nproc)
 stamp=$(date +%Y-%m-%d-%H%M%S)
 out=${out:-$here/results/$stamp-$mode}
@@ -109,7 +134,8 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 run=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 chmod 755 "$run"
-# nginx's proxy_cache lives on tmpfs, as an operator would put it for a fair memory-cache comparison
+# nginx's proxy_cache and Traffic Server's cache span live on tmpfs, as an operator would put them for a fair
+# memory-cache comparison
 shm_dir=$(mktemp -d /dev/shm/sluice-bench.XXXXXX)
 chmod 755 "$shm_dir"
 
@@ -152,12 +178,15 @@ used_ports=("$origin_port")
 [ "$with_sluice" = 1 ] && used_ports+=("$admin_port" "${port[sluice]}")
 [ "$with_sluice" = 1 ] && [ "$with_copy" = 1 ] && used_ports+=($((admin_port + 1)) "${port[sluice-copy]}")
 for p in $peers; do used_ports+=("${port[$p]}"); done
+if [ "$with_sluice" = 1 ]; then
+  for i in "${!variants[@]}"; do used_ports+=($((admin_port + 10 + i)) "${port[sluice-${variant_names[$i]}]}"); done
+fi
 for p in "${used_ports[@]}"; do
   port_busy "$p" && { rmdir "$out" 2>/dev/null; die "port $p on 127.0.0.1 is in use (a leftover server? see: ss -ltnp 'sport = :$p'); stop it, or move the run with BENCH_PORT_BASE, BENCH_ORIGIN_PORT, BENCH_ADMIN_PORT"; }
 done
 
-render() { # template output: fills @PORT@ @ORIGIN@ @ORIGIN_HOST@ @ORIGIN_PORT@ @ADMIN@ @RUN@ @WORKERS@ @SHM@
-  sed -e "s|@PORT@|127.0.0.1:$3|g" -e "s|@ORIGIN@|127.0.0.1:$origin_port|g" -e "s|@ORIGIN_HOST@|127.0.0.1|g" \
+render() { # template output: fills @PORT@ @PORT_NUM@ @ORIGIN@ @ORIGIN_HOST@ @ORIGIN_PORT@ @ADMIN@ @RUN@ @WORKERS@ @SHM@
+  sed -e "s|@PORT@|127.0.0.1:$3|g" -e "s|@PORT_NUM@|$3|g" -e "s|@ORIGIN@|127.0.0.1:$origin_port|g" -e "s|@ORIGIN_HOST@|127.0.0.1|g" \
       -e "s|@ORIGIN_PORT@|$origin_port|g" -e "s|@ADMIN@|127.0.0.1:$admin_port|g" -e "s|@RUN@|$run|g" \
       -e "s|@WORKERS@|$workers|g" -e "s|@SHM@|$shm_dir|g" "$1" > "$2"
 }
@@ -171,6 +200,7 @@ for p in $peers; do
     nginx) command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx) ;;
     haproxy) command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy) ;;
     varnish) command -v varnishd >/dev/null 2>&1 || [ -x /usr/sbin/varnishd ] || need+=(varnish) ;;
+    ats) command -v traffic_server >/dev/null 2>&1 || need+=(trafficserver) ;;
   esac
 done
 if [ "$mode" != smoke ] && ! command -v gnuplot >/dev/null 2>&1; then need+=(gnuplot-nox); fi
@@ -200,10 +230,30 @@ pid[origin]=$!
 wait_port origin "$origin_port" 30
 
 targets=()
-start_sluice() { # name config-template admin-port
+# --sluice-cache auto: keep the cache sections if this build accepts them (check-config, which also builds it)
+if [ "$with_sluice" = 1 ] && [ "$sluice_cache" = auto ]; then
+  if [ -n "${SLUICE_CMD:-}" ]; then
+    sluice_cache=on   # a custom command: no check-config to ask
+  else
+    [ -x "$root/bin/sluice" ] || die "bin/sluice not found (use --no-sluice, or SLUICE_CMD)"
+    render "$here/peers/sluice.conf" "$run/cache-check.conf" "${port[sluice]}"
+    if "$root/bin/sluice" check-config "$run/cache-check.conf" > "$run/cache-check.log" 2>&1; then
+      sluice_cache=on
+    else
+      sed '/# cache-begin/,/# cache-end/d' "$run/cache-check.conf" > "$run/cache-check-off.conf"
+      "$root/bin/sluice" check-config "$run/cache-check-off.conf" >> "$run/cache-check.log" 2>&1 \
+        || { cat "$run/cache-check.log" >&2; die "bin/sluice check-config rejects peers/sluice.conf with and without its cache sections"; }
+      sluice_cache=off
+      echo "bench: this Sluice rejects the cache settings ($(grep -m1 'unknown key' "$run/cache-check.log" || echo see $run/cache-check.log)): its C, D and F rows are pass-through (--sluice-cache off)" >&2
+    fi
+  fi
+fi
+start_sluice() { # name config-template admin-port [extra HOCON]
   render "$here/peers/$2" "$run/$1.conf" "${port[$1]}"
+  [ "$sluice_cache" = off ] && sed -i '/# cache-begin/,/# cache-end/d' "$run/$1.conf"
   sed -i "s|127.0.0.1:$admin_port|127.0.0.1:$3|" "$run/$1.conf"
   [ -n "$sluice_set" ] && printf '%s\n' "$sluice_set" >> "$run/$1.conf"
+  [ -n "${4:-}" ] && printf '%s\n' "$4" >> "$run/$1.conf"
   [ "$sched" = normal ] || printf 'sluice.event-loop-scheduling = %s\n' "$sched" >> "$run/$1.conf"
   # The smoke run checks correctness, not cost: every buffer tracked, leaks checked at the end.
   [ "$mode" = smoke ] && printf 'sluice.buffer-leak-detection = paranoid\n' >> "$run/$1.conf"
@@ -223,6 +273,9 @@ if [ "$with_sluice" = 1 ]; then
   if [ "$with_copy" = 1 ]; then
     start_sluice sluice-copy sluice-copy.conf $((admin_port + 1))
   fi
+  for i in "${!variants[@]}"; do
+    start_sluice "sluice-${variant_names[$i]}" sluice.conf $((admin_port + 10 + i)) "${variants[$i]#*=}"
+  done
 fi
 for p in $peers; do
   case "$p" in
@@ -244,6 +297,17 @@ for p in $peers; do
       "${as_peer[@]}" varnishd -F -j none -n "$run/varnish" -a "127.0.0.1:${port[varnish]}" -f "$run/varnish.vcl" \
           -s malloc,1g -p thread_pools="$workers" > "$run/varnish.log" 2>&1 &
       ;;
+    ats)
+      # traffic_server alone (no traffic_manager), in the foreground, reading $run/ats through runroot.yaml,
+      # logging to $run/ats/log, its cache span a file on tmpfs
+      mkdir -p "$run/ats/var" "$run/ats/log" "$shm_dir/ats"
+      for f in "$here"/peers/ats/*; do render "$f" "$run/ats/$(basename "$f")" "${port[ats]}"; done
+      for f in plugin.config cache.config parent.config volume.config hosting.config ssl_multicert.config; do
+        [ -e "$run/ats/$f" ] || : > "$run/ats/$f"
+      done
+      [ "$ats_stats" = 1 ] && echo "stats_over_http.so" >> "$run/ats/plugin.config"
+      "${as_peer[@]}" traffic_server --run-root="$run/ats/runroot.yaml" > "$run/ats.log" 2>&1 &
+      ;;
   esac
   pid[$p]=$!
   wait_port "$p" "${port[$p]}" 60
@@ -261,24 +325,57 @@ done
   echo "- java: $("$JAVA" -version 2>&1 | head -1)"
   echo "- TCP congestion control: $(cat "$cc_sysctl")$([ -n "${cc_restore:-}" ] && echo " (set by --cc for this run; system default $cc_restore)"), qdisc on lo: $(tc qdisc show dev lo 2>/dev/null | awk '{print $2; exit}')"
   rev="$(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (work tree modified)')"
-  if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev (zero-copy = auto: splice via pooled 1 MiB pipes)$([ "$with_copy" = 1 ] && echo "; sluice-copy: the same build with zero-copy = copy")$([ -n "$sluice_set" ] && echo "; both with --sluice-set: \`$(echo "$sluice_set" | tr '\n' ' ')\`")"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
+  if [ "$with_sluice" = 1 ]; then echo "- sluice: $rev (zero-copy = auto: splice via pooled 1 MiB pipes)$([ "$with_copy" = 1 ] && echo "; sluice-copy: the same build with zero-copy = copy"); cache $([ "$sluice_cache" = on ] && echo "on (peers/sluice*.conf: /hit/ route cached, sluice.cache memory 1 GiB)" || echo "off (--sluice-cache off: C, D and F pass through)")$([ -n "$sluice_set" ] && echo "; both with --sluice-set: \`$(echo "$sluice_set" | tr '\n' ' ')\`")"; else echo "- sluice: not run (--no-sluice); tools at $rev"; fi
   for p in $peers; do
     case "$p" in
       nginx) echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $workers workers, proxy buffers 8x1m, proxy_cache on tmpfs for /hit/" ;;
       haproxy) echo "- haproxy: $(haproxy -v 2>&1 | head -1 | awk '{print $3}'), nbthread $workers, tune.bufsize ${haproxy_bufsize:-default (16384)}, option splice-request/splice-response, cache for /hit/ (objects up to 4 MiB: C64 is pass-through there)" ;;
       varnish) echo "- varnish: $(varnishd -V 2>&1 | head -1 | sed 's/^varnishd (\(.*\))$/\1/'), malloc 1g, $workers thread pools, pass for /pass/" ;;
+      ats) echo "- ats: Apache Traffic Server $(traffic_server --version 2>/dev/null | awk '/^Traffic Server/ {print $3; exit}') (records.config), traffic_server alone in the foreground, $workers event threads (exec_thread.limit, accept on them), RAM cache 1 GiB (CLFUS, seen filter off, cutoff 128 MiB) over a 1 GiB span on tmpfs, agg_write_backlog 1 GiB (so that F stores every miss), /pass/ remapped with proxy.config.http.cache.http=0, no access log, no Via$([ "$ats_stats" = 1 ] && echo ", stats_over_http loaded (--ats-stats)")" ;;
     esac
+  done
+  for i in "${!variants[@]}"; do
+    [ "$with_sluice" = 1 ] && echo "- sluice-${variant_names[$i]}: the same build as sluice, plus \`$(echo "${variants[$i]#*=}" | tr '\n' ' ')\`"
   done
   echo "- scheduling policy of every proxy: $sched$([ "$sched" = batch ] && echo " (Sluice: event-loop-scheduling = batch; peers: chrt --batch 0)"); origin and load client: normal"
   echo "- origin: loadtest OriginMain (epoll, 1 thread, memoized bodies); load client: loadtest LoadClient (1 thread) in one JVM"
-  echo "- workloads: A1/A8 = 64 MiB pass-through (Cache-Control no-store, /pass/) with 1/8 connections; B = 1 MiB pass-through, 16 conns; C1/C64 = 1 MiB/64 MiB cache hits after warming (/hit/), 16/8 conns; D = 1 KiB cache hits, 64 conns; Dp = 1 KiB pass-through. Sluice has no cache yet: its C and D rows are pass-through"
+  echo "- workloads: A1/A8 = 64 MiB pass-through (Cache-Control no-store, /pass/) with 1/8 connections; B = 1 MiB pass-through, 16 conns; C1/C64/C64k = 1 MiB/64 MiB/64 KiB cache hits after warming (/hit/, public, max-age=3600), 16/8/16 conns; D = 1 KiB cache hits, 64 conns; Dp = 1 KiB pass-through; F = 1 MiB cacheable GETs under /hit/ on paths never requested before (a random prefix per run, a counter), 16 conns: every one a miss that stores; E/E64 = chunked pass-through"
   echo "- mode $mode: $reps reps x $duration after $warmup warmup per cell"
+  echo
+  echo "What each target does per row (the results' 'origin req/req' column measures it: ~0 = served from its cache):"
+  echo
+  echo "| target | A1, A8, B, Dp, E (/pass/, no-store) | C1, C64k, D (/hit/) | C64 (64 MiB under /hit/) | F (unique keys under /hit/) |"
+  echo "|---|---|---|---|---|"
+  if [ "$with_sluice" = 1 ]; then
+    if [ "$sluice_cache" = on ]; then
+      echo "| sluice* | pass-through (splice / copy) | hits from sluice.cache (send = auto unless --sluice-set) | hit (max-object-size 64MiB) | miss, stored in sluice.cache |"
+    else
+      echo "| sluice* | pass-through (splice / copy) | pass-through (no cache: --sluice-cache off) | pass-through | pass-through |"
+    fi
+  fi
+  for p in $peers; do
+    case "$p" in
+      nginx) echo "| nginx | proxied, buffered in memory (location /pass/, no proxy_cache) | hits from proxy_cache files on tmpfs (read and written: sendfile is off, its default) | hit | miss, written to a tmpfs file (use_temp_path off) |" ;;
+      haproxy) echo "| haproxy | spliced (backend without a cache filter) | hits from its shared-memory cache | pass-through: over max-object-size (4 MiB) | miss, stored in its cache (1 GiB, 1 MiB objects fit) |" ;;
+      varnish) echo "| varnish | return (pass) | hits from malloc storage | hit | miss, stored in malloc storage (LRU nuking past 1 GiB) |" ;;
+      ats) echo "| ats | conf_remap cache.http=0: no lookup, no store | hits from its RAM cache (TCP_MEM_HIT) | hit from the RAM cache | miss, written to the tmpfs span (and its RAM cache) |" ;;
+    esac
+  done
 } > "$out/machine.md"
 
 echo "bench: running ${workloads} against: ${targets[*]}" >&2
 rc=0
 "$JAVA" "${JFLAGS[@]}" -cp "$CP" dev.sluice.loadtest.BenchMain --out "$out" --reps "$reps" \
-    --duration "$duration" --warmup "$warmup" --settle "$settle" --workloads "$workloads" $verify "${targets[@]}" || rc=$?
+    --duration "$duration" --warmup "$warmup" --settle "$settle" --workloads "$workloads" $verify \
+    --origin "127.0.0.1:$origin_port" "${targets[@]}" || rc=$?
+
+# Traffic Server's own account of its cache (--ats-stats): RAM cache hits and misses, cache reads and writes
+if [ "$ats_stats" = 1 ] && [[ " $peers " == *" ats "* ]]; then
+  sleep 11   # its metrics reach stats_over_http in periodic syncs
+  curl -s "http://127.0.0.1:${port[ats]}/_stats" | tr ',' '\n' \
+    | grep -E '"proxy\.process\.(cache\.ram_cache\.|cache\.read\.|cache\.write\.|http\.cache_)' \
+    | tr -d ' "' > "$out/ats-stats.txt" || echo "bench: could not read Traffic Server's stats" >&2
+fi
 
 # After the smoke load: no buffer leaks in either Sluice (leak_check: lib.sh).
 if [ "$mode" = smoke ] && [ "$with_sluice" = 1 ]; then

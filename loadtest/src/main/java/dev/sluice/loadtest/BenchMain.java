@@ -22,17 +22,26 @@ import java.util.function.ToDoubleFunction;
  *
  * <pre>
  * BenchMain --out DIR --reps 3 --duration 3s --warmup 1s --settle 2s --workloads A1,A8,B,D [--verify]
- *           --target sluice=127.0.0.1:18080@PID --target nginx=127.0.0.1:18081@PID ...
+ *           [--origin 127.0.0.1:19000] --target sluice=127.0.0.1:18080@PID --target nginx=127.0.0.1:18081@PID ...
  * </pre>
  * Before the measured runs every target is checked for correctness, then (with {@code --settle}) loaded with every
  * workload for that long, unmeasured: a JVM server compiles its hot paths and fills its heap's young generation
  * during its first seconds under load, and a benchmark is about the steady state a server runs in for days.
+ * With {@code --origin} (the {@link OriginMain} every target proxies to) each run also counts the requests that
+ * reached the origin, so the report shows whether a target served a workload from its cache. Fill workloads (unique
+ * keys, F) are checked, settled and measured after all the others, so that what they store cannot evict the objects
+ * the hit workloads are measured on.
  * Exit status 1 if any run (or the correctness check that precedes each target's first run) failed.
  */
 public final class BenchMain {
     /** A workload: what to request and how many connections. */
     record Workload(String name, String description, String sizes, String prefix, String query, int connections,
-            boolean perRequest) {}
+            boolean perRequest, boolean unique) {
+        Workload(String name, String description, String sizes, String prefix, String query, int connections,
+                boolean perRequest) {
+            this(name, description, sizes, prefix, query, connections, perRequest, false);
+        }
+    }
 
     static final Map<String, Workload> WORKLOADS = new LinkedHashMap<>();
 
@@ -46,7 +55,13 @@ public final class BenchMain {
         // object over its cache's size limit, serves these as pass-through
         WORKLOADS.put("C1", new Workload("C1", "1 MiB cache hits, 16 conns", "1m", "/hit", hit, 16, false));
         WORKLOADS.put("C64", new Workload("C64", "64 MiB cache hits, 8 conns", "64m", "/hit", hit, 8, false));
+        // C64k: hits at the size between D and C1 (the send-mechanism table, loadtest/cache-send.sh)
+        WORKLOADS.put("C64k", new Workload("C64k", "64 KiB cache hits, 16 conns", "64k", "/hit", hit, 16, false));
         WORKLOADS.put("D", new Workload("D", "1 KiB cache hits, 64 conns", "1k", "/hit", hit, 64, true));
+        // fills: cacheable 1 MiB responses on paths never requested before in the run (a random prefix per client
+        // JVM, a counter per run, the connection and its sequence number), so every request is a miss that stores
+        WORKLOADS.put("F", new Workload("F", "1 MiB cache misses that store (unique keys), 16 conns", "1m", "/hit",
+                hit, 16, false, true));
         WORKLOADS.put("Dp", new Workload("Dp", "1 KiB pass-through, 64 conns", "1k", "/pass", pass, 64, true));
         // chunked pass-through (Transfer-Encoding: chunked from the origin): big chunks, and chunks at the size
         // where a proxy that splices chunk data stops doing so
@@ -59,7 +74,14 @@ public final class BenchMain {
 
     record Target(String name, String host, int port, long pid) {}
 
-    record Run(int rep, Workload w, Target t, LoadClient.Result r) {}
+    /** {@code originRequests}: requests the origin completed during the run (warmup included), -1 if unknown. */
+    record Run(int rep, Workload w, Target t, LoadClient.Result r, long originRequests) {
+        /** Origin requests per client request (warmup included): ~0 for cache hits, ~1 for misses and passes. */
+        double originPerRequest() {
+            return originRequests < 0 || r.requestsTotal() == 0 ? Double.NaN
+                    : originRequests / (double) r.requestsTotal();
+        }
+    }
 
     private BenchMain() {}
 
@@ -85,6 +107,7 @@ public final class BenchMain {
         List<Target> targets = new ArrayList<>();
         boolean verify = false;
         int threads = 1;
+        String origin = null;
         for (int i = 0; i < args.length; i++) {
             String opt = args[i];
             if (opt.equals("--verify")) {
@@ -122,6 +145,7 @@ public final class BenchMain {
                     }
                 }
                 case "--target" -> targets.add(target(v));
+                case "--origin" -> origin = v;
                 default -> throw new IllegalArgumentException("unknown option " + opt);
             }
         }
@@ -134,9 +158,32 @@ public final class BenchMain {
             throw new UncheckedIOException(e);
         }
         boolean failed = false;
+        List<Run> runs = new ArrayList<>();
+        StringBuilder csv = new StringBuilder("rep,workload,target," + LoadClient.Result.csvHeader()
+                + ",origin_requests\n");
+        // Fills (F: unique keys) go last, check, settle and reps alike: the objects they store would push the hit
+        // workloads' objects out of a cache sized for those (seen: Varnish, malloc 1g, cut C64 responses short
+        // when it re-fetched the 64 MiB object after F and could not nuke enough 1 MiB objects for it).
+        List<List<Workload>> phases = new ArrayList<>();
+        phases.add(workloads.stream().filter(w -> !w.unique).toList());
+        phases.add(workloads.stream().filter(Workload::unique).toList());
+        for (List<Workload> phase : phases) {
+            if (!phase.isEmpty()) {
+                failed |= measure(phase, targets, threads, reps, verify, duration, warmup, settle, origin, runs, csv);
+            }
+        }
+        write(out.resolve("runs.csv"), csv.toString());
+        report(out, runs, workloads, targets, verify, durationText, warmupText, settleText, reps);
+        return failed ? 1 : 0;
+    }
+
+    /** Checks, settles and measures one phase's workloads on every target; true if anything failed. */
+    private static boolean measure(List<Workload> phase, List<Target> targets, int threads, int reps, boolean verify,
+            Duration duration, Duration warmup, Duration settle, String origin, List<Run> runs, StringBuilder csv) {
+        boolean failed = false;
         // correctness first: a target that serves wrong bytes gets no performance row worth reading
         for (Target t : targets) {
-            for (Workload w : workloads) {
+            for (Workload w : phase) {
                 LoadClient.Result r = client(t, w, threads).requests(Math.max(4, w.connections * 2L))
                         .label(t.name + "/" + w.name + "/check").build().run();
                 System.out.println(r.humanLine());
@@ -146,44 +193,70 @@ public final class BenchMain {
         }
         if (!settle.isZero()) {
             for (Target t : targets) {
-                for (Workload w : workloads) {
+                for (Workload w : phase) {
                     LoadClient.Result r = client(t, w, threads).duration(settle)
                             .label(t.name + "/" + w.name + "/settle").build().run();
                     System.out.println(r.humanLine());
                 }
             }
         }
-        List<Run> runs = new ArrayList<>();
-        StringBuilder csv = new StringBuilder("rep,workload,target," + LoadClient.Result.csvHeader() + "\n");
         for (int rep = 1; rep <= reps; rep++) {
-            for (Workload w : workloads) {
+            for (Workload w : phase) {
                 for (int k = 0; k < targets.size(); k++) {
                     Target t = targets.get((k + rep - 1) % targets.size()); // rotate who goes first
+                    long o0 = originRequests(origin);
                     LoadClient.Result r = client(t, w, threads).verify(verify).duration(duration).warmup(warmup)
                             .label(t.name + "/" + w.name + "/" + rep).build().run();
-                    System.out.println(r.humanLine());
+                    long o1 = originRequests(origin);
+                    Run run = new Run(rep, w, t, r, o0 < 0 || o1 < 0 ? -1 : o1 - o0);
+                    System.out.println(r.humanLine() + (run.originRequests < 0 ? ""
+                            : String.format(Locale.ROOT, " origin/req=%.3f", run.originPerRequest())));
                     r.failureSamples().forEach(s -> System.out.println("  failure: " + s));
                     failed |= r.failed();
-                    runs.add(new Run(rep, w, t, r));
+                    runs.add(run);
                     csv.append(rep).append(',').append(w.name).append(',').append(t.name).append(',')
-                            .append(r.csv()).append('\n');
+                            .append(r.csv()).append(',').append(run.originRequests).append('\n');
                 }
             }
         }
-        write(out.resolve("runs.csv"), csv.toString());
-        report(out, runs, workloads, targets, verify, durationText, warmupText, settleText, reps);
-        return failed ? 1 : 0;
+        return failed;
     }
 
     private static LoadClient.Builder client(Target t, Workload w, int threads) {
         LoadClient.Builder b = LoadClient.builder().target(t.host, t.port).connections(w.connections)
-                .threads(threads).sizes(w.sizes).pathPrefix(w.prefix).query(w.query)
+                .threads(threads).sizes(w.sizes).pathPrefix(w.prefix).query(w.query).unique(w.unique)
                 .timeout(Duration.ofSeconds(20));
         if (t.pid > 0) {
             b.pid(t.pid);
             ProcessHandle.of(t.pid).ifPresent(p -> p.descendants().forEach(d -> b.pid(d.pid())));
         }
         return b;
+    }
+
+    /**
+     * Requests the origin at {@code host:port} has completed so far ({@code stats=1}, a request it does not count),
+     * or -1 when {@code origin} is null or does not answer.
+     */
+    static long originRequests(String origin) {
+        if (origin == null) {
+            return -1;
+        }
+        int colon = origin.lastIndexOf(':');
+        try (java.net.Socket s = new java.net.Socket(origin.substring(0, colon),
+                Integer.parseInt(origin.substring(colon + 1)))) {
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("GET /_bench/origin-stats?stats=1 HTTP/1.1\r\nHost: " + origin
+                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            String text = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            for (String line : text.split("\r?\n")) {
+                if (line.startsWith("requests ")) {
+                    return Long.parseLong(line.substring(9).strip());
+                }
+            }
+            return -1;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** {@code name=host:port[@pid]}. */
@@ -210,7 +283,7 @@ public final class BenchMain {
 
     /** Medians of one (workload, target) cell. */
     record Cell(double gib, double reqs, double p50, double p99, double cpuGib, double cpuReq, double cpuSystemShare,
-            double machineGib, double machineReq, long failures) {}
+            double machineGib, double machineReq, long failures, double originPerReq) {}
 
     private static Cell cell(List<Run> runs, Workload w, Target t) {
         List<LoadClient.Result> rs = runs.stream().filter(r -> r.w == w && r.t == t).map(Run::r).toList();
@@ -225,7 +298,8 @@ public final class BenchMain {
                 med.applyAsDouble(LoadClient.Result::cpuSystemShare),
                 med.applyAsDouble(LoadClient.Result::machineCpuSecondsPerGiB),
                 med.applyAsDouble(LoadClient.Result::machineCpuMicrosPerRequest),
-                rs.stream().filter(LoadClient.Result::failed).count());
+                rs.stream().filter(LoadClient.Result::failed).count(),
+                median(runs.stream().filter(r -> r.w == w && r.t == t).map(Run::originPerRequest).toList()));
     }
 
     private static void report(Path out, List<Run> runs, List<Workload> workloads, List<Target> targets,
@@ -253,23 +327,24 @@ public final class BenchMain {
                         : "does not verify; drops bodies in the kernel with recv(MSG_TRUNC) where possible (each "
                         + "target's correctness was checked with full verification before its runs)"));
         md.append("| workload | target | GiB/s | req/s | p50 ms | p99 ms | CPU s/GiB | CPU us/req | kernel "
-                + "| machine CPU s/GiB | machine CPU us/req | failed runs |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "| machine CPU s/GiB | machine CPU us/req | failed runs | origin req/req |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         StringBuilder sum = new StringBuilder("workload,target,gib_per_s,req_per_s,p50_us,p99_us,cpu_s_per_gib,"
-                + "cpu_us_per_req,machine_cpu_s_per_gib,machine_cpu_us_per_req,failed_runs,cpu_sys_share\n");
+                + "cpu_us_per_req,machine_cpu_s_per_gib,machine_cpu_us_per_req,failed_runs,cpu_sys_share,"
+                + "origin_per_req\n");
         Map<String, Map<String, Cell>> cells = new LinkedHashMap<>();
         for (Workload w : workloads) {
             for (Target t : targets) {
                 Cell c = cell(runs, w, t);
                 cells.computeIfAbsent(w.name, k -> new LinkedHashMap<>()).put(t.name, c);
-                md.append(String.format(Locale.ROOT, "| %s %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |%n",
+                md.append(String.format(Locale.ROOT, "| %s %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |%n",
                         w.name, w.description, t.name, f(c.gib, 3), f(c.reqs, 0), f(c.p50 / 1000, 2),
                         f(c.p99 / 1000, 2), f(c.cpuGib, 3), f(c.cpuReq, 1),
                         Double.isNaN(c.cpuSystemShare) ? "-" : f(c.cpuSystemShare * 100, 0) + "%", f(c.machineGib, 3),
-                        f(c.machineReq, 1), c.failures));
+                        f(c.machineReq, 1), c.failures, served(c.originPerReq)));
                 sum.append(String.join(",", w.name, t.name, f(c.gib, 4), f(c.reqs, 1), f(c.p50, 0), f(c.p99, 0),
                         f(c.cpuGib, 4), f(c.cpuReq, 2), f(c.machineGib, 4), f(c.machineReq, 2),
-                        Long.toString(c.failures), f(c.cpuSystemShare, 3))).append('\n');
+                        Long.toString(c.failures), f(c.cpuSystemShare, 3), f(c.originPerReq, 4))).append('\n');
             }
         }
         // every target named sluice* is a Sluice variant (e.g. sluice = splice, sluice-copy); peers are the rest
@@ -305,11 +380,22 @@ public final class BenchMain {
                 }
             }
         }
-        md.append("\nThroughput is GiB/s for A/B workloads and req/s for D; CPU cost is s/GiB for A/B and us/request "
-                + "for D. Raw runs: runs.csv; medians: summary.csv; chart: chart.png.\n");
+        md.append("\nThroughput is GiB/s for A/B/C/F workloads and req/s for D; CPU cost is s/GiB for A/B/C/F and "
+                + "us/request for D. origin req/req: requests the origin served per client request over each run "
+                + "(warmup included; median): ~0 for cache hits, ~1 for pass-through and misses (F), '-' without "
+                + "--origin. Raw runs: runs.csv; medians: summary.csv; chart: chart.png.\n");
         write(out.resolve("summary.md"), md.toString());
         write(out.resolve("summary.csv"), sum.toString());
         chart(out, cells, workloads, targets);
+    }
+
+    /** The origin's requests per client request, and what that says the target did: hits, misses or a mix. */
+    static String served(double originPerReq) {
+        if (Double.isNaN(originPerReq)) {
+            return "-";
+        }
+        String what = originPerReq < 0.02 ? "hits" : originPerReq > 0.98 ? "origin each" : "mixed";
+        return f(originPerReq, 3) + " (" + what + ")";
     }
 
     /** Data files and a gnuplot script: clustered bars, one cluster per workload, one bar per target. */

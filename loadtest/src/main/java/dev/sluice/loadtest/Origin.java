@@ -37,6 +37,7 @@ public final class Origin implements AutoCloseable {
     final AtomicInteger open = new AtomicInteger();
     final AtomicLong requests = new AtomicLong();
     final AtomicLong received = new AtomicLong();
+    final AtomicLong bodyBytes = new AtomicLong();
 
     private Origin(Builder b) {
         this.name = b.name;
@@ -99,6 +100,11 @@ public final class Origin implements AutoCloseable {
      */
     public long requests() {
         return requests.get();
+    }
+
+    /** Body bytes of the responses counted by {@link #requests()}. */
+    public long bodyBytes() {
+        return bodyBytes.get();
     }
 
     /** Request heads parsed, whatever became of them. */

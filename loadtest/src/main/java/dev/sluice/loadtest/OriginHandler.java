@@ -263,7 +263,9 @@ final class OriginHandler extends ChannelInboundHandlerAdapter {
         req = r;
         try {
             params = new OriginPlan.Params(r, r.isUpload() ? 201 : 200);
-            plan = r.isUpload() ? null : OriginPlan.serve(r, params, origin.name());
+            plan = r.isUpload() ? null
+                    : params.stats ? OriginPlan.stats(r, params, origin.name(), origin.requests(), origin.bodyBytes())
+                    : OriginPlan.serve(r, params, origin.name());
         } catch (IllegalArgumentException e) {
             throw new OriginRequest.BadRequest(e.getMessage());
         }
@@ -434,7 +436,10 @@ final class OriginHandler extends ChannelInboundHandlerAdapter {
                             ctx.voidPromise());
                 }
                 out = null;
-                origin.requests.incrementAndGet(); // before the last flush: a client never sees it uncounted
+                if (!p.uncounted) {
+                    origin.bodyBytes.addAndGet(sent);
+                    origin.requests.incrementAndGet(); // before the last flush: a client never sees it uncounted
+                }
                 if (p.close) {
                     state = State.DONE;
                     ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);

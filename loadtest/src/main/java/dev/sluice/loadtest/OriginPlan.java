@@ -28,6 +28,7 @@ final class OriginPlan {
     Fault fault = Fault.NONE;
     long faultAt;
     boolean close;
+    boolean uncounted; // the origin's own counters (stats=1): not a request of the load
 
     /** Parameters every response kind shares, validated at head time. */
     static final class Params {
@@ -50,6 +51,7 @@ final class OriginPlan {
         final long faultAt;
         final boolean close;
         final boolean echo;
+        final boolean stats;
 
         Params(OriginRequest r, int defaultStatus) {
             Query q = r.query;
@@ -60,6 +62,7 @@ final class OriginPlan {
             sizeGiven = q.get("size") != null;
             size = q.size("size", 1024);
             echo = q.flag("echo");
+            stats = q.flag("stats");
             ct = value(q.get("ct"), echo ? "text/plain" : "application/octet-stream");
             cc = value(q.get("cc"), null);
             String e = value(q.get("etag"), null);
@@ -260,6 +263,26 @@ final class OriginPlan {
         h.append("Content-Length: ").append(plan.bodyLength).append("\r\n");
         finish(plan, h, p, p.close, r.minor);
         plan.delayMs = p.delayMs;
+        return plan;
+    }
+
+    /**
+     * {@code stats=1}: the origin's counters as text, {@code requests N} and {@code bytes N} (responses completed and
+     * body bytes they sent, this one not included), so a benchmark can tell a proxy's cache hits from misses.
+     */
+    static OriginPlan stats(OriginRequest r, Params p, String originName, long requests, long bytes) {
+        OriginPlan plan = new OriginPlan();
+        plan.status = 200;
+        plan.fixed = ("requests " + requests + "\nbytes " + bytes + "\n").getBytes(StandardCharsets.ISO_8859_1);
+        plan.bodyLength = plan.fixed.length;
+        plan.sendBody = !r.method.equals("HEAD");
+        plan.uncounted = true;
+        StringBuilder h = new StringBuilder(256);
+        startHead(h, 200, originName);
+        h.append("Content-Type: text/plain\r\n");
+        h.append("Cache-Control: no-store\r\n");
+        h.append("Content-Length: ").append(plan.bodyLength).append("\r\n");
+        finish(plan, h, p, p.close, r.minor);
         return plan;
     }
 

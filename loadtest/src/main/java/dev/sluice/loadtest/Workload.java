@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Which request to send next and what its response must be: either a URL list (round robin per connection, each
@@ -22,6 +23,14 @@ final class Workload {
     private record Entry(String target, String path, String query, long size, int status, boolean echo,
             int weight) {}
 
+    /**
+     * Unique paths: this JVM's random prefix, then a counter per workload instance, the connection and its
+     * sequence number, so no path repeats within a run (a benchmark's client JVM) nor, but by a 1 in 2^40 chance,
+     * across runs whose proxies keep their caches.
+     */
+    private static final String RUN_PREFIX = Long.toString(new java.security.SecureRandom().nextLong() >>> 24, 36);
+    private static final AtomicLong INSTANCES = new AtomicLong();
+
     private final List<Entry> entries;
     private final int totalWeight;
     private final boolean weighted;
@@ -38,7 +47,7 @@ final class Workload {
         this.totalWeight = entries.stream().mapToInt(Entry::weight).sum();
         this.weighted = weighted;
         this.unique = unique;
-        this.nonce = Long.toString(System.nanoTime() & 0xffffffffL, 36);
+        this.nonce = RUN_PREFIX + "-" + INSTANCES.incrementAndGet();
         this.range = range;
     }
 

@@ -62,6 +62,49 @@ class BenchMainTest {
     }
 
     @Test
+    void workloadF_uniquePathsNeverRepeat_acrossRunsOfOneJvm() {
+        BenchMain.Workload f = BenchMain.WORKLOADS.get("F");
+        assertTrue(f.unique() && f.prefix().equals("/hit") && f.query().contains("max-age"), f.toString());
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int run = 0; run < 3; run++) {
+            Workload w = Workload.sizes(f.sizes(), f.prefix(), f.query(), true, null);
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(1);
+            for (int conn = 0; conn < 4; conn++) {
+                for (long seq = 0; seq < 50; seq++) {
+                    Workload.Spec spec = w.next(rnd, conn, seq);
+                    String path = spec.target().substring(0, spec.target().indexOf('?'));
+                    assertTrue(seen.add(path), "repeated: " + path);
+                    assertTrue(path.startsWith("/hit/1m/u"), path);
+                    assertEquals(Payload.seed(path), spec.seed()); // bytes still derive from the path as sent
+                    assertEquals(1L << 20, spec.length());
+                }
+            }
+        }
+    }
+
+    @Test
+    void run_withOrigin_countsOriginRequestsPerClientRequest(@TempDir Path out) throws Exception {
+        try (Origin o = Origin.builder().name("o").build()) {
+            // the origin itself as the target: every request reaches it once (1.000), as for a miss or a pass
+            int rc = BenchMain.run(new String[] {"--out", out.toString(), "--reps", "1", "--duration", "200ms",
+                "--warmup", "0s", "--workloads", "F,D", "--origin", "127.0.0.1:" + o.port(),
+                "--target", "plain=127.0.0.1:" + o.port()});
+            assertEquals(0, rc);
+            // fills run after the other workloads, so their stores cannot evict what the hit rows measure
+            List<String> runs = Files.readAllLines(out.resolve("runs.csv"));
+            assertTrue(runs.get(1).startsWith("1,D,plain,") && runs.get(2).startsWith("1,F,plain,"), runs.toString());
+            String md = Files.readString(out.resolve("summary.md"));
+            assertTrue(md.contains("| 1.000 (origin each) |"), md);
+            String[] row = Files.readAllLines(out.resolve("summary.csv")).get(1).split(",");
+            assertEquals("F", row[0]);
+            assertEquals(1.0, Double.parseDouble(row[12]), 0.0001);
+        }
+        assertEquals("0.000 (hits)", BenchMain.served(0));
+        assertEquals("0.500 (mixed)", BenchMain.served(0.5));
+        assertEquals("-", BenchMain.served(Double.NaN));
+    }
+
+    @Test
     void run_targetServingWrongBytes_exit1() throws Exception {
         Relay.Tamper flip = (pos, buf, n) -> {
             if (pos <= 500 && 500 < pos + n) {

@@ -47,6 +47,26 @@ class OriginTest {
         assertEquals(-1, m, "first wrong byte of " + path + " at " + m);
     }
 
+    @Test
+    void get_stats_countsCompletedRequestsAndBytesButNotItself() throws IOException {
+        Origin o = Origin.builder().name("stats").build();
+        try (o) {
+            RawHttp.Response before;
+            try (RawHttp c = new RawHttp(o.port())) {
+                before = c.send(RawHttp.get("/x?stats=1")).read();
+                assertEquals(200, c.send(RawHttp.get("/a?size=1000")).read().status());
+                assertEquals(200, c.send(RawHttp.get("/b?size=24")).read().status());
+                RawHttp.Response after = c.send(RawHttp.get("/x?stats=1")).read();
+                assertEquals("requests 0\nbytes 0\n", new String(before.body(), StandardCharsets.ISO_8859_1));
+                assertEquals("requests 2\nbytes 1024\n", new String(after.body(), StandardCharsets.ISO_8859_1));
+                assertEquals("no-store", after.header("Cache-Control"));
+            }
+            assertEquals(2, o.requests());
+            assertEquals(1024, o.bodyBytes());
+            assertEquals(2, BenchMain.originRequests("127.0.0.1:" + o.port()));
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(ints = {0, 1, 4095, 65536, 1024 * 1024 + 1})
     void get_size_servesExactPayloadBytes(int size) throws IOException {
