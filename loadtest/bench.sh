@@ -355,7 +355,7 @@ done
   fi
   for p in $peers; do
     case "$p" in
-      nginx) echo "| nginx | proxied, buffered in memory (location /pass/, no proxy_cache) | hits from proxy_cache files on tmpfs (read and written: sendfile is off, its default) | hit | miss, written to a tmpfs file (use_temp_path off) |" ;;
+      nginx) echo "| nginx | proxied, buffered in memory (location /pass/, no proxy_cache) | hits from proxy_cache files on tmpfs, sent with sendfile (on, as in Debian's nginx.conf) | hit | miss, written to a tmpfs file (use_temp_path off) |" ;;
       haproxy) echo "| haproxy | spliced (backend without a cache filter) | hits from its shared-memory cache | pass-through: over max-object-size (4 MiB) | miss, stored in its cache (1 GiB, 1 MiB objects fit) |" ;;
       varnish) echo "| varnish | return (pass) | hits from malloc storage | hit | miss, stored in malloc storage (LRU nuking past 1 GiB) |" ;;
       ats) echo "| ats | conf_remap cache.http=0: no lookup, no store | hits from its RAM cache (TCP_MEM_HIT) | hit from the RAM cache | miss, written to the tmpfs span (and its RAM cache) |" ;;
