@@ -104,7 +104,9 @@ final class CachePhase {
                     ex.serveStored(r, r.body(), null, CacheStatus.hit(ttl, v == Reuse.Verdict.STALE_ALLOWED ? "stale" : null));
                     return Next.SERVED;
                 }
-                fwd = v == Reuse.Verdict.REVALIDATE ? CacheStatus.Fwd.STALE : CacheStatus.Fwd.URI_MISS;
+                // fresh but not for this request (its no-cache, max-age, min-fresh): RFC 9211's fwd=request
+                fwd = v != Reuse.Verdict.REVALIDATE ? CacheStatus.Fwd.URI_MISS
+                        : r.freshness().fresh(now) ? CacheStatus.Fwd.REQUEST : CacheStatus.Fwd.STALE;
             }
             case CacheIndex.Lookup.VaryMiss vm -> fwd = CacheStatus.Fwd.VARY_MISS;
             case CacheIndex.Lookup.UriMiss um -> fwd = CacheStatus.Fwd.URI_MISS;
@@ -235,7 +237,9 @@ final class CachePhase {
         Storability.Decision d = Storability.decide(req.method, req, reqCc, h.status, h, cc,
                 freshness(h, cc, cache.nowSeconds()), policy.storability());
         if (!d.store()) {
-            cache.pass(primary); // its misses stop waiting for each other for a while
+            if (!requestMade(d.reason())) {
+                cache.pass(primary); // the URL's responses are not storable: its misses stop waiting for each other
+            }
             return d.reason();
         }
         if (length < 0 || length > cache.config.maxObjectSize() || length > ex.client.loop.store.capacity()) {
@@ -253,6 +257,11 @@ final class CachePhase {
             leader = true;
         }
         return null;
+    }
+
+    /** Reasons that come from this request, not the URL's responses: no reason to stop collapsing the URL's misses. */
+    private static boolean requestMade(String reason) {
+        return reason.equals("request-no-store") || reason.equals("authorization") || reason.equals("method");
     }
 
     private StoredResponse passThrough(HttpHead h, String why) {

@@ -113,6 +113,25 @@ class CacheTest {
         }
     }
 
+    @Test
+    void requestDirectives() throws Exception {
+        try (Fixture f = fixture("")) {
+            String target = "/objects/rd.bin?size=2k&cc=max-age%3D60";
+            TestClient.Response noStore = get(f, target, "Cache-Control: no-store");
+            assertTrue(status(noStore).endsWith("detail=request-no-store"), status(noStore));
+            assertTrue(status(get(f, target)).contains("stored"), "one client's no-store marks nothing pass-through");
+            assertTrue(status(get(f, target)).contains("hit"));
+            TestClient.Response noCache = get(f, target, "Cache-Control: no-cache");
+            assertTrue(status(noCache).startsWith("sluice; fwd=request; fwd-status=200; stored"), status(noCache));
+            TestClient.Response tooOld = get(f, target, "Cache-Control: min-fresh=100000");
+            assertTrue(status(tooOld).startsWith("sluice; fwd=request"), status(tooOld));
+            assertEquals(4, f.upstreamRequests());
+            assertTrue(status(get(f, target, "Cache-Control: max-stale=100")).contains("hit"));
+            assertEquals(0, f.sluice.registry().scrape().lines()
+                    .filter(l -> l.startsWith("sluice_cache_lookups_total{result=\"pass\"")).count());
+        }
+    }
+
     /** RFC 9111 4.2.1 and 5.3: freshness that cannot be understood makes the response stale at once. */
     @ParameterizedTest
     @ValueSource(strings = {"cc=max-age%3D-1", "cc=max-age%3D60,max-age%3D120", "hdr=Expires:garbage", "hdr=Expires:0"})
