@@ -15,16 +15,25 @@ final class CacheSends {
 
     private CacheSends() {}
 
-    static SendMechanism choose(CacheSend setting, long length, ClientConnection client) {
+    /**
+     * @param filling the body is still being received (a miss and the requests collapsed onto it)
+     */
+    static SendMechanism choose(CacheSend setting, long length, boolean filling, ClientConnection client) {
         return switch (setting) {
             case WRITE -> SendMechanism.WRITE;
             case SEND_ZC -> SendMechanism.SEND_ZC;
             case SPLICE -> SendMechanism.SPLICE;
             case SENDFILE -> SendMechanism.SENDFILE;
-            case AUTO -> auto(length, client.congestion());
+            case AUTO -> filling ? SendMechanism.WRITE : auto(length, client.congestion());
         };
     }
 
+    /**
+     * A hit: a write of the mapping for small bodies and under bbr, sendfile otherwise. A body being filled is always
+     * written: pages sendfile or splice hand to the kernel must be punched out of the store before their region is
+     * reused, and faulted in again by the next fill, which cost recv+sendfile 3-5x the CPU of recv+write per GiB
+     * (FillBench, splice/README.md); a hit pays that once per fill, spread over its hits.
+     */
     static SendMechanism auto(long length, String congestion) {
         if (length < SMALL || congestion == null || congestion.equals("bbr")) {
             return SendMechanism.WRITE;

@@ -190,7 +190,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         ByteBuf out = encodeForClient(h);
         phase = Phase.RESPONSE;
         cacheBody = new ExtentSend(client.channel, client.loop.sender, body, r.length(), fill,
-                CacheSends.choose(proxy.config.cache().send(), r.length(), client), proxy.idleTimeoutNanos,
+                CacheSends.choose(proxy.config.cache().send(), r.length(), fill != null, client), proxy.idleTimeoutNanos,
                 proxy.cache.metrics, this);
         cacheBody.start(out, req.method.equals("HEAD"));
     }
