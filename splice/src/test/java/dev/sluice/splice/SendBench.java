@@ -55,7 +55,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * bytes without copying them to user space; with {@code -Dbench.client=copy} it reads into one reused 1 MiB direct
  * buffer instead. The clients' CPU is measured on its own (ThreadMXBean) and shown apart.
  *
- * <p>Properties: {@code bench.sizes} (e.g. {@code 1k,64k,1m,64m}), {@code bench.connections} (1), {@code
+ * <p>Properties: {@code bench.sizes} (e.g. {@code 1k,64k,1m,64m}), {@code bench.mechanisms} (all four), {@code
+ * bench.heap} (true), {@code bench.connections} (1), {@code
  * bench.repeats} (3: the whole sweep runs that often, the table shows each column's median), {@code bench.cc}
  * (TCP_CONGESTION set on the sending sockets before they connect and on the listening socket, so that both ends use
  * it; default: the system's). Every row reads the sending socket's algorithm back with
@@ -77,6 +78,12 @@ public final class SendBench {
     private static final String CC = System.getProperty("bench.cc", "");
     private static final int CONNECTIONS = Integer.getInteger("bench.connections", 1);
     private static final int REPEATS = Integer.getInteger("bench.repeats", 3);
+    /** Mechanisms to measure from the memfd store, e.g. {@code sendfile,splice}; default all. */
+    private static final List<SendMechanism> MECHANISMS = Arrays.stream(
+                    System.getProperty("bench.mechanisms", "write,send_zc,splice,sendfile").split(","))
+            .map(t -> SendMechanism.valueOf(t.trim().toUpperCase(Locale.ROOT))).toList();
+    /** Whether to add the heap store's WRITE as the reference row ({@code -Dbench.heap=false}: no). */
+    private static final boolean HEAP = Boolean.parseBoolean(System.getProperty("bench.heap", "true"));
     private static final Linker LINKER = Linker.nativeLinker();
     private static final MethodHandle RECV = LINKER.downcallHandle(LINKER.defaultLookup().find("recv").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
@@ -138,10 +145,13 @@ public final class SendBench {
                 for (long size : sizes) {
                     Extent m = fill(loop, memfd.store(0), size);
                     Extent h = fill(loop, heap.store(0), size);
-                    for (SendMechanism mech : SendMechanism.values()) {
+                    for (SendMechanism mech : MECHANISMS) {
                         add(rows, row(loop, splicer, metrics, server, "memfd", m, mech, seconds, warmup));
                     }
-                    add(rows, row(loop, splicer, metrics, server, "heap", h, SendMechanism.WRITE, seconds, warmup));
+                    if (HEAP) {
+                        add(rows, row(loop, splicer, metrics, server, "heap", h, SendMechanism.WRITE, seconds,
+                                warmup));
+                    }
                     awaitReleased(m);
                     awaitReleased(h);
                     loop.submit(() -> {
