@@ -3,10 +3,11 @@ package dev.sluice.splice;
 /**
  * How {@link Splicer#send} moves a region of a shm segment to a socket; {@link #tag()} is the metrics tag.
  *
- * <p>Which is cheapest depends on the peer: on loopback the kernel copies anyway, so a plain
- * {@link #WRITE} of the mapping is cheapest there; toward a real NIC {@link #SEND_ZC} or {@link #SPLICE} avoid the
- * copy. {@link #SENDFILE} makes one syscall per send-buffer-full and no pipe; which congestion control the socket
- * uses ({@link Splicer#congestionControl}) changes the ranking (see the splice README). Measure per route.
+ * <p>Which is cheapest depends on the peer, the body size and the socket's congestion control
+ * ({@link Splicer#congestionControl}): on loopback the kernel copies anyway, so a plain {@link #WRITE} of the mapping
+ * is cheapest or close under bbr at every size, while under cubic {@link #SENDFILE} (one syscall per
+ * send-buffer-full, no pipe of ours) wins at 64 KiB bodies and ties at 64 MiB (see the splice README); toward a real
+ * NIC {@link #SEND_ZC}, {@link #SPLICE} and {@link #SENDFILE} avoid the copy. Measure per route.
  */
 public enum SendMechanism {
     /**

@@ -9,7 +9,8 @@
  *       pump per direction), {@code send} moves a region of a shm extent by {@link dev.sluice.splice.SendMechanism}.
  *       {@code null} from transfer/pump means "copy instead", with {@code lastFallbackReason()} and a counted
  *       fallback; {@code isAvailable()}/{@code unavailabilityCause()} and {@code canSplice(Channel)} probe in
- *       Netty's style.</li>
+ *       Netty's style; {@code congestionControl(Channel)} reads a socket's TCP congestion control, on which the
+ *       cheapest send mechanism depends.</li>
  *   <li>{@link dev.sluice.splice.SpliceCallback}: runs once on the loop, after every SQE of the transfer completed
  *       (so the caller may close the channels in it); the cause is null or one of the
  *       {@link dev.sluice.splice.SpliceException} subclasses.</li>

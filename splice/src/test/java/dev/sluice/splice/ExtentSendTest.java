@@ -29,7 +29,7 @@ class ExtentSendTest extends LoopTestBase {
     }
 
     /** An extent whose bytes are stream bytes [0, length). */
-    private static Extent filled(Store store, long length) {
+    static Extent filled(Store store, long length) {
         Extent e = store.allocate(length);
         assertNotNull(e, "allocation");
         int chunk = 1 << 20;

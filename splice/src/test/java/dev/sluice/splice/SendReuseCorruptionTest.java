@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The corruption test of completion-tracked reuse through the real send path ({@link Splicer#send}), for each
- * {@link SendMechanism}: shm's {@code CorruptionTest} proves the store with raw syscalls, this proves that the three
+ * {@link SendMechanism}: shm's {@code CorruptionTest} proves the store with raw syscalls, this proves that the four
  * ways a hit leaves the segment take and drop their extent reference at the right moments.
  *
  * <p>Each round sends a random region of a random extent of a 4 MiB memfd store, through a Netty io_uring client
@@ -42,7 +42,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *   <li>{@link When#IN_FLIGHT}: right after {@code send} returned (same loop task, or after a random pause), and
  *       asks for the blocks again at once: the store must refuse while the send holds its reference; or</li>
  *   <li>{@link When#AT_CALLBACK}: inside the send's callback, the moment the send "completed", and reallocates at
- *       once when the store allows it (WRITE and SPLICE release before their callback; SEND_ZC only at the
+ *       once when the store allows it (WRITE, SPLICE and SENDFILE release before their callback; SEND_ZC only at the
  *       notification, which may come later).</li>
  * </ul>
  * As soon as the store hands the blocks out again they are overwritten with the complement of the original bytes
