@@ -10,8 +10,8 @@ import dev.sluice.splice.SendMechanism;
  * sendfile from the memfd costs less CPU per byte than a write under cubic but more under bbr.
  */
 final class CacheSends {
-    /** Below this a write of the mapping is cheapest whatever the congestion control (head and body in one writev). */
-    static final long SMALL = 64 * 1024;
+    /** From this size on, a hit under a congestion control other than bbr is spliced from the memfd. */
+    static final long LARGE = 8L << 20;
 
     private CacheSends() {}
 
@@ -29,15 +29,18 @@ final class CacheSends {
     }
 
     /**
-     * A hit: a write of the mapping for small bodies and under bbr, sendfile otherwise. A body being filled is always
-     * written: pages sendfile or splice hand to the kernel must be punched out of the store before their region is
-     * reused, and faulted in again by the next fill, which cost recv+sendfile 3-5x the CPU of recv+write per GiB
-     * (FillBench, splice/README.md); a hit pays that once per fill, spread over its hits.
+     * A hit: a write of the mapping, but for large bodies under a congestion control other than bbr a splice from the
+     * memfd. A body being filled is always written: pages sendfile or splice hand to the kernel must be punched out
+     * of the store before their region is reused, and faulted in again by the next fill, which cost recv+sendfile
+     * 3-5x the CPU of recv+write per GiB (FillBench, splice/README.md); a hit pays that once per fill, spread over
+     * its hits. Measured on loopback (SendBench, and through Sluice by loadtest/cache-send.sh; README "Sending
+     * hits"): write is cheapest or tied at every size under bbr; under cubic splice is cheapest for 64 MiB regions
+     * while sendfile's edge at 64 KiB is within the noise.
      */
     static SendMechanism auto(long length, String congestion) {
-        if (length < SMALL || congestion == null || congestion.equals("bbr")) {
-            return SendMechanism.WRITE;
+        if (length >= LARGE && congestion != null && !congestion.equals("bbr")) {
+            return SendMechanism.SPLICE;
         }
-        return SendMechanism.SENDFILE;
+        return SendMechanism.WRITE;
     }
 }

@@ -135,7 +135,9 @@ class CacheFillTest {
             }
             String clean = target.replace(fault, "ok=1");
             assertTrue(status(get(f, clean)).contains("uri-miss"));
-            assertEquals(1.0, metric(f, "sluice_cache_fills_total{outcome=\"aborted\"}"));
+            // one fill, or more when a client came after the first had already failed (a short body fails fast)
+            double aborted = metric(f, "sluice_cache_fills_total{outcome=\"aborted\"}");
+            assertTrue(aborted >= 1 && aborted == metric(f, "sluice_cache_fills_total{outcome=\"started\"}") - 1, "" + aborted);
             assertTrue(f.upstreamRequests() >= 2);
         }
     }
