@@ -91,8 +91,11 @@ sluice {
   upstreams { origin { servers = ["127.0.0.1:$origin_port"], pool.idle-timeout = 2s } }
   routes = [
     { name = copy, path-prefix = "/copy/", upstream = origin, zero-copy = copy }
+    { name = cached, path-prefix = "/cached/", upstream = origin, cache.enabled = true }
     { name = splice, upstream = origin }
   ]
+  # small, so that fills evict bodies that are still being sent, and 64 MiB objects pass through (too large)
+  cache.memory = 64MiB
   # short, so that the stall faults end within the run
   timeouts.idle = 3s
   admin.address = "127.0.0.1:$admin_port"
@@ -141,6 +144,8 @@ client() { # name args...
 mix=0:1,1:1,4095:2,64k:4,1048577:4,4m:2,64m:1
 client get-splice --target "127.0.0.1:$http_port" -c 8 --sizes "$mix" --prefix /soak
 client get-copy --target "127.0.0.1:$http_port" -c 4 --sizes "$mix" --prefix /copy
+# cached, fresh for 2 s: hits, refetches of stale entries with the other connections collapsed onto them, evictions
+client get-cached --target "127.0.0.1:$http_port" -c 6 --sizes "$mix" --prefix /cached --query 'cc=max-age%3D2'
 client put --target "127.0.0.1:$http_port" -c 3 --put --sizes 1:1,65536:2,1048577:2,16m:1 --prefix /up
 client l4 --target "127.0.0.1:$l4_port" -c 2 --sizes 4095:1,1048577:2,16m:1 --prefix /l4
 
@@ -161,6 +166,9 @@ fault_round() {
   broken "/copy/f/reset-$n?size=4m&fault=reset@300000"
   broken "/f/short-$n?size=4m&fault=short@1000000"
   broken "/f/close-$n?size=1m&fault=close"
+  # a cacheable body that breaks mid-fill: cut off, and never served from the cache afterwards
+  broken "/cached/f/reset-$((n % 3))?size=4m&cc=max-age%3D60&fault=reset@300000"
+  broken "/cached/f/short-$((n % 3))?size=2m&cc=max-age%3D60&fault=short@1000000"
   if [ $((n % 5)) -eq 0 ]; then broken "/f/stall-$n?size=4m&fault=stall@500000"; fi   # ends by the 3 s idle timeout
   # surplus: this response is whole; the connection it came on must not be reused
   out=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 20 "$base/f/surplus-$n?size=1k&fault=surplus") || true
