@@ -11,7 +11,7 @@ import dev.sluice.splice.SendMechanism;
  */
 final class CacheSends {
     /** From this size on, a hit under a congestion control other than bbr is spliced from the memfd. */
-    static final long LARGE = 8L << 20;
+    static final long LARGE = 1L << 20;
 
     private CacheSends() {}
 
@@ -29,13 +29,13 @@ final class CacheSends {
     }
 
     /**
-     * A hit: a write of the mapping, but for large bodies under a congestion control other than bbr a splice from the
+     * A hit: a write of the mapping, but from 1 MiB on under a congestion control other than bbr a splice from the
      * memfd. A body being filled is always written: pages sendfile or splice hand to the kernel must be punched out
      * of the store before their region is reused, and faulted in again by the next fill, which cost recv+sendfile
      * 3-5x the CPU of recv+write per GiB (FillBench, splice/README.md); a hit pays that once per fill, spread over
-     * its hits. Measured on loopback (SendBench, and through Sluice by loadtest/cache-send.sh; README "Sending
-     * hits"): write is cheapest or tied at every size under bbr; under cubic splice is cheapest for 64 MiB regions
-     * while sendfile's edge at 64 KiB is within the noise.
+     * its hits. Measured through Sluice (loadtest/cache-send.sh --full, README "Sending hits and storing misses"):
+     * under bbr a write is cheapest or tied at every size; under cubic a write at 1 and 64 KiB, a splice at 1 MiB
+     * (0.101 against the write's 0.126 s/GiB) and 64 MiB (0.093 against 0.127).
      */
     static SendMechanism auto(long length, String congestion) {
         if (length >= LARGE && congestion != null && !congestion.equals("bbr")) {
