@@ -53,6 +53,26 @@ class CacheFillTest {
         }
     }
 
+    /** A waiter whose Vary fields differ from the fill's response goes upstream for its own variant. */
+    @Test
+    void aWaiterOfAnotherVariantGoesUpstreamAlone() throws Exception {
+        try (Fixture f = fixture(""); TestClient gzip = f.client(); TestClient br = f.client()) {
+            String target = "/objects/vc.bin?size=300k&cc=max-age%3D60&vary=Accept-Encoding&delay=300";
+            gzip.send("GET " + target + " HTTP/1.1\r\nHost: test\r\nAccept-Encoding: gzip\r\n\r\n");
+            Thread.sleep(50);
+            br.send("GET " + target + " HTTP/1.1\r\nHost: test\r\nAccept-Encoding: br\r\n\r\n");
+            TestClient.Response first = gzip.read(false, path(target), 0);
+            TestClient.Response second = br.read(false, path(target), 0);
+            assertEquals(-1, first.firstMismatch);
+            assertEquals(-1, second.firstMismatch);
+            assertTrue(status(first).contains("stored"), status(first));
+            assertTrue(!status(second).contains("collapsed") && status(second).contains("fwd-status=200"), status(second));
+            assertEquals(2, f.upstreamRequests());
+            assertTrue(status(get(f, target, "Accept-Encoding: br")).contains("hit"), "its own variant was stored too");
+            assertTrue(status(get(f, target, "Accept-Encoding: gzip")).contains("hit"));
+        }
+    }
+
     /** Waiters are sent the body as it arrives, not once the fill is complete. */
     @Test
     void waitersStreamWhileTheFillGrows() throws Exception {
