@@ -694,7 +694,6 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
 
     /** Back to the pool when its framing left nothing in doubt, else closed. */
     private void releaseUpstream() {
-        servers.group.active[servers.server()]--;
         UpstreamConnection c = up;
         up = null;
         boolean reusable = upstreamReusable && clientEnd != ClientEnd.ABORT && requestSent && respBody != null
@@ -708,13 +707,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
                 entry.reason = "upstream sent bytes after the response (connection not reused)";
             }
         }
-        if (reusable) {
-            c.idle();
-            servers.group.release(servers.server(), c, System.nanoTime());
-        } else {
-            c.user = null;
-            c.channel.close();
-        }
+        servers.group.done(servers.server(), c, reusable);
     }
 
     /**

@@ -298,15 +298,7 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
     private void releaseUpstream(boolean reusable) {
         UpstreamConnection c = up;
         up = null;
-        group.active[server]--;
-        if (reusable && c.channel.isActive()) {
-            ReadSizes.head(c.channel);
-            c.idle();
-            group.release(server, c, System.nanoTime());
-        } else {
-            c.user = null;
-            c.channel.close();
-        }
+        group.done(server, c, reusable);
     }
 
     /** Wakes every waiter; those that wait again are woken by the next change. */

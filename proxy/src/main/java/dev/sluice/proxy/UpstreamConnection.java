@@ -45,9 +45,13 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         group.group.open.incrementAndGet();
     }
 
-    /** Back to the pool: a read stays armed so a FIN (or stray bytes) on the idle socket is noticed. */
+    /**
+     * Back to the pool: a read stays armed so a FIN (or stray bytes) on the idle socket is noticed, into a fresh head
+     * buffer (whatever the last user read into).
+     */
     void idle() {
         user = null;
+        ReadSizes.head(channel);
         channel.read();
     }
 

@@ -188,6 +188,21 @@ final class Upstreams {
         }
 
         /** Returns a connection to the pool, or closes it when the pool is full. */
+        /**
+         * The exchange or fill that used {@code c} (a connection to {@code server}) is done with it: back to the pool
+         * when its framing left nothing in doubt and it is still open, else closed.
+         */
+        void done(int server, UpstreamConnection c, boolean reusable) {
+            active[server]--;
+            if (reusable && c.channel.isActive()) {
+                c.idle();
+                release(server, c, System.nanoTime());
+            } else {
+                c.user = null;
+                c.channel.close();
+            }
+        }
+
         void release(int server, UpstreamConnection c, long now) {
             ArrayDeque<UpstreamConnection> q = idle[server];
             if (q.size() >= group.config.poolMaxIdle() || !c.channel.isActive()) {
