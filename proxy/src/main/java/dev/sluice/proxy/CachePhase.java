@@ -188,7 +188,10 @@ final class CachePhase {
         if (bypass.equals("method")) {
             invalidate(h);
         }
-        String why = storable(h, length);
+        boolean bypassed = !bypass.isEmpty() && !bypass.equals("hit-for-pass");
+        CacheControl cc = bypassed ? null : CacheControl.of(h);
+        Freshness f = bypassed ? null : freshness(h, cc, cache.nowSeconds());
+        String why = bypassed ? bypass : storable(h, length, cc, f);
         if (why != null) {
             if (leader) {
                 fill.pass();
@@ -199,9 +202,6 @@ final class CachePhase {
                     : CacheStatus.forward(CacheStatus.Fwd.BYPASS, h.status, false, 0, bypass));
             return null;
         }
-        long now = cache.nowSeconds();
-        CacheControl cc = CacheControl.of(h);
-        Freshness f = freshness(h, cc, now);
         Extent body = null;
         if (length > 0) {
             body = cache.allocate(ex.client.loop.store, length);
@@ -229,13 +229,8 @@ final class CachePhase {
     }
 
     /** Null when storable here and now, else why not (the Cache-Status detail). */
-    private String storable(HttpHead h, long length) {
-        if (!bypass.isEmpty() && !bypass.equals("hit-for-pass")) {
-            return bypass;
-        }
-        CacheControl cc = CacheControl.of(h);
-        Storability.Decision d = Storability.decide(req.method, req, reqCc, h.status, h, cc,
-                freshness(h, cc, cache.nowSeconds()), policy.storability());
+    private String storable(HttpHead h, long length, CacheControl cc, Freshness f) {
+        Storability.Decision d = Storability.decide(req.method, req, reqCc, h.status, h, cc, f, policy.storability());
         if (!d.store()) {
             if (!requestMade(d.reason())) {
                 cache.pass(primary); // the URL's responses are not storable: its misses stop waiting for each other
