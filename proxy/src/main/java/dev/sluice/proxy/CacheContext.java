@@ -11,7 +11,6 @@ import dev.sluice.shm.Segments;
 import dev.sluice.shm.ShmBuilder;
 import dev.sluice.shm.Store;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 
@@ -53,9 +52,8 @@ final class CacheContext implements AutoCloseable {
         this.segments = segments;
         this.index = new CacheIndex(config.memory(), HEAD_SHARE);
         this.clock = clock;
-        Duration hfp = config.hitForPass();
-        this.passes = Caffeine.newBuilder().maximumSize(65_536).expireAfterWrite(hfp.isZero() ? Duration.ofNanos(1) : hfp)
-                .executor(Runnable::run).build();
+        this.passes = Caffeine.newBuilder().maximumSize(65_536).expireAfterWrite(config.hitForPass())
+                .executor(Runnable::run).build(); // with hit-for-pass = 0 nothing is put (pass())
         this.metrics = new CacheMetrics(registry, this);
     }
 
