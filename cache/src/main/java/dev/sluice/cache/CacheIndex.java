@@ -131,6 +131,44 @@ public final class CacheIndex {
         cache.cleanUp(); // evict now, on this thread, rather than at the next write
     }
 
+    /**
+     * Swaps a stored variant for {@code updated}, which keeps the same body (a 304 that refreshed the head, a soft
+     * purge that made it stale): the body is not freed, sends of the old record go on. False, and nothing changes,
+     * when {@code old} is no longer in the index (evicted, purged or replaced meanwhile); the caller then owns nothing
+     * new, since {@code updated}'s body is {@code old}'s.
+     */
+    public boolean replace(StoredResponse old, StoredResponse updated) {
+        if (old.body() != updated.body() || !old.primary().equals(updated.primary())
+                || !old.secondary().equals(updated.secondary())) {
+            throw new IllegalArgumentException("replace keeps the key and the body of " + old.primary());
+        }
+        boolean[] swapped = {false};
+        cache.asMap().computeIfPresent(old.primary(), (k, v) -> {
+            List<StoredResponse> list = new ArrayList<>(v.list());
+            int i = 0;
+            while (i < list.size() && list.get(i) != old) { // the record itself, not an equal one
+                i++;
+            }
+            if (i == list.size()) {
+                return v;
+            }
+            list.set(i, updated);
+            swapped[0] = true;
+            return new Variants(List.copyOf(list));
+        });
+        if (swapped[0]) {
+            headBytes.add(updated.headBytes() - old.headBytes());
+            cache.cleanUp();
+        }
+        return swapped[0];
+    }
+
+    /** The stored variants of {@code primary} (empty when none), for inspection and soft purges. */
+    public List<StoredResponse> variants(String primary) {
+        Variants v = cache.getIfPresent(primary);
+        return v == null ? List.of() : v.list();
+    }
+
     /** Removes every variant of {@code primary}; returns their count and weight. */
     public Removed invalidate(String primary) {
         Variants v = cache.asMap().remove(primary);

@@ -47,6 +47,12 @@ public record StoredResponse(String primary, String secondary, List<String> vary
         return w;
     }
 
+    /** This variant with another head (the same key, body and hit counter), for {@link CacheIndex#replace}. */
+    public StoredResponse withHead(List<String> names, List<String> values, Freshness freshness, CacheControl control) {
+        return new StoredResponse(primary, secondary, varyNames, status, reason, names, values, freshness, control, body,
+                length, hits);
+    }
+
     /** The first value of a stored field, or null. */
     public String field(String name) {
         for (int i = 0; i < names.size(); i++) {

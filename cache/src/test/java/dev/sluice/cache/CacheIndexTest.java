@@ -76,6 +76,26 @@ class CacheIndexTest {
     }
 
     @Test
+    void replace_swapsTheHeadAndKeepsTheBody_unlessTheVariantLeftMeanwhile() {
+        CacheIndex index = new CacheIndex(64 << 20);
+        StoredResponse first = stored("h/a", List.of(), TestFields.of(), 4096);
+        index.put(first);
+        StoredResponse refreshed = first.withHead(List.of("Content-Length", "ETag"), List.of("4096", "\"v1\""),
+                first.freshness(), first.control());
+        assertTrue(index.replace(first, refreshed));
+        assertSame(refreshed, ((CacheIndex.Lookup.Hit) index.lookup("h/a", TestFields.of())).response());
+        assertEquals(Extent.State.LIVE, first.body().state(), "the body lives on under the new head");
+        assertEquals(refreshed.headBytes(), index.headBytes());
+        assertFalse(index.replace(first, first.withHead(List.of(), List.of(), first.freshness(), first.control())),
+                "the old record is no longer there: nothing changes");
+        assertSame(refreshed, index.variants("h/a").get(0));
+        index.invalidate("h/a");
+        assertFalse(index.replace(refreshed, refreshed.withHead(List.of(), List.of(), first.freshness(), first.control())));
+        assertEquals(Extent.State.FREE, reclaimed(first), "freed once, by the invalidation");
+        assertEquals(0, index.headBytes());
+    }
+
+    @Test
     void aResponseVaryingOnOtherFields_dropsTheVariantsKeyedTheOldWay() {
         CacheIndex index = new CacheIndex(64 << 20);
         StoredResponse old = stored("h/a", List.of("accept"), TestFields.of("Accept", "a"), 100);
