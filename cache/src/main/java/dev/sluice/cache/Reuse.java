@@ -41,9 +41,54 @@ public final class Reuse {
             return Verdict.FRESH;
         }
         // stale: served only when the request accepts it and the response does not forbid it (4.2.4)
-        boolean forbidden = stored.mustRevalidate || stored.proxyRevalidate || stored.sMaxAge != CacheControl.ABSENT;
+        boolean forbidden = forbidsStale(stored);
         boolean accepted = reqCc.maxStaleAny || (reqCc.maxStale >= 0 && -ttl <= reqCc.maxStale);
         return !forbidden && accepted ? Verdict.STALE_ALLOWED : Verdict.REVALIDATE;
+    }
+
+    /**
+     * Whether a stale response may be sent at once while it is revalidated in the background (RFC 5861 3): it is
+     * stale by no more than its {@code stale-while-revalidate} (or the route's default when the response gives none),
+     * nothing forbids serving it stale (4.2.4: no-cache, must-revalidate, proxy-revalidate, s-maxage), and the
+     * request asks for nothing fresher (no no-cache, max-age or min-fresh of its own).
+     *
+     * @param routeDefault seconds the route allows when the response has no stale-while-revalidate (0 = none)
+     */
+    public static boolean staleWhileRevalidate(Freshness freshness, CacheControl stored, Fields req, CacheControl reqCc,
+            long now, long routeDefault) {
+        long ttl = freshness.ttl(now);
+        if (ttl > 0 || forbidsStale(stored) || reqCc.noCache || reqCc.maxAge != CacheControl.ABSENT
+                || reqCc.minFresh != CacheControl.ABSENT || (req.count("Cache-Control") == 0 && pragmaNoCache(req))) {
+            return false;
+        }
+        long window = stored.staleWhileRevalidate != CacheControl.ABSENT ? stored.staleWhileRevalidate : routeDefault;
+        return window > 0 && -ttl <= window;
+    }
+
+    /**
+     * Whether a stored response may answer when validating it failed (RFC 5861 4: a 500, 502, 503 or 504, or no
+     * answer at all): it is stale by no more than the response's {@code stale-if-error} (the route's default when it
+     * gives none) or the request's, and nothing forbids serving it stale (4.2.4).
+     */
+    public static boolean staleIfError(Freshness freshness, CacheControl stored, CacheControl reqCc, long now,
+            long routeDefault) {
+        if (forbidsStale(stored)) {
+            return false;
+        }
+        long staleness = Math.max(0, -freshness.ttl(now));
+        long window = stored.staleIfError != CacheControl.ABSENT ? stored.staleIfError : routeDefault;
+        return (window > 0 && staleness <= window) || (reqCc.staleIfError > 0 && staleness <= reqCc.staleIfError);
+    }
+
+    /** An error a stale response may stand in for (RFC 5861 4). */
+    public static boolean isError(int status) {
+        return status == 500 || status == 502 || status == 503 || status == 504;
+    }
+
+    /** Directives under which a stored response is never served stale by a shared cache (RFC 9111 4.2.4). */
+    public static boolean forbidsStale(CacheControl stored) {
+        return stored.noCache || stored.noCacheFields != null || stored.mustRevalidate || stored.proxyRevalidate
+                || stored.sMaxAge != CacheControl.ABSENT;
     }
 
     private static boolean pragmaNoCache(Fields req) {

@@ -59,7 +59,10 @@ public final class Storability {
         boolean explicit = freshness.source().explicit() || respCc.isPublic;
         boolean allowed = explicit || freshness.source() == Freshness.Source.HEURISTIC
                 || freshness.source() == Freshness.Source.DEFAULT_TTL;
-        if (!allowed && !(respCc.noCache && hasValidator(resp))) {
+        // RFC 9111 3: a heuristically cacheable status may be stored without freshness; stale on arrival, it is worth
+        // storing only when it can be revalidated (a 304 then saves sending the body again)
+        boolean revalidatable = hasValidator(resp) && (respCc.noCache || Freshness.heuristicallyCacheable(status));
+        if (!allowed && !revalidatable) {
             return new Decision("no-freshness");
         }
         return Decision.STORE;

@@ -37,6 +37,50 @@ class ReuseTest {
         assertEquals(expected, Reuse.verdict(f, stored, req, CacheControl.of(req), T + later));
     }
 
+    /** RFC 5861 3 with RFC 9111 4.2.4: stored at T with {@code respCc}, asked at T + {@code later}; route default 0 or 30. */
+    @ParameterizedTest(name = "stale-while-revalidate: stored [{0}], request [{1}], +{2}s, route {3} -> {4}")
+    @CsvSource(delimiter = '|', value = {
+            "max-age=60, stale-while-revalidate=30 |              | 70  | 0  | true",
+            "max-age=60, stale-while-revalidate=30 |              | 90  | 0  | true",
+            "max-age=60, stale-while-revalidate=30 |              | 91  | 0  | false",
+            "max-age=60, stale-while-revalidate=30 |              | 30  | 0  | false",
+            "max-age=60                            |              | 70  | 0  | false",
+            "max-age=60                            |              | 70  | 30 | true",
+            "max-age=60, stale-while-revalidate=0  |              | 70  | 30 | false",
+            "max-age=60, stale-while-revalidate=30, must-revalidate |  | 70 | 0 | false",
+            "max-age=60, stale-while-revalidate=30, proxy-revalidate |  | 70 | 0 | false",
+            "s-maxage=60, stale-while-revalidate=30 |             | 70  | 0  | false",
+            "max-age=60, stale-while-revalidate=30, no-cache |    | 70  | 0  | false",
+            "max-age=60, stale-while-revalidate=30 | no-cache     | 70  | 0  | false",
+            "max-age=60, stale-while-revalidate=30 | max-age=100  | 70  | 0  | false",
+            "max-age=60, stale-while-revalidate=30 | max-stale=5  | 70  | 0  | true"})
+    void staleWhileRevalidate(String respCc, String reqCc, long later, long routeDefault, boolean expected) {
+        TestFields resp = TestFields.of("Cache-Control", respCc, "Date", HttpDate.format(T));
+        CacheControl stored = CacheControl.of(resp);
+        Freshness f = Freshness.of(resp, stored, 200, T, T, 0, 0, false);
+        TestFields req = reqCc == null ? TestFields.of() : TestFields.of("Cache-Control", reqCc);
+        assertEquals(expected, Reuse.staleWhileRevalidate(f, stored, req, CacheControl.of(req), T + later, routeDefault));
+    }
+
+    @ParameterizedTest(name = "stale-if-error: stored [{0}], request [{1}], +{2}s, route {3} -> {4}")
+    @CsvSource(delimiter = '|', value = {
+            "max-age=60, stale-if-error=100  |                   | 150 | 0   | true",
+            "max-age=60, stale-if-error=100  |                   | 161 | 0   | false",
+            "max-age=60                      |                   | 150 | 0   | false",
+            "max-age=60                      |                   | 150 | 100 | true",
+            "max-age=60, stale-if-error=10   |                   | 150 | 100 | false",
+            "max-age=60                      | stale-if-error=200 | 150 | 0  | true",
+            "max-age=60, stale-if-error=100, must-revalidate |   | 70  | 0   | false",
+            "s-maxage=60, stale-if-error=100 |                   | 70  | 0   | false",
+            "max-age=60, stale-if-error=100, no-cache |          | 70  | 0   | false"})
+    void staleIfError(String respCc, String reqCc, long later, long routeDefault, boolean expected) {
+        TestFields resp = TestFields.of("Cache-Control", respCc, "Date", HttpDate.format(T));
+        CacheControl stored = CacheControl.of(resp);
+        Freshness f = Freshness.of(resp, stored, 200, T, T, 0, 0, false);
+        TestFields req = reqCc == null ? TestFields.of() : TestFields.of("Cache-Control", reqCc);
+        assertEquals(expected, Reuse.staleIfError(f, stored, CacheControl.of(req), T + later, routeDefault));
+    }
+
     @Test
     void pragmaNoCache_countsOnlyWithoutCacheControl() {
         TestFields resp = TestFields.of("Cache-Control", "max-age=60");

@@ -35,6 +35,10 @@ class StorabilityTest {
             "GET  |                          | 200 |                                    | no-freshness",
             "GET  |                          | 302 | Last-Modified=Sun, 06 Nov 1994 08:49:37 GMT | no-freshness",
             "GET  |                          | 200 | Cache-Control=no-cache             | no-freshness",
+            "GET  |                          | 200 | ETag=\"v1\"                         | ",
+            "GET  |                          | 404 | ETag=\"v1\"                         | ",
+            "GET  |                          | 302 | ETag=\"v1\"                         | no-freshness",
+            "GET  |                          | 200 | Cache-Control=no-cache;ETag=\"v1\"  | ",
             "GET  |                          | 299 | Cache-Control=must-understand, max-age=60 | must-understand"})
     void decide(String method, String reqFields, int status, String respFields, String expected) {
         TestFields req = fields(reqFields);
