@@ -42,6 +42,18 @@ public final class CacheStatus {
     }
 
     /**
+     * A forwarded request answered from the stored response after all: refreshed by a 304 ({@code fwdStatus} 304),
+     * or standing in for an error ({@code fwdStatus} the error's, 0 when the upstream gave no answer).
+     */
+    public static String fromStored(Fwd fwd, int fwdStatus, long ttl, String detail) {
+        StringBuilder b = new StringBuilder(CACHE).append("; fwd=").append(fwd.token);
+        if (fwdStatus > 0) {
+            b.append("; fwd-status=").append(fwdStatus);
+        }
+        return b.append("; ttl=").append(ttl).append(detail(detail)).toString();
+    }
+
+    /**
      * A request that waited for another request's forward of the same URI and was answered from its response as
      * the body arrived (RFC 9211 2.7, {@code collapsed}).
      */

@@ -494,11 +494,12 @@ public final class ConfigLoader {
         private RouteCache routeCache() {
             // "cache = true" is an easy slip: one problem for it, not one for every key the section lacks
             if (!section("cache", "cache { enabled = true }") || !section("cache.key", "key { query = none }")) {
-                return new RouteCache(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ALL, List.of()), false);
+                return RouteCache.off();
             }
             return new RouteCache(bool("cache.enabled"), notNegative("cache.default-ttl"),
                     statuses("cache.default-ttl-statuses"), queryKey("cache.key.query"),
-                    bool("cache.store-set-cookie"));
+                    bool("cache.store-set-cookie"), notNegative("cache.heuristic-max"),
+                    notNegative("cache.stale-while-revalidate"), notNegative("cache.stale-if-error"));
         }
 
         /** Whether {@code key} holds an object, as the template has it; a problem showing {@code example} if not. */

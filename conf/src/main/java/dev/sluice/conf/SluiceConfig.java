@@ -84,11 +84,20 @@ public record SluiceConfig(
     public record RouteConfig(String name, String listener, String host, String pathPrefix,
             HeaderMatch header, String upstream, ZeroCopy zeroCopy, RouteCache cache) {}
 
-    /** Per-route cache. defaultTtl ZERO = off. */
+    /**
+     * Per-route cache. defaultTtl ZERO = off; heuristicMax ZERO = no heuristic freshness; staleWhileRevalidate and
+     * staleIfError are what the route allows when a response says nothing of its own (ZERO = nothing).
+     */
     public record RouteCache(boolean enabled, Duration defaultTtl, List<Integer> defaultTtlStatuses, QueryKey query,
-            boolean storeSetCookie) {
+            boolean storeSetCookie, Duration heuristicMax, Duration staleWhileRevalidate, Duration staleIfError) {
         public RouteCache {
             defaultTtlStatuses = List.copyOf(defaultTtlStatuses);
+        }
+
+        /** A route that does not cache. */
+        public static RouteCache off() {
+            return new RouteCache(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ALL, List.of()), false,
+                    Duration.ZERO, Duration.ZERO, Duration.ZERO);
         }
     }
 

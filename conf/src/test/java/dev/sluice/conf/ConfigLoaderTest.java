@@ -155,7 +155,7 @@ class ConfigLoaderTest {
     @Test
     void parse_routeCache_defaultsFromReferenceConf() {
         SluiceConfig c = ConfigLoader.parse(MINIMAL, "c.conf");
-        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ALL, List.of()), false),
+        assertEquals(rc(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ALL, List.of()), false),
                 c.routes().get(0).cache());
     }
 
@@ -170,18 +170,26 @@ class ConfigLoaderTest {
                     { name = c, upstream = origin, cache { default-ttl-statuses = [200, 404], key { query = none } } }
                     { name = d, upstream = origin, cache { store-set-cookie = true, key.query = ALL } }
                     { name = e, upstream = origin }
+                    { name = f, upstream = origin, cache { heuristic-max = 0s, stale-while-revalidate = 1m, stale-if-error = 1h } }
                   ]
                 }
                 """;
         List<RouteCache> caches = ConfigLoader.parse(hocon, "c.conf").routes().stream().map(r -> r.cache()).toList();
         QueryKey all = new QueryKey(QueryMode.ALL, List.of());
-        assertEquals(new RouteCache(true, Duration.ofSeconds(30), List.of(), all, false), caches.get(0));
-        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ONLY, List.of("b", "a")),
+        assertEquals(rc(true, Duration.ofSeconds(30), List.of(), all, false), caches.get(0));
+        assertEquals(rc(false, Duration.ZERO, List.of(), new QueryKey(QueryMode.ONLY, List.of("b", "a")),
                 false), caches.get(1), "the names keep the order they were listed in");
-        assertEquals(new RouteCache(false, Duration.ZERO, List.of(200, 404), new QueryKey(QueryMode.NONE, List.of()),
+        assertEquals(rc(false, Duration.ZERO, List.of(200, 404), new QueryKey(QueryMode.NONE, List.of()),
                 false), caches.get(2));
-        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), all, true), caches.get(3));
-        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), all, false), caches.get(4));
+        assertEquals(rc(false, Duration.ZERO, List.of(), all, true), caches.get(3));
+        assertEquals(rc(false, Duration.ZERO, List.of(), all, false), caches.get(4));
+        assertEquals(new RouteCache(false, Duration.ZERO, List.of(), all, false, Duration.ZERO, Duration.ofMinutes(1),
+                Duration.ofHours(1)), caches.get(5));
+    }
+
+    /** A route cache section with the reference's heuristic-max (1d) and no stale allowances. */
+    private static RouteCache rc(boolean enabled, Duration ttl, List<Integer> statuses, QueryKey q, boolean cookie) {
+        return new RouteCache(enabled, ttl, statuses, q, cookie, Duration.ofDays(1), Duration.ZERO, Duration.ZERO);
     }
 
     @Test

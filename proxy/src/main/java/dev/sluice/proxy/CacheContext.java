@@ -44,10 +44,13 @@ final class CacheContext implements AutoCloseable {
     final LongSupplier clock;
     /** Fills in progress, by primary key: a miss for a key in here waits for that fill instead of going upstream. */
     final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
+    /** Validations running after their stale response was sent (stale-while-revalidate). */
+    final BackgroundRevalidation revalidator;
     /** Primary keys whose last response could not be stored: their misses go upstream at once, uncollapsed. */
     private final Cache<String, Boolean> passes;
 
-    private CacheContext(CacheConfig config, Segments segments, MeterRegistry registry, LongSupplier clock) {
+    private CacheContext(CacheConfig config, Segments segments, MeterRegistry registry, LongSupplier clock,
+            java.time.Duration idle) {
         this.config = config;
         this.segments = segments;
         this.index = new CacheIndex(config.memory(), HEAD_SHARE);
@@ -55,6 +58,7 @@ final class CacheContext implements AutoCloseable {
         this.passes = Caffeine.newBuilder().maximumSize(65_536).expireAfterWrite(config.hitForPass())
                 .executor(Runnable::run).build(); // with hit-for-pass = 0 nothing is put (pass())
         this.metrics = new CacheMetrics(registry, this);
+        this.revalidator = new BackgroundRevalidation(idle);
     }
 
     /**
@@ -95,7 +99,7 @@ final class CacheContext implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, "cache: {0} budget, {1} stores of {2} bytes ({3}), {4} bytes locked",
                 c.memory(), loops, segments.store(0).capacity(), segments.backing().label(), segments.stats().lockedBytes());
-        return new CacheContext(c, segments, registry, clock);
+        return new CacheContext(c, segments, registry, clock, config.timeouts().idle());
     }
 
     /** The store of loop {@code loop}. */

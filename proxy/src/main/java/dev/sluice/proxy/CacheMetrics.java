@@ -14,7 +14,10 @@ final class CacheMetrics {
         HIT,
         /** Nothing usable stored: went upstream (and stored the response when it could). */
         MISS,
-        /** A stored response too old for the request: went upstream for a new one. */
+        /**
+         * A stored response too old for the request: validated with the origin (answered from cache on a 304, or
+         * with the new response), served stale while revalidating or in place of an error.
+         */
         STALE,
         /** Not looked up or not collapsible: a method, request directive or hit-for-pass sent it upstream. */
         PASS,
@@ -34,12 +37,35 @@ final class CacheMetrics {
     final Counter uncachedMemory;
     /** Storable bodies passed through uncached because they were too large or of unknown length. */
     final Counter uncachedSize;
+    /** Validations of stored responses with the origin, by outcome ({@link Revalidated}). */
+    final Counter[] revalidations = new Counter[Revalidated.values().length];
+
+    /** How a validation of a stored response ended. */
+    enum Revalidated {
+        /** A 304 refreshed the stored head; the body was served from cache. */
+        NOT_MODIFIED,
+        /** A new response came instead (stored in place of the old one when it could be). */
+        MODIFIED,
+        /** The origin failed or did not answer: the stale response stood in (stale-if-error). */
+        STALE_IF_ERROR,
+        /** A stale response was served at once and a validation started in the background. */
+        BACKGROUND,
+        /** A 304 that did not select the stored response (another validator): asked again without conditions. */
+        MISMATCH;
+
+        final String label = name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
 
     CacheMetrics(MeterRegistry registry, CacheContext cache) {
         for (SendMechanism m : SendMechanism.values()) {
             hitBytes[m.ordinal()] = Counter.builder("sluice.cache.sent.bytes")
                     .description("Body bytes sent from the cache's memory, by send mechanism")
                     .tag("mechanism", m.tag()).register(registry);
+        }
+        for (Revalidated r : Revalidated.values()) {
+            revalidations[r.ordinal()] = Counter.builder("sluice.cache.revalidations")
+                    .description("Validations of stored responses with the origin, by outcome")
+                    .tag("outcome", r.label).register(registry);
         }
         fillsStarted = fills(registry, "started");
         fillsCompleted = fills(registry, "completed");

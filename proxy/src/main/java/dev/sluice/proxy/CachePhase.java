@@ -4,8 +4,10 @@ import dev.sluice.cache.CacheControl;
 import dev.sluice.cache.CacheIndex;
 import dev.sluice.cache.CacheKey;
 import dev.sluice.cache.CacheStatus;
+import dev.sluice.cache.Fields;
 import dev.sluice.cache.Freshness;
 import dev.sluice.cache.Reuse;
+import dev.sluice.cache.Revalidation;
 import dev.sluice.cache.Storability;
 import dev.sluice.cache.StoredResponse;
 import dev.sluice.conf.SluiceConfig.RouteCache;
@@ -22,7 +24,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class CachePhase {
     /** A route's cache settings, resolved once. */
-    record Policy(CacheKey.QueryPolicy query, Storability.Policy storability, Set<Integer> defaultTtlStatuses) {
+    record Policy(CacheKey.QueryPolicy query, Storability.Policy storability, Set<Integer> defaultTtlStatuses,
+            long heuristicMax, long staleWhileRevalidate, long staleIfError) {
         static Policy of(RouteCache c) {
             CacheKey.QueryPolicy q = switch (c.query().mode()) {
                 case ALL -> CacheKey.QueryPolicy.ALL;
@@ -30,7 +33,8 @@ final class CachePhase {
                 case ONLY -> new CacheKey.QueryPolicy.Only(c.query().names());
             };
             return new Policy(q, new Storability.Policy(c.storeSetCookie(), c.defaultTtl().toSeconds()),
-                    Set.copyOf(c.defaultTtlStatuses()));
+                    Set.copyOf(c.defaultTtlStatuses()), c.heuristicMax().toSeconds(),
+                    c.staleWhileRevalidate().toSeconds(), c.staleIfError().toSeconds());
         }
     }
 
@@ -43,6 +47,19 @@ final class CachePhase {
         /** Go upstream. */
         FORWARD
     }
+
+    /** A request with no fields: what a stored response's own freshness allows, whatever this request asks. */
+    private static final Fields NO_FIELDS = new Fields() {
+        @Override
+        public String joined(String name) {
+            return null;
+        }
+
+        @Override
+        public int count(String name) {
+            return 0;
+        }
+    };
 
     private final Exchange ex;
     private final CacheContext cache;
@@ -58,6 +75,16 @@ final class CachePhase {
     private boolean leader;
     /** Epoch seconds when the request went upstream (for the response's age). */
     private long requestTime;
+    /**
+     * The stored variant this GET found unusable as it stands (stale, or its or the request's no-cache): validated
+     * with the origin when it has a validator, and the stand-in when the origin fails (stale-if-error).
+     */
+    private StoredResponse stale;
+    /** The conditional fields this cache added to the request to validate {@link #stale} (empty: none). */
+    private List<String> addedConditionals = List.of();
+    /** The stored response to answer with after the origin was asked ({@link #serveAnswer}), and its Cache-Status. */
+    private StoredResponse answer;
+    private String answerStatus;
     CacheMetrics.Lookup result = CacheMetrics.Lookup.PASS;
 
     CachePhase(Exchange ex, CacheContext cache, Policy policy) {
@@ -104,9 +131,16 @@ final class CachePhase {
                     ex.serveStored(r, r.body(), null, CacheStatus.hit(ttl, v == Reuse.Verdict.STALE_ALLOWED ? "stale" : null));
                     return Next.SERVED;
                 }
-                // fresh but not for this request (its no-cache, max-age, min-fresh): RFC 9211's fwd=request
+                if (get && v == Reuse.Verdict.REVALIDATE && staleWhileRevalidate(r, now)) {
+                    return Next.SERVED;
+                }
+                // usable but for this request's directives (no-cache, max-age, min-fresh): RFC 9211's fwd=request
                 fwd = v != Reuse.Verdict.REVALIDATE ? CacheStatus.Fwd.URI_MISS
-                        : r.freshness().fresh(now) ? CacheStatus.Fwd.REQUEST : CacheStatus.Fwd.STALE;
+                        : Reuse.verdict(r.freshness(), r.control(), NO_FIELDS, CacheControl.NONE, now)
+                                != Reuse.Verdict.REVALIDATE ? CacheStatus.Fwd.REQUEST : CacheStatus.Fwd.STALE;
+                if (get && v == Reuse.Verdict.REVALIDATE) {
+                    stale = r;
+                }
             }
             case CacheIndex.Lookup.VaryMiss vm -> fwd = CacheStatus.Fwd.VARY_MISS;
             case CacheIndex.Lookup.UriMiss um -> fwd = CacheStatus.Fwd.URI_MISS;
@@ -163,9 +197,22 @@ final class CachePhase {
         return false;
     }
 
-    /** The request goes upstream now. */
+    /**
+     * The request goes upstream now: when it validates a stored response, with that response's validators as
+     * conditional fields (RFC 9111 4.3.1), unless the client sent conditions of its own (its 304 is then its own).
+     */
     void forwarding() {
         requestTime = cache.nowSeconds();
+        if (stale != null && addedConditionals.isEmpty() && req.count("If-None-Match") == 0
+                && req.count("If-Modified-Since") == 0 && req.count("If-Match") == 0
+                && req.count("If-Unmodified-Since") == 0 && req.count("Range") == 0) {
+            List<String> added = new ArrayList<>(2);
+            for (String[] f : Revalidation.conditionalFields(stale)) {
+                req.add(f[0], f[1]);
+                added.add(f[0]);
+            }
+            addedConditionals = added;
+        }
     }
 
     /** The exchange ended: a fill this request leads that never got its head releases its waiters. */
@@ -173,6 +220,136 @@ final class CachePhase {
         if (leader && fill != null) {
             fill.abandon(why.isEmpty() ? "the request that went upstream ended" : why);
         }
+    }
+
+    // ---------------------------------------------------------------- validation and stale responses
+
+    /** What became of a response head to a request that validated a stored response. */
+    enum Validated {
+        /** Not a validation's answer to act on: the response goes on as any other. */
+        CONTINUE,
+        /** Answered from the stored response (refreshed by a 304, or standing in for an error): the head is dropped. */
+        SERVED,
+        /** A 304 that does not select the stored response: ask again, without the conditions this cache added. */
+        RETRY
+    }
+
+    /**
+     * RFC 5861 3: a stale response the request accepts is sent at once while one validation of it runs in the
+     * background (never two for a key). False when it does not apply here (the request goes upstream itself).
+     */
+    private boolean staleWhileRevalidate(StoredResponse r, long now) {
+        if (!Reuse.staleWhileRevalidate(r.freshness(), r.control(), req, reqCc, now, policy.staleWhileRevalidate())
+                || (r.body() != null && !r.body().tryRetain())) {
+            return false;
+        }
+        result = CacheMetrics.Lookup.STALE;
+        r.hits().incrementAndGet();
+        if (cache.revalidator.start(r, req, ex.client.channel.localAddress())) {
+            cache.metrics.revalidations[CacheMetrics.Revalidated.BACKGROUND.ordinal()].increment();
+        }
+        ex.serveStored(r, r.body(), null, CacheStatus.hit(r.freshness().ttl(now), "stale-while-revalidate"));
+        return true;
+    }
+
+    /** True when the request went upstream with conditions this cache added to validate a stored response. */
+    boolean validating() {
+        return !addedConditionals.isEmpty();
+    }
+
+    /**
+     * A response head to a request that validated {@link #stale}: a 304 that selects it (RFC 9111 4.3.4) refreshes
+     * its head (3.2), to be answered from the stored body; an error it may stand in for (RFC 5861 4) is to be
+     * answered with it; a 304 for another representation asks again unconditionally. On SERVED the exchange lets
+     * the upstream connection go and then calls {@link #serveAnswer}.
+     */
+    Validated validated(HttpHead h) {
+        if (stale == null) {
+            return Validated.CONTINUE;
+        }
+        long now = cache.nowSeconds();
+        if (h.status == 304 && validating()) {
+            StoredResponse refreshed = Revalidation.selects(stale, h) ? refreshed(h, now) : null;
+            if (refreshed == null || (refreshed.body() != null && !refreshed.body().tryRetain())) {
+                // another representation, or the stored body left meanwhile: the 304 cannot be used for it
+                cache.metrics.revalidations[CacheMetrics.Revalidated.MISMATCH.ordinal()].increment();
+                for (String name : addedConditionals) {
+                    req.remove(name);
+                }
+                addedConditionals = List.of();
+                stale = null; // asked again unconditionally: nothing left to validate or stand in
+                return Validated.RETRY;
+            }
+            cache.metrics.revalidations[CacheMetrics.Revalidated.NOT_MODIFIED.ordinal()].increment();
+            if (leader) {
+                fill.refreshed(refreshed);
+                fill = null;
+                leader = false;
+            }
+            answer = refreshed;
+            answerStatus = CacheStatus.fromStored(fwd, 304, refreshed.freshness().ttl(now), null);
+            return Validated.SERVED;
+        }
+        if (Reuse.isError(h.status) && standIn(h.status)) {
+            return Validated.SERVED;
+        }
+        if (validating()) {
+            cache.metrics.revalidations[CacheMetrics.Revalidated.MODIFIED.ordinal()].increment();
+        }
+        return Validated.CONTINUE;
+    }
+
+    /**
+     * The origin failed (an error status, or no answer at all: {@code status} 0): true when the stale response is to
+     * be sent in its place, as stale-if-error allows ({@link #serveAnswer} sends it).
+     */
+    boolean standIn(int status) {
+        long now = cache.nowSeconds();
+        if (stale == null || !Reuse.staleIfError(stale.freshness(), stale.control(), reqCc, now, policy.staleIfError())
+                || (stale.body() != null && !stale.body().tryRetain())) {
+            return false;
+        }
+        cache.metrics.revalidations[CacheMetrics.Revalidated.STALE_IF_ERROR.ordinal()].increment();
+        if (leader) {
+            fill.pass(); // the waiters ask on their own, and stand in for themselves if they must
+            fill = null;
+            leader = false;
+        }
+        stale.hits().incrementAndGet();
+        answer = stale;
+        answerStatus = CacheStatus.fromStored(fwd, status, stale.freshness().ttl(now), "stale-if-error");
+        return true;
+    }
+
+    /** Sends the stored response {@link #validated} or {@link #standIn} chose (a reference on its body is held). */
+    void serveAnswer() {
+        StoredResponse r = answer;
+        answer = null;
+        ex.serveStored(r, r.body(), null, answerStatus);
+    }
+
+    /** {@link #stale} with its head updated from a 304 and its freshness recomputed; published in the index. */
+    private StoredResponse refreshed(HttpHead h, long now) {
+        Revalidation.Head head = Revalidation.updated(stale, h.names, h.values);
+        // the 304's Age is part of the refreshed response's age (4.2.3), though never stored
+        Fields withAge = new Fields() {
+            @Override
+            public String joined(String name) {
+                return name.equalsIgnoreCase("Age") ? h.joined("Age") : head.joined(name);
+            }
+
+            @Override
+            public int count(String name) {
+                return name.equalsIgnoreCase("Age") ? h.count("Age") : head.count(name);
+            }
+        };
+        CacheControl cc = CacheControl.of(head);
+        boolean defaultApplies = Storability.hasValidator(head) || policy.defaultTtlStatuses().contains(stale.status());
+        Freshness f = Freshness.of(withAge, cc, stale.status(), requestTime == 0 ? now : requestTime, now,
+                policy.heuristicMax(), policy.storability().defaultTtl(), defaultApplies);
+        StoredResponse updated = stale.withHead(head.names(), head.values(), f, cc);
+        cache.index.replace(stale, updated); // when it left meanwhile, this request is still answered from its body
+        return updated;
     }
 
     // ---------------------------------------------------------------- the response head
@@ -268,7 +445,7 @@ final class CachePhase {
 
     private Freshness freshness(HttpHead h, CacheControl cc, long now) {
         boolean defaultApplies = Storability.hasValidator(h) || policy.defaultTtlStatuses().contains(h.status);
-        return Freshness.of(h, cc, h.status, requestTime == 0 ? now : requestTime, now, 0,
+        return Freshness.of(h, cc, h.status, requestTime == 0 ? now : requestTime, now, policy.heuristicMax(),
                 policy.storability().defaultTtl(), defaultApplies);
     }
 

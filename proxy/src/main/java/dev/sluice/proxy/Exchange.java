@@ -404,6 +404,17 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         }
         HeaderRules.stripHopByHop(h);
         if (cache != null) {
+            CachePhase.Validated v = cache.validated(h);
+            if (v != CachePhase.Validated.CONTINUE) {
+                // a 304 has no body: its connection goes back to the pool; an error's unread body closes it
+                detachUpstream(upstreamReusable && framing == Framing.NONE && !upIn.isReadable());
+                if (v == CachePhase.Validated.SERVED) {
+                    cache.serveAnswer();
+                } else {
+                    askAgain();
+                }
+                return;
+            }
             long length = framing == Framing.LENGTH ? bf.length() : framing == Framing.NONE ? 0 : -1;
             StoredResponse stored = cache.responseHead(h, length);
             if (stored != null) {
@@ -421,6 +432,27 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         upIn = null;
         respBody.start(out, pre);
         pre.release();
+    }
+
+    /** Lets the upstream connection go before the response is done with it (the cache answers instead). */
+    private void detachUpstream(boolean reusable) {
+        UpstreamConnection c = up;
+        up = null;
+        if (upIn != null) {
+            upIn.release();
+            upIn = null;
+        }
+        servers.group.done(servers.server(), c, reusable);
+    }
+
+    /** The cache's validation was answered for another representation: the request goes upstream again, as sent. */
+    private void askAgain() {
+        resp = null;
+        requestSent = false;
+        responseBytesSeen = false;
+        interimResponses = 0;
+        entry.status = 0;
+        forward();
     }
 
     /**
@@ -588,6 +620,16 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
             return;
         }
         if (phase != Phase.RESPONSE) {
+            boolean upstreamFailed = phase == Phase.CONNECT || phase == Phase.UPSTREAM;
+            if (upstreamFailed && cache != null && e.failure.status >= 502 && e.failure.status <= 504
+                    && cache.standIn(0)) {
+                entry.reason = e.reason() + " (a stale response stood in)";
+                if (up != null) {
+                    detachUpstream(false);
+                }
+                cache.serveAnswer();
+                return;
+            }
             reject(e);
             return;
         }

@@ -146,6 +146,19 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
         end(State.PASSED, "");
     }
 
+    /**
+     * The leader's validation of a stored response was answered 304: the waiters are answered from {@code refreshed}
+     * (its body is the stored one, already complete) as from a finished fill.
+     */
+    void refreshed(StoredResponse refreshed) {
+        if (state == State.HEAD) {
+            response = refreshed;
+            filled = refreshed.length();
+            cache.unpass(primary);
+            end(State.DONE, "");
+        }
+    }
+
     /** The leader ended before a response head came (failure, client gone): waiters go upstream on their own. */
     void abandon(String why) {
         if (state == State.HEAD) {
