@@ -138,8 +138,8 @@ final class CachePhase {
                 fwd = v != Reuse.Verdict.REVALIDATE ? CacheStatus.Fwd.URI_MISS
                         : Reuse.verdict(r.freshness(), r.control(), NO_FIELDS, CacheControl.NONE, now)
                                 != Reuse.Verdict.REVALIDATE ? CacheStatus.Fwd.REQUEST : CacheStatus.Fwd.STALE;
-                if (get && v == Reuse.Verdict.REVALIDATE) {
-                    stale = r;
+                if (v == Reuse.Verdict.REVALIDATE) {
+                    stale = r; // a HEAD is validated too (its 304 is answered from the stored GET's head)
                 }
             }
             case CacheIndex.Lookup.VaryMiss vm -> fwd = CacheStatus.Fwd.VARY_MISS;
@@ -189,7 +189,7 @@ final class CachePhase {
                 && Reuse.verdict(r.freshness(), r.control(), req, reqCc, cache.nowSeconds()) != Reuse.Verdict.REVALIDATE
                 && fill.join()) {
             ex.serveStored(r, r.body(), fill.state() == Fill.State.DONE ? null : fill,
-                    CacheStatus.collapsed(fwd, r.status(), r.freshness().ttl(cache.nowSeconds())));
+                    CacheStatus.collapsed(fwd, fill.fwdStatus(), r.freshness().ttl(cache.nowSeconds())));
             return true;
         }
         fill = null; // on our own, and not collapsed again
@@ -319,6 +319,15 @@ final class CachePhase {
         answer = stale;
         answerStatus = CacheStatus.fromStored(fwd, status, stale.freshness().ttl(now), "stale-if-error");
         return true;
+    }
+
+    /**
+     * RFC 9111 5.2.2.2: a response under must-revalidate (or proxy-revalidate, or s-maxage, which implies it) that
+     * could not be validated is not served stale, and the cache answers 504 rather than another error.
+     */
+    boolean unvalidatable() {
+        return stale != null && (stale.control().mustRevalidate || stale.control().proxyRevalidate
+                || stale.control().sMaxAge != CacheControl.ABSENT);
     }
 
     /** Sends the stored response {@link #validated} or {@link #standIn} chose (a reference on its body is held). */

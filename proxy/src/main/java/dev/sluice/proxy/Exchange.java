@@ -630,6 +630,11 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
                 cache.serveAnswer();
                 return;
             }
+            if (upstreamFailed && cache != null && (e.failure == Failure.BAD_GATEWAY
+                    || e.failure == Failure.SERVICE_UNAVAILABLE) && cache.unvalidatable()) {
+                e = new ProxyException(Failure.GATEWAY_TIMEOUT, e.reason() + " (the stored response must be"
+                        + " revalidated: must-revalidate)");
+            }
             reject(e);
             return;
         }

@@ -68,6 +68,8 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
     private volatile long filled;
     private volatile StoredResponse response;
     private volatile String failure = "";
+    /** 304 once a validation refreshed the stored response instead of a body arriving (published with the state). */
+    private int fwdStatus;
     private final ConcurrentLinkedQueue<Waiter> waiting = new ConcurrentLinkedQueue<>();
     /** Sends reading the body now (the leader's included). */
     private final AtomicInteger readers = new AtomicInteger();
@@ -102,6 +104,12 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
 
     String failure() {
         return failure;
+    }
+
+    /** The status the upstream answered the leader with: the response's, or 304 when it refreshed a stored one. */
+    int fwdStatus() {
+        StoredResponse r = response;
+        return fwdStatus != 0 ? fwdStatus : r == null ? 0 : r.status();
     }
 
     EventLoop loop() {
@@ -152,6 +160,7 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
      */
     void refreshed(StoredResponse refreshed) {
         if (state == State.HEAD) {
+            fwdStatus = 304;
             response = refreshed;
             filled = refreshed.length();
             cache.unpass(primary);

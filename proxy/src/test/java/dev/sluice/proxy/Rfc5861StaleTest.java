@@ -81,6 +81,37 @@ class Rfc5861StaleTest {
     }
 
     @Test
+    void rfc9111_5_2_2_2_MUST_NOT_reuseUnderMustRevalidate_whenTheOriginCannotBeReached_SHOULD_answer504() throws Exception {
+        try (Fixture f = fixture("stale-if-error = 10m")) {
+            get(f, "/v/mr504.bin?size=10k&cc=max-age%3D60,must-revalidate&etag=v1");
+            clock.addAndGet(120);
+            f.origin(0).close();
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("GET /v/mr504.bin HTTP/1.1\r\nHost: test\r\n\r\n").read();
+                assertEquals(504, r.status, r.toString());
+            }
+        }
+    }
+
+    @Test
+    void rfc9111_4_3_aHeadForAStaleResponse_isValidated_andA304AnsweredFromTheStoredHead() throws Exception {
+        try (Fixture f = fixture("")) {
+            get(f, "/v/head.bin?size=10k&cc=max-age%3D60&etag=v1");
+            clock.addAndGet(120);
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("HEAD /v/head.bin?cc=max-age%3D3600&etag=v1 HTTP/1.1\r\nHost: test\r\n\r\n")
+                        .readHead();
+                assertEquals(200, r.status);
+                assertEquals("10240", r.header("Content-Length"));
+                assertTrue(status(r).startsWith("sluice; fwd=stale; fwd-status=304"), status(r));
+            }
+            TestClient.Response hit = get(f, "/v/head.bin?size=10k");
+            assertTrue(status(hit).startsWith("sluice; hit"), "the HEAD's 304 refreshed the stored GET: " + status(hit));
+            assertEquals(2, f.upstreamRequests());
+        }
+    }
+
+    @Test
     void section3_staleWhileRevalidate_servesStaleAtOnce_andValidatesOnceInTheBackground() throws Exception {
         try (Fixture f = fixture("")) {
             get(f, "/v/s.bin?size=100k&cc=max-age%3D60,stale-while-revalidate%3D600&etag=v1&delay=600");
