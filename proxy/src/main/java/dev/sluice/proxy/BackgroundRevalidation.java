@@ -21,8 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * and {@code Cache-Control: no-cache}, which makes the cache validate the stored response with the origin. So it
  * takes the path a client's would (routing, one validation per key with the others collapsed onto it, a 304
  * refreshing the stored head, a new response stored in place of the old), and it shows in the access log and the
- * metrics like any request, with the user agent {@value #USER_AGENT}. Its response body, when there is one, is read
- * and dropped: the cache stored it on the way.
+ * metrics like any request, with the user agent {@value #USER_AGENT}. It is a warm request ({@link
+ * CacheContext#WARM_FIELD}): a response that is stored is answered with its head alone once stored; one that is not
+ * is read and dropped.
  */
 final class BackgroundRevalidation {
     private static final System.Logger LOG = System.getLogger(BackgroundRevalidation.class.getName());
@@ -33,10 +34,12 @@ final class BackgroundRevalidation {
 
     private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
     private final int readTimeoutMillis;
+    private final String warmToken;
     private final LogLimiter failures = new LogLimiter(Duration.ofMinutes(1));
 
     /** @param timeout how long a validation may go without receiving a byte before it is given up */
-    BackgroundRevalidation(Duration timeout) {
+    BackgroundRevalidation(Duration timeout, String warmToken) {
+        this.warmToken = warmToken;
         this.readTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout.toMillis()));
     }
 
@@ -49,7 +52,7 @@ final class BackgroundRevalidation {
                 || !inFlight.add(r.primary())) {
             return false;
         }
-        byte[] request = request(r, req);
+        byte[] request = request(r, req, warmToken);
         Thread.ofVirtual().name("sluice-revalidate").start(() -> {
             try {
                 fetch(address, request);
@@ -71,7 +74,7 @@ final class BackgroundRevalidation {
         return inFlight.size();
     }
 
-    private static byte[] request(StoredResponse r, HttpHead req) {
+    private static byte[] request(StoredResponse r, HttpHead req, String warmToken) {
         StringBuilder b = new StringBuilder(256).append("GET ").append(req.target).append(" HTTP/1.1\r\n");
         String host = req.get("Host");
         b.append("Host: ").append(host == null ? "" : host).append("\r\n");
@@ -82,7 +85,9 @@ final class BackgroundRevalidation {
                 }
             }
         }
-        b.append("Cache-Control: no-cache\r\nUser-Agent: ").append(USER_AGENT).append("\r\nConnection: close\r\n\r\n");
+        b.append("Cache-Control: no-cache\r\nUser-Agent: ").append(USER_AGENT).append("\r\nConnection: close\r\n");
+        // a warm request: answered with the head once the response is stored, so no body crosses loopback
+        b.append(CacheContext.WARM_FIELD).append(": ").append(warmToken).append("\r\n\r\n");
         // the parsed head's bytes came off the wire as ISO-8859-1 and go back the same way
         return b.toString().getBytes(StandardCharsets.ISO_8859_1);
     }

@@ -44,6 +44,14 @@ final class CacheContext implements AutoCloseable {
     final LongSupplier clock;
     /** Fills in progress, by primary key: a miss for a key in here waits for that fill instead of going upstream. */
     final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
+    /**
+     * The request field that marks a warm request: Sluice's own request for a key to be stored (a warm job's, or a
+     * background validation's). It carries {@link #warmToken}, which only this process knows; a request with the
+     * wrong value is an ordinary request, and the field is removed from every request before it goes on.
+     */
+    static final String WARM_FIELD = "Sluice-Warm";
+    /** This process's warm token: 128 random bits, hex. */
+    final String warmToken;
     /** Validations running after their stale response was sent (stale-while-revalidate). */
     final BackgroundRevalidation revalidator;
     /** Primary keys whose last response could not be stored: their misses go upstream at once, uncollapsed. */
@@ -58,7 +66,10 @@ final class CacheContext implements AutoCloseable {
         this.passes = Caffeine.newBuilder().maximumSize(65_536).expireAfterWrite(config.hitForPass())
                 .executor(Runnable::run).build(); // with hit-for-pass = 0 nothing is put (pass())
         this.metrics = new CacheMetrics(registry, this);
-        this.revalidator = new BackgroundRevalidation(idle);
+        byte[] random = new byte[16];
+        new java.security.SecureRandom().nextBytes(random);
+        this.warmToken = java.util.HexFormat.of().formatHex(random);
+        this.revalidator = new BackgroundRevalidation(idle, warmToken);
     }
 
     /**
@@ -140,6 +151,13 @@ final class CacheContext implements AutoCloseable {
 
     void unpass(String primary) {
         passes.invalidate(primary);
+    }
+
+    /** Whether {@code value} of a request's {@link #WARM_FIELD} is this process's token (in constant time). */
+    boolean warmToken(String value) {
+        return value != null && java.security.MessageDigest.isEqual(
+                value.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1),
+                warmToken.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     }
 
     long nowSeconds() {

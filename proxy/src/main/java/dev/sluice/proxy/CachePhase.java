@@ -131,7 +131,7 @@ final class CachePhase {
                     ex.serveStored(r, r.body(), null, CacheStatus.hit(ttl, v == Reuse.Verdict.STALE_ALLOWED ? "stale" : null));
                     return Next.SERVED;
                 }
-                if (get && v == Reuse.Verdict.REVALIDATE && staleWhileRevalidate(r, now)) {
+                if (get && v == Reuse.Verdict.REVALIDATE && !ex.warm && staleWhileRevalidate(r, now)) {
                     return Next.SERVED;
                 }
                 // usable but for this request's directives (no-cache, max-age, min-fresh): RFC 9211's fwd=request

@@ -61,6 +61,11 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
     private Router.Route route;
     /** The cache's part, on caching routes; else null. */
     private CachePhase cache;
+    /**
+     * A warm request ({@link CacheContext#WARM_FIELD}): a response from the cache is answered with its head alone,
+     * once its body is stored.
+     */
+    boolean warm;
     /** A response body sent from the cache's memory (a hit, or a fill this request leads or joined). */
     private ExtentSend cacheBody;
     private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
@@ -129,6 +134,12 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         if (check.keepAlive()) {
             clientEnd = ClientEnd.KEEP_ALIVE;
         }
+        if (req.count(CacheContext.WARM_FIELD) > 0) {
+            // Sluice's own request for a key to be stored: known by the token, never passed on
+            warm = proxy.cache != null && req.count(CacheContext.WARM_FIELD) == 1
+                    && proxy.cache.warmToken(req.get(CacheContext.WARM_FIELD));
+            req.remove(CacheContext.WARM_FIELD);
+        }
         String host = Router.normalizeHost(req.get("Host"));
         route = client.router.match(host, check.path(), req);
         if (route == null) {
@@ -192,7 +203,11 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         cacheBody = new ExtentSend(client.channel, client.loop.sender, body, r.length(), fill,
                 CacheSends.choose(proxy.config.cache().send(), r.length(), fill != null, client), proxy.idleTimeoutNanos,
                 proxy.cache.metrics, this);
-        cacheBody.start(out, req.method.equals("HEAD"));
+        if (warm) {
+            cacheBody.startWhenStored(out);
+        } else {
+            cacheBody.start(out, req.method.equals("HEAD"));
+        }
     }
 
     @Override
@@ -202,7 +217,11 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
 
     @Override
     public void sendFailed(ExtentSend s, ProxyException cause) {
-        fail(cause);
+        if (!s.headSent()) {
+            reject(cause); // a warm request's fill failed before its head went: it gets the 502 and the reason
+        } else {
+            fail(cause);
+        }
     }
 
     /** Via and the client's connection fields added, then encoded. */

@@ -45,6 +45,9 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
     private boolean finished;
     private boolean released;
     private Runnable afterCancel;
+    /** The head of a warm request, until the body is stored ({@link #startWhenStored}). */
+    private ByteBuf pendingHead;
+    private boolean headWaits;
 
     /**
      * @param extent the body (null when empty), on which the caller took a reference for this send
@@ -102,6 +105,42 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
         });
     }
 
+    /**
+     * Sends {@code head} alone once the body is complete in the cache (a warm request: storing it was the point, so
+     * no body bytes go out), or fails with 502 when its fill fails first.
+     */
+    void startWhenStored(ByteBuf head) {
+        pendingHead = head;
+        headWaits = true;
+        awaitStored();
+    }
+
+    /** False while a head waits for the body to be stored ({@link #startWhenStored}), and after it never went. */
+    boolean headSent() {
+        return !headWaits;
+    }
+
+    private void awaitStored() {
+        while (!finished) {
+            if (fill == null || fill.state() == Fill.State.DONE) {
+                ByteBuf h = pendingHead;
+                pendingHead = null;
+                headWaits = false;
+                start(h, true);
+                return;
+            }
+            if (fill.state() == Fill.State.FAILED) {
+                failed(new ProxyException(Failure.BAD_GATEWAY, "the fill failed: " + fill.failure()));
+                return;
+            }
+            fill.await(this);
+            boolean ended = fill.state() == Fill.State.DONE || fill.state() == Fill.State.FAILED;
+            if (!ended || !armed.compareAndSet(true, false)) {
+                return; // woken by the fill (fillChanged)
+            }
+        }
+    }
+
     private long available() {
         return (fill == null ? length : Math.min(fill.filled(), length)) - sent;
     }
@@ -150,7 +189,11 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
 
     @Override
     public void fillChanged() {
-        next();
+        if (pendingHead != null) {
+            awaitStored();
+        } else {
+            next();
+        }
     }
 
     @Override
@@ -222,6 +265,10 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
     }
 
     private void release() {
+        if (pendingHead != null) {
+            pendingHead.release();
+            pendingHead = null;
+        }
         if (!released) {
             released = true;
             if (extent != null) {

@@ -317,6 +317,14 @@ public final class Sluice implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The token of this process's warm requests ({@code Sluice-Warm}: a response is stored and answered with its
+     * head alone), or null when nothing caches.
+     */
+    public String warmToken() {
+        return context.cache == null ? null : context.cache.warmToken;
+    }
+
     public InetSocketAddress adminAddress() {
         return admin == null ? null : admin.address();
     }
