@@ -434,7 +434,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         ByteBuf pre = upIn;
         upIn = null;
         try {
-            f.begin(stored, c, servers.group, servers.server(), upstreamReusable, pre);
+            f.begin(stored, c, servers.group, servers.server(), upstreamReusable, pre, client.channel);
         } finally {
             pre.release();
         }
