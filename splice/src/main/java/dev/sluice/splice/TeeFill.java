@@ -17,6 +17,11 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
  * out pipe has room, so at most one pipe's worth of bytes waits for the output, and the input is never read past
  * {@code count}.
  *
+ * <p>The issue's sketch sends the first pipe to the client and stores the second; here, as in {@code FillBench},
+ * the roles are swapped (the same work: after a tee both pipes reference the same buffers) because tee always
+ * duplicates from the head of its input. Bytes the client socket did not take wait in the out pipe, already teed;
+ * had they waited in the in pipe, the next tee would duplicate them again.
+ *
  * <p>Every byte is stored the moment it was teed, so the output never gets a byte before it is in the file, and
  * {@link Listener#stored} reports only bytes the file holds. The two sides end apart: the store side ends when all
  * {@code count} bytes are stored (the input is then given back at once, before {@code stored} reports the total,
