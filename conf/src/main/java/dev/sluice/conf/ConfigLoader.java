@@ -17,6 +17,7 @@ import dev.sluice.conf.SluiceConfig.AdminConfig;
 import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.BodyRate;
 import dev.sluice.conf.SluiceConfig.CacheConfig;
+import dev.sluice.conf.SluiceConfig.CacheFill;
 import dev.sluice.conf.SluiceConfig.CacheLock;
 import dev.sluice.conf.SluiceConfig.CacheSend;
 import dev.sluice.conf.SluiceConfig.DemoConfig;
@@ -320,7 +321,8 @@ public final class ConfigLoader {
                     bytes("cache.max-object-size", 1, Long.MAX_VALUE),
                     bytes("cache.fill-on-abort-max", 0, Long.MAX_VALUE),
                     enumOf("cache.lock", CacheLock.class, CacheLock.TRY),
-                    enumOf("cache.send", CacheSend.class, CacheSend.AUTO), notNegative("cache.hit-for-pass"));
+                    enumOf("cache.send", CacheSend.class, CacheSend.AUTO), notNegative("cache.hit-for-pass"),
+                    enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE));
             AdminConfig admin = new AdminConfig(bool("admin.enabled"), hostPort("admin.address"),
                     intAtLeast("admin.event-loops", 1));
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),

@@ -138,13 +138,20 @@ public record SluiceConfig(
      * by the proxy).
      */
     public record CacheConfig(long memory, long maxObjectSize, long fillOnAbortMax, CacheLock lock, CacheSend send,
-            Duration hitForPass) {}
+            Duration hitForPass, CacheFill fill) {}
 
     /** Whether the cache memory is mlocked: labels off | try | required. */
     public enum CacheLock { OFF, TRY, REQUIRED }
 
     /** How cache hits are sent: labels auto | write | send-zc | splice | sendfile. */
     public enum CacheSend { AUTO, WRITE, SEND_ZC, SPLICE, SENDFILE }
+
+    /**
+     * How a miss's body gets into the cache: labels receive | tee. receive reads the upstream socket straight into
+     * the extent's mapping and every client is sent from there; tee splices the upstream socket into a pipe, tees
+     * that into a second pipe spliced into the store's memfd, and splices the first to the leading client.
+     */
+    public enum CacheFill { RECEIVE, TEE }
 
     public record AdminConfig(boolean enabled, HostPort address, int eventLoops) {}
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.CacheConfig;
 import dev.sluice.conf.SluiceConfig.CacheLock;
+import dev.sluice.conf.SluiceConfig.CacheFill;
 import dev.sluice.conf.SluiceConfig.CacheSend;
 import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.LeakDetection;
@@ -107,15 +108,16 @@ class ConfigLoaderTest {
     void parse_cache_defaultsFromReferenceConf() {
         SluiceConfig c = ConfigLoader.parse(MINIMAL, "c.conf");
         assertEquals(new CacheConfig(256L << 20, 64L << 20, 4L << 20, CacheLock.TRY, CacheSend.AUTO,
-                Duration.ofMinutes(2)), c.cache());
+                Duration.ofMinutes(2), CacheFill.RECEIVE), c.cache());
     }
 
     @Test
     void parse_cache_valuesAndLabels() {
         String base = MINIMAL.replace("sluice {", "sluice {\n  cache { %s }");
         SluiceConfig c = ConfigLoader.parse(base.formatted("memory = 1MiB, max-object-size = 1, fill-on-abort-max = 0, "
-                + "lock = required, send = send-zc, hit-for-pass = 0s"), "c.conf");
-        assertEquals(new CacheConfig(1 << 20, 1, 0, CacheLock.REQUIRED, CacheSend.SEND_ZC, Duration.ZERO), c.cache());
+                + "lock = required, send = send-zc, hit-for-pass = 0s, fill = tee"), "c.conf");
+        assertEquals(new CacheConfig(1 << 20, 1, 0, CacheLock.REQUIRED, CacheSend.SEND_ZC, Duration.ZERO, CacheFill.TEE),
+                c.cache());
         assertEquals(0, ConfigLoader.parse(base.formatted("memory = 0"), "c.conf").cache().memory(), "0: no cache");
         for (CacheLock l : CacheLock.values()) {
             String label = l.name().toLowerCase(java.util.Locale.ROOT);
@@ -124,6 +126,10 @@ class ConfigLoaderTest {
         for (CacheSend s : CacheSend.values()) {
             String label = s.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
             assertEquals(s, ConfigLoader.parse(base.formatted("send = " + label), "c.conf").cache().send());
+        }
+        for (CacheFill f : CacheFill.values()) {
+            String label = f.name().toLowerCase(java.util.Locale.ROOT);
+            assertEquals(f, ConfigLoader.parse(base.formatted("fill = " + label), "c.conf").cache().fill());
         }
     }
 
@@ -142,6 +148,8 @@ class ConfigLoaderTest {
         cases.put("lock = always", "c.conf:2: sluice.cache.lock: 'always' is not one of off | try | required");
         cases.put("send = mmap",
                 "c.conf:2: sluice.cache.send: 'mmap' is not one of auto | write | send-zc | splice | sendfile");
+        cases.put("fill = splice", "c.conf:2: sluice.cache.fill: 'splice' is not one of receive | tee");
+        cases.put("fill = 1", "c.conf:2: sluice.cache.fill: '1' is not one of receive | tee");
         cases.put("hit-for-pass = -1s",
                 "c.conf:2: sluice.cache.hit-for-pass: must be 0 or a positive duration, got PT-1S");
         cases.put("memroy = 1GiB", "c.conf:2: sluice.cache.memroy: unknown key (did you mean 'memory'?)");

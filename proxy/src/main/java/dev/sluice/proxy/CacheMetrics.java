@@ -28,6 +28,14 @@ final class CacheMetrics {
     }
 
     final Counter[] hitBytes = new Counter[SendMechanism.values().length];
+    /** Body bytes the tee fill spliced to the client that caused the miss (not from the cache's memory). */
+    final Counter teeSentBytes;
+    static final int FILL_RECEIVE = 0;
+    static final int FILL_TEE = 1;
+    static final int FILL_COPY = 2;
+    /** Body bytes stored by fills, by path: received into the mapping, spliced in by a tee, copied in. */
+    final Counter[] fillBytes = new Counter[3];
+    private final MeterRegistry registry;
     final Counter fillsStarted;
     final Counter fillsCompleted;
     final Counter fillsAborted;
@@ -67,6 +75,17 @@ final class CacheMetrics {
                     .description("Validations of stored responses with the origin, by outcome")
                     .tag("outcome", r.label).register(registry);
         }
+        this.registry = registry;
+        teeSentBytes = Counter.builder("sluice.cache.sent.bytes")
+                .description("Body bytes sent from the cache's memory, by send mechanism")
+                .tag("mechanism", "tee").register(registry);
+        String[] paths = {"receive", "tee", "copy"};
+        for (int i = 0; i < paths.length; i++) {
+            fillBytes[i] = Counter.builder("sluice.cache.fill.bytes")
+                    .description("Body bytes stored by fills, by path: receive (read into the shared memory), tee "
+                            + "(spliced in by cache.fill = tee), copy (arrived with the head, or a heap store)")
+                    .tag("path", paths[i]).register(registry);
+        }
         fillsStarted = fills(registry, "started");
         fillsCompleted = fills(registry, "completed");
         fillsAborted = fills(registry, "aborted");
@@ -103,6 +122,13 @@ final class CacheMetrics {
                 .description("Keys (URIs) in the index").register(registry);
         Gauge.builder("sluice.cache.fills.active", cache.fills, f -> f.size())
                 .description("Fills in progress").register(registry);
+    }
+
+    /** Tee fills that received instead, by reason (a splice fallback reason, or leader-left). Not per byte. */
+    Counter fillFallback(String reason) {
+        return Counter.builder("sluice.cache.fill.fallbacks")
+                .description("Fills under cache.fill = tee that received into the cache instead, by reason")
+                .tag("reason", reason).register(registry);
     }
 
     private static Counter fills(MeterRegistry registry, String outcome) {

@@ -485,7 +485,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         ByteBuf pre = upIn;
         upIn = null;
         try {
-            f.begin(stored, c, servers.group, servers.server(), upstreamReusable, pre);
+            f.begin(stored, c, servers.group, servers.server(), upstreamReusable, pre, warm ? null : client.channel);
         } finally {
             pre.release();
         }

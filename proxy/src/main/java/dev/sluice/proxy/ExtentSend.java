@@ -18,8 +18,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * continued as the fill moves on. Bytes go by the chosen {@link SendMechanism} through the loop's {@link Splicer},
  * which holds its own reference on the extent for each send; this send holds one more from its start to its end,
  * taken by whoever created it.
+ *
+ * <p>The send of the client that caused a miss under {@code cache.fill = tee} sends from the extent only what was
+ * stored before the tee began (bytes that came with the head); once it has sent all of that it hands its socket to
+ * the fill's tee ({@link Fill#handOver}), which splices the rest to it, and takes over again from the extent only if
+ * the tee stops before the end for a reason that is not the client's.
  */
-final class ExtentSend implements SpliceCallback, Fill.Waiter {
+final class ExtentSend implements SpliceCallback, Fill.Waiter, Fill.TeeClient {
     private static final System.Logger LOG = System.getLogger(ExtentSend.class.getName());
     interface Owner {
         void sendDone(ExtentSend s);
@@ -48,6 +53,9 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
     /** The head of a warm request, until the body is stored ({@link #startWhenStored}). */
     private ByteBuf pendingHead;
     private boolean headWaits;
+    /** The fill's tee sends to our client now; {@link #sent} was {@code teeBase} when it took over. */
+    private boolean teeing;
+    private long teeBase;
 
     /**
      * @param extent the body (null when empty), on which the caller took a reference for this send
@@ -82,7 +90,7 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
             });
             return;
         }
-        if (mechanism == SendMechanism.WRITE) {
+        if (mechanism == SendMechanism.WRITE && !(fill != null && fill.awaitsTee(out))) {
             out.write(head); // flushed with the first body bytes: one writev for a small hit
             if (available() == 0) {
                 out.flush();
@@ -147,7 +155,13 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
 
     /** Sends what has arrived, or waits for the fill. */
     private void next() {
-        while (!finished && inFlight == null) {
+        while (!finished && inFlight == null && !teeing) {
+            if (fill != null && fill.awaitsTee(out) && sent == fill.filled()) {
+                // the socket is ours alone now (head flushed, earlier sends completed): the tee takes it
+                teeBase = sent;
+                teeing = fill.handOver(out, this);
+                continue;
+            }
             long n = available();
             if (n > 0) {
                 inFlightSinceNanos = System.nanoTime();
@@ -219,8 +233,34 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
         next();
     }
 
+    @Override
+    public void teeSent(long n) {
+        metrics.teeSentBytes.increment(teeBase + n - sent);
+        sent = teeBase + n;
+    }
+
+    @Override
+    public void teeEnded(long n, Throwable cause, boolean clientFault) {
+        teeSent(n);
+        teeing = false;
+        if (finished) {
+            return;
+        }
+        if (cause == null) {
+            done(); // the tee sent the whole body
+        } else if (clientFault) {
+            failed(new ProxyException(Failure.BAD_REQUEST, "client send failed (tee): " + cause.getMessage()));
+        } else {
+            next(); // the tee stopped (the fill failed, or could not tee after all): the extent says what is left
+        }
+    }
+
     /** How long the current send has waited for the client; 0 when none is pending. */
     long stalledNanos(long now) {
+        if (teeing) {
+            long since = fill.teeOutputWaitingSinceNanos();
+            return since == 0 ? 0 : now - since;
+        }
         return inFlightSinceNanos == 0 ? 0 : now - inFlightSinceNanos;
     }
 
@@ -238,6 +278,12 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
         }
         finished = true;
         release();
+        if (teeing) {
+            teeing = false;
+            if (fill.detachTee(then)) {
+                return true; // the tee's poll on the client socket is being cancelled
+            }
+        }
         if (inFlight != null && inFlight.cancelCompletes()) {
             afterCancel = then;
             inFlight.cancel();
@@ -275,6 +321,9 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter {
                 extent.release();
             }
             if (fill != null) {
+                if (fill.awaitsTee(out)) {
+                    fill.handOver(null, null); // the leader's client is gone before the tee began: receive
+                }
                 fill.leave();
             }
         }

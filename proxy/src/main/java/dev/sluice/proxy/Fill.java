@@ -1,10 +1,15 @@
 package dev.sluice.proxy;
 
 import dev.sluice.cache.StoredResponse;
+import dev.sluice.conf.SluiceConfig.CacheFill;
 import dev.sluice.shm.Extent;
+import dev.sluice.splice.FallbackReason;
+import dev.sluice.splice.SpliceRefusedException;
+import dev.sluice.splice.TeeFill;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledDirectByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -25,6 +30,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * complete body is published in the index; a body that ends short, stalls or is reset is discarded and never served:
  * clients that were sent part of it are cut off, as they would be without a cache.
  *
+ * <p>With {@code cache.fill = tee} the body is stored by a {@link TeeFill} instead, once the leader's send has
+ * caught up with the bytes already stored: the upstream socket is spliced into a pipe, teed into a second pipe that
+ * goes to the leader's client (zero-copy), and stored from the first (the one copy). Waiters still send from the
+ * extent, which {@link #filled()} describes exactly as for a receive: the tee reports only bytes it stored. When the
+ * tee cannot run (no splice on this loop, a heap store, no pipe, the upstream already half-closed) the fill
+ * receives instead: logged once per reason, and every byte is counted by the path it took
+ * ({@code sluice.cache.fill.bytes}).
+ *
  * <p>Threads: the state, the bytes filled and the stored response are published through volatiles; everything else
  * belongs to the filling loop. Waiters on other loops are woken with a task on their loop.
  */
@@ -32,6 +45,20 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
     private static final System.Logger LOG = System.getLogger(Fill.class.getName());
     /** Most bytes one receive asks for. */
     private static final int MAX_RECEIVE = 1 << 20;
+    /** Why tee fills fell back to receive, each logged once. */
+    private static final java.util.Set<String> LOGGED_FALLBACKS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** The leader's send, while a tee splices the body to its client. On the filling loop. */
+    interface TeeClient {
+        /** The tee sent {@code n} body bytes to the client since it took over. */
+        void teeSent(long n);
+
+        /**
+         * The tee's client side ended on its own, {@code n} bytes sent since it took over: all of them (null), the
+         * client failed ({@code clientFault}), or the tee stopped (the send goes on from the extent).
+         */
+        void teeEnded(long n, Throwable cause, boolean clientFault);
+    }
 
     enum State {
         /** The leader's request is upstream; no response head yet. */
@@ -83,6 +110,12 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
     private boolean upstreamReusable;
     private boolean trailingBytes;
     private long lastProgressNanos;
+    /** tee: the leader's client, until its send reaches {@link #filled} and takes the tee (or gives it up). */
+    private Channel teeLeader;
+    /** The running tee, and what was filled when it began. */
+    private TeeFill tee;
+    private long teeBase;
+    private boolean teeCancelled;
 
     Fill(String primary, CacheContext cache, LoopContext lc) {
         this.primary = primary;
@@ -178,9 +211,12 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
     /**
      * Starts storing {@code r}: takes over the upstream connection {@code c} (server {@code server} of {@code g},
      * counted active until released) and the body bytes read with the head ({@code pre}, consumed). Returns with one
-     * reader joined for the leader: a reference on the extent is held for it.
+     * reader joined for the leader: a reference on the extent is held for it. With {@code cache.fill = tee} nothing
+     * more is read until the leader's send on {@code client} {@linkplain #handOver hands over}; a null {@code client}
+     * (a warm request, sent nothing) receives.
      */
-    void begin(StoredResponse r, UpstreamConnection c, Upstreams.LoopGroup g, int server, boolean reusable, ByteBuf pre) {
+    void begin(StoredResponse r, UpstreamConnection c, Upstreams.LoopGroup g, int server, boolean reusable, ByteBuf pre,
+            Channel client) {
         this.response = r;
         this.extent = r.body();
         this.length = r.length();
@@ -203,10 +239,124 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
         wake();
         if (filled == length) {
             complete();
-        } else if (ReadSizes.into(c.channel, this)) {
-            c.channel.read();
+        } else if (cache.config.fill() != CacheFill.TEE || client == null) {
+            receive(); // (no client to tee to: a warm request's fill)
+        } else if (lc.splicer == null) {
+            fellBack(FallbackReason.UNAVAILABLE.tag());
+            receive();
+        } else {
+            teeLeader = client;
+        }
+    }
+
+    private void receive() {
+        if (ReadSizes.into(up.channel, this)) {
+            up.channel.read();
         } else {
             fail("upstream connection cannot read into the cache");
+        }
+    }
+
+    // ---------------------------------------------------------------- tee
+
+    /** Whether the fill waits for the send on {@code out} to take the tee. */
+    boolean awaitsTee(Channel out) {
+        return teeLeader != null && teeLeader == out;
+    }
+
+    /**
+     * The leader's send has sent everything {@link #filled} (its head flushed, nothing pending on {@code out}) and
+     * takes the tee ({@code out}, {@code client}), or gives its part up (null: its client left). True when the tee
+     * runs: it owns {@code out} until {@link TeeClient#teeEnded} or {@link #detachTee}. Otherwise the fill receives.
+     */
+    boolean handOver(Channel out, TeeClient client) {
+        teeLeader = null;
+        if (state != State.FILLING) {
+            return false;
+        }
+        if (out != null) {
+            teeBase = filled;
+            TeeFill t = lc.splicer.tee(up.channel, extent, filled, length - filled, out, new TeeSide(client));
+            if (t != null) {
+                tee = t;
+                lastProgressNanos = System.nanoTime();
+                return true;
+            }
+            fellBack(lc.splicer.lastFallbackReason().tag());
+        } else {
+            fellBack("leader-left");
+        }
+        receive();
+        return false;
+    }
+
+    /** The leader's client leaves: the tee stops sending to it and goes on storing. True: wait for {@code then}. */
+    boolean detachTee(Runnable then) {
+        TeeFill t = tee;
+        return t != null && t.detachOutput(then);
+    }
+
+    /** Since when the tee has waited for the leader's client alone (0: it does not). */
+    long teeOutputWaitingSinceNanos() {
+        TeeFill t = tee;
+        return t == null ? 0 : t.outputWaitingSinceNanos();
+    }
+
+    private void fellBack(String why) {
+        cache.metrics.fillFallback(why).increment();
+        if (LOGGED_FALLBACKS.add(why)) {
+            LOG.log(System.Logger.Level.INFO, "cache.fill = tee: this fill receives into the cache instead ({0}); "
+                    + "logged once per reason, counted in sluice.cache.fill.fallbacks", why);
+        }
+    }
+
+    /** The tee's reports, on the filling loop. */
+    private final class TeeSide implements TeeFill.Listener {
+        private final TeeClient client;
+
+        TeeSide(TeeClient client) {
+            this.client = client;
+        }
+
+        @Override
+        public void stored(long stored) {
+            if (teeCancelled || state != State.FILLING) {
+                return;
+            }
+            long now = teeBase + stored;
+            cache.metrics.fillBytes[CacheMetrics.FILL_TEE].increment(now - filled);
+            filled = now; // in the extent: the tee stores each byte before it reports it
+            lastProgressNanos = System.nanoTime();
+            if (filled == length) {
+                complete();
+            } else {
+                wake();
+            }
+        }
+
+        @Override
+        public void sent(long n) {
+            lastProgressNanos = System.nanoTime();
+            client.teeSent(n);
+        }
+
+        @Override
+        public void outputEnded(long n, Throwable cause, boolean clientFault) {
+            client.teeEnded(n, cause, clientFault);
+        }
+
+        @Override
+        public void done(long stored, Throwable cause) {
+            tee = null;
+            if (cause == null || teeCancelled || state != State.FILLING) {
+                return;
+            }
+            if (cause instanceof SpliceRefusedException r && stored == 0) {
+                fellBack(r.reason().tag()); // no byte moved: the fill receives from where it stood
+                receive();
+                return;
+            }
+            fail(cause.getMessage());
         }
     }
 
@@ -229,8 +379,14 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
                 return;
             }
             lastProgressNanos = System.nanoTime();
+            if (teeLeader != null) {
+                // Netty read on its own (the upstream half-closed while the leader caught up): receive from here
+                teeLeader = null;
+                fellBack(FallbackReason.PEER_CLOSING.tag());
+            }
             if (buf instanceof Window) {
                 filled += buf.readableBytes(); // received in place, never more than asked
+                cache.metrics.fillBytes[CacheMetrics.FILL_RECEIVE].increment(buf.readableBytes());
             } else {
                 copyIn(buf);
             }
@@ -252,6 +408,7 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
             extent.byteBuffer(filled, n).put(buf.nioBuffer(buf.readerIndex(), n));
             buf.skipBytes(n);
             filled += n;
+            cache.metrics.fillBytes[CacheMetrics.FILL_COPY].increment(n);
         }
         trailingBytes |= buf.isReadable();
     }
@@ -267,6 +424,9 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
 
     /** The loop's watchdog: a fill that moved no byte for the idle timeout is discarded. */
     void tick(long now, long idleNanos, java.time.Duration idle) {
+        if (teeLeader != null || teeOutputWaitingSinceNanos() != 0) {
+            return; // waiting for the leader's client, whose own idle timeout ends it (then the fill goes on)
+        }
         if (state == State.FILLING && now - lastProgressNanos > idleNanos) {
             fail("idle timeout: no body bytes for " + idle);
         }
@@ -297,6 +457,11 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
     void fail(String why) {
         if (state != State.FILLING) {
             return;
+        }
+        TeeFill t = tee;
+        if (t != null) {
+            teeCancelled = true;
+            t.cancel(); // no byte is stored after this returns; it reports done() once its polls are in
         }
         if (extent != null) {
             extent.free(); // drains: senders holding references finish what they started

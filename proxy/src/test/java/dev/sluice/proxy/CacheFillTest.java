@@ -13,14 +13,87 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import io.micrometer.core.instrument.search.Search;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Fills: collapsed forwarding, fills that fail, clients that leave, eviction under sends, the memory budget. */
+/**
+ * Fills: collapsed forwarding, fills that fail, clients that leave, eviction under sends, the memory budget. The
+ * tests taking a {@code fill} run under both {@code cache.fill} modes, and check that the mode's path stored the
+ * bytes and that every pipe went back.
+ */
 class CacheFillTest {
     static Fixture fixture(String extra) throws Exception {
         return new Fixture(Fixture.simple(CacheTest.CACHED + extra), "o1");
+    }
+
+    static Fixture fixture(String fill, String extra) throws Exception {
+        return fixture("sluice.cache.fill = " + fill + "\n" + extra);
+    }
+
+    static double pipesInUse(Fixture f) {
+        return Search.in(f.sluice.registry()).name("sluice.splice.pipes.in.use").gauges().stream()
+                .mapToDouble(g -> g.value()).sum();
+    }
+
+    /**
+     * The bytes of the fills went the mode's way (tee: some spliced in by a tee, and with {@code leaderRead} some
+     * teed to the leader's client too; receive: none), and no pipe is held once the fills are over.
+     */
+    static void assertFillPath(Fixture f, String fill, boolean leaderRead) throws InterruptedException {
+        double teed = metric(f, "sluice_cache_fill_bytes_total{path=\"tee\"}");
+        double teedToClient = metric(f, "sluice_cache_sent_bytes_total{mechanism=\"tee\"}");
+        if (fill.equals("tee")) {
+            assertTrue(teed > 0, "no byte went by the tee");
+            assertTrue(!leaderRead || teedToClient > 0, "no byte teed to a client");
+        } else {
+            assertEquals(0.0, teed + teedToClient);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (pipesInUse(f) > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(0.0, pipesInUse(f), "pipes still held after the fills ended");
+    }
+
+    /** A miss stored by either fill mode, then a hit: the same verified bytes, one origin request. */
+    @ParameterizedTest
+    @CsvSource({"receive, 1k", "receive, 1m", "receive, 8m", "tee, 1k", "tee, 1m", "tee, 8m"})
+    void missThenHit(String fill, String size) throws Exception {
+        try (Fixture f = fixture(fill, "")) {
+            String target = "/objects/mh.bin?size=" + size + "&cc=max-age%3D60";
+            TestClient.Response miss = get(f, target); // bytes verified by get
+            assertTrue(status(miss).contains("stored"), status(miss));
+            TestClient.Response hit = get(f, target);
+            assertTrue(status(hit).contains("hit"), status(hit));
+            assertEquals(miss.bodyLength, hit.bodyLength);
+            assertEquals(1, f.upstreamRequests());
+            assertEquals(1.0, metric(f, "sluice_cache_fills_total{outcome=\"completed\"}"));
+            double stored = metric(f, "sluice_cache_fill_bytes_total{path=\"tee\"}")
+                    + metric(f, "sluice_cache_fill_bytes_total{path=\"receive\"}")
+                    + metric(f, "sluice_cache_fill_bytes_total{path=\"copy\"}");
+            assertEquals(miss.bodyLength, stored, "every byte counted by the path it took, once");
+            if (miss.bodyLength > 64 << 10) {
+                assertFillPath(f, fill, true);
+            } else { // it came with the head: nothing left to tee
+                assertEquals(miss.bodyLength, metric(f, "sluice_cache_fill_bytes_total{path=\"copy\"}"));
+            }
+        }
+    }
+
+    /** tee where this loop cannot splice (NIO transport): the fill receives, visibly. */
+    @Test
+    void teeFallsBackToReceiveVisibly() throws Exception {
+        try (Fixture f = fixture("tee", "sluice.transport = nio\n")) {
+            String target = "/objects/nio.bin?size=1m&cc=max-age%3D60";
+            get(f, target);
+            assertTrue(status(get(f, target)).contains("hit"));
+            assertEquals(1.0, metric(f, "sluice_cache_fill_fallbacks_total{reason=\"unavailable\"}"));
+            assertEquals(0.0, metric(f, "sluice_cache_fill_bytes_total{path=\"tee\"}"));
+            assertTrue(metric(f, "sluice_cache_fill_bytes_total{path=\"receive\"}") > 0);
+        }
     }
 
     static double metric(Fixture f, String nameAndLabels) {
@@ -32,9 +105,10 @@ class CacheFillTest {
         return Double.NaN;
     }
 
-    @Test
-    void hundredConcurrentMissesMakeOneOriginRequest() throws Exception {
-        try (Fixture f = fixture(""); ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+    @ParameterizedTest
+    @ValueSource(strings = {"receive", "tee"})
+    void hundredConcurrentMissesMakeOneOriginRequest(String fill) throws Exception {
+        try (Fixture f = fixture(fill, ""); ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             String target = "/objects/c.bin?size=1m&cc=max-age%3D60&delay=400";
             List<Future<TestClient.Response>> all = new ArrayList<>();
             for (int i = 0; i < 100; i++) {
@@ -50,6 +124,7 @@ class CacheFillTest {
             assertEquals(1, f.upstreamRequests());
             assertEquals(99, collapsed);
             assertEquals(99, metric(f, "sluice_cache_lookups_total{result=\"coalesced\",route=\"objects\"}"));
+            assertFillPath(f, fill, true);
         }
     }
 
@@ -94,9 +169,10 @@ class CacheFillTest {
         }
     }
 
-    @Test
-    void theLeaderLeavingDoesNotCutOffTheWaiters() throws Exception {
-        try (Fixture f = fixture("sluice.cache.fill-on-abort-max = 1KiB\n"); TestClient waiter = f.client()) {
+    @ParameterizedTest
+    @ValueSource(strings = {"receive", "tee"})
+    void theLeaderLeavingDoesNotCutOffTheWaiters(String fill) throws Exception {
+        try (Fixture f = fixture(fill, "sluice.cache.fill-on-abort-max = 1KiB\n"); TestClient waiter = f.client()) {
             String target = "/objects/left.bin?size=2m&cc=max-age%3D60&delay=200&rate=4m";
             try (TestClient leader = f.client()) {
                 leader.send("GET " + target + " HTTP/1.1\r\nHost: test\r\n\r\n");
@@ -109,13 +185,14 @@ class CacheFillTest {
             assertEquals(2 << 20, r.bodyLength);
             assertTrue(status(get(f, target)).contains("hit"), "the fill completed for the waiter");
             assertEquals(1, f.upstreamRequests());
+            assertFillPath(f, fill, false);
         }
     }
 
     @ParameterizedTest
-    @ValueSource(booleans = {true, false})
-    void aLoneLeaderLeavingEndsTheFillOnlyAboveFillOnAbortMax(boolean small) throws Exception {
-        try (Fixture f = fixture("sluice.cache.fill-on-abort-max = 1MiB\n")) {
+    @CsvSource({"true, receive", "false, receive", "true, tee", "false, tee"})
+    void aLoneLeaderLeavingEndsTheFillOnlyAboveFillOnAbortMax(boolean small, String fill) throws Exception {
+        try (Fixture f = fixture(fill, "sluice.cache.fill-on-abort-max = 1MiB\n")) {
             String target = "/objects/alone.bin?size=" + (small ? "512k" : "3m") + "&cc=max-age%3D60&rate=2m";
             try (TestClient leader = f.client()) {
                 leader.send("GET " + target + " HTTP/1.1\r\nHost: test\r\n\r\n");
@@ -130,14 +207,18 @@ class CacheFillTest {
             TestClient.Response next = get(f, target);
             assertTrue(status(next).contains(small ? "hit" : "uri-miss"), status(next));
             assertEquals(small ? 1 : 2, f.upstreamRequests());
+            assertFillPath(f, fill, false);
         }
     }
 
     /** A fill whose upstream fails is discarded: the clients are cut off and the next request refetches. */
     @ParameterizedTest
-    @ValueSource(strings = {"fault=reset@300000", "fault=short@300000", "fault=stall@300000"})
-    void aFailedFillIsNeverServed(String fault) throws Exception {
-        try (Fixture f = fixture("sluice.timeouts.idle = 1s\n")) {
+    @CsvSource({"fault=reset@300000, receive", "fault=short@300000, receive", "fault=stall@300000, receive",
+            "fault=reset@300000, tee", "fault=short@300000, tee", "fault=stall@300000, tee"})
+    void aFailedFillIsNeverServed(String fault, String fill) throws Exception {
+        try (Fixture f = fixture(fill, "sluice.timeouts.idle = 1s\n")) {
+            get(f, "/objects/warm.bin?size=1k&cc=max-age%3D60"); // the loops' pipes and splicers exist
+            int fdsBefore = ZeroCopyTest.openFds();
             String target = "/objects/f.bin?size=1m&cc=max-age%3D60&" + fault;
             List<TestClient> clients = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
@@ -157,8 +238,14 @@ class CacheFillTest {
             assertTrue(status(get(f, clean)).contains("uri-miss"));
             // one fill, or more when a client came after the first had already failed (a short body fails fast)
             double aborted = metric(f, "sluice_cache_fills_total{outcome=\"aborted\"}");
-            assertTrue(aborted >= 1 && aborted == metric(f, "sluice_cache_fills_total{outcome=\"started\"}") - 1, "" + aborted);
-            assertTrue(f.upstreamRequests() >= 2);
+            assertTrue(aborted >= 1 && aborted == metric(f, "sluice_cache_fills_total{outcome=\"started\"}") - 2, "" + aborted);
+            assertTrue(f.upstreamRequests() >= 3);
+            assertFillPath(f, fill, false);
+            // pooled pipes (two per tee) and pooled upstream connections may stay open; nothing else
+            int slack = 4 * (int) Search.in(f.sluice.registry()).name("sluice.splice.pipes.open").gauges().stream()
+                    .mapToDouble(g -> g.value()).sum() + 8;
+            int fds = ZeroCopyTest.settleFds(fdsBefore + slack);
+            assertTrue(fds <= fdsBefore + slack, "fds " + fdsBefore + " -> " + fds + ": " + ZeroCopyTest.fdTargets());
         }
     }
 

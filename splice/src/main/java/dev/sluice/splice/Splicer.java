@@ -486,6 +486,76 @@ public final class Splicer {
                 length, out, outLease, idleTimeoutNanos, cb, pipe, release));
     }
 
+    /**
+     * Stores exactly {@code count} bytes of {@code in} into {@code extent} from {@code position} on while splicing
+     * them to {@code out} (see {@link TeeFill}): the cache's tee fill. {@code in} and {@code out} are io_uring
+     * socket channels of this loop under the same preconditions as for {@link #transfer}; the caller keeps the
+     * extent allocated until {@link TeeFill.Listener#done} (or cancels the tee first: no byte is written after
+     * {@link TeeFill#cancel()} returns). Takes two pipes and a slot.
+     *
+     * @return the running tee, or {@code null} when it cannot run (counted as a fallback; see
+     *         {@link #lastFallbackReason()}): the caller receives into the extent instead. The listener is never
+     *         called inside this call.
+     */
+    public TeeFill tee(Channel in, Extent extent, long position, long count, Channel out, TeeFill.Listener listener) {
+        Objects.requireNonNull(in, "in");
+        Objects.requireNonNull(extent, "extent");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(listener, "listener");
+        checkInLoop();
+        if (position < 0 || count <= 0 || position > extent.length() - count) {
+            throw new IllegalArgumentException(String.format(
+                    "range [%d, +%d) is not a non-empty range of the extent of %d bytes", position, count,
+                    extent.length()));
+        }
+        if (disabled != null) {
+            return fallback(FallbackReason.UNAVAILABLE);
+        }
+        if (closed) {
+            return fallback(FallbackReason.CLOSED);
+        }
+        if (extent.store().fd() < 0) {
+            return fallback(FallbackReason.NO_ZERO_COPY_SOURCE);
+        }
+        if (in.eventLoop() != loop || out.eventLoop() != loop || in == out) {
+            throw new IllegalArgumentException("in and out must be two channels of the splicer's loop " + loop);
+        }
+        if (!canSplice(in) || !canSplice(out)) {
+            return fallback(FallbackReason.CHANNEL);
+        }
+        ChannelLease inLease = ChannelLease.of(in, ((UnixChannel) in).fd().intValue());
+        ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
+        if (inLease.reading || outLease.writing) {
+            throw new IllegalStateException("a splice is already using " + (inLease.reading ? in : out));
+        }
+        if (inLease.rdhup == ChannelLease.RDHUP_DISARMING
+                || (inLease.rdhup == ChannelLease.RDHUP_NETTY && NettyUring.pollRdhupId(in) == 0)) {
+            // Netty's POLLRDHUP fired (the peer half-closed, Netty reads the rest) or is being taken by another.
+            return fallback(FallbackReason.PEER_CLOSING);
+        }
+        if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
+            return fallback(FallbackReason.CHANNEL);
+        }
+        if (freeCount == 0) {
+            return fallback(FallbackReason.POOL_EXHAUSTED);
+        }
+        Pipe inPipe = pool.acquire();
+        if (inPipe == null) {
+            return fallback(pool.lastFailure());
+        }
+        Pipe outPipe = pool.acquire();
+        if (outPipe == null) {
+            pool.release(inPipe, 0);
+            return fallback(pool.lastFailure());
+        }
+        TeeFill t = new TeeFill(this, freeSlots[--freeCount], in, inLease, out, outLease, extent.store().fd(),
+                extent.offset() + position, count, inPipe, outPipe, listener);
+        slots[t.slot] = t;
+        active++;
+        t.start();
+        return t;
+    }
+
     private static boolean nonBlocking(ChannelLease lease) {
         if (!lease.nonBlocking) {
             if (Syscalls.setNonBlocking(lease.fd) < 0) {
@@ -496,7 +566,7 @@ public final class Splicer {
         return true;
     }
 
-    private SpliceTransfer fallback(FallbackReason reason) {
+    private <T> T fallback(FallbackReason reason) {
         lastFallback = reason;
         metrics.fallback(reason);
         return null;
@@ -599,6 +669,11 @@ public final class Splicer {
             t.pipeReleased = true;
             pool.release(t.pipe, leftoverPipeBytes);
         }
+    }
+
+    /** Returns a pipe a {@link TeeFill} took, holding exactly {@code leftover} bytes (drained, or the pipe closed). */
+    void returnPipe(Pipe p, long leftover) {
+        pool.release(p, leftover);
     }
 
     /** A transfer ended with every CQE in: free its slot and pipe. */

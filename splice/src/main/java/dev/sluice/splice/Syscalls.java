@@ -65,6 +65,10 @@ final class Syscalls {
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
+    private static final MethodHandle TEE = downcall("tee",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+
     /** sendfile(2); glibc's x86_64 and aarch64 off_t is 64-bit, so this is sendfile64. */
     private static final MethodHandle SENDFILE = downcall("sendfile",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
@@ -237,6 +241,7 @@ final class Syscalls {
             setsockopt(-1, SOL_SOCKET, SO_RCVLOWAT, 1);
             getsockopt(-1, SOL_SOCKET, SO_RCVBUF);
             sendfile(-1, -1, 0L, 0L);
+            tee(-1, -1, 0L, 0);
         }
 
         /** Sets this loop's timespec to {@code nanos} and returns its address (valid as long as this object). */
@@ -297,6 +302,31 @@ final class Syscalls {
             try {
                 offset.set(ValueLayout.JAVA_LONG, 0, inOffset);
                 long r = (long) SENDFILE.invokeExact(state, out, in, offset, count);
+                return r < 0 ? -errno(state) : r;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /**
+         * {@code tee(in, out, len, flags)}: duplicates up to {@code len} bytes from the head of pipe {@code in} into
+         * pipe {@code out} without consuming them (page references, no copy); bytes, or -errno (-EAGAIN with
+         * SPLICE_F_NONBLOCK when {@code out} has no free slot).
+         */
+        long tee(int in, int out, long len, int flags) {
+            try {
+                long r = (long) TEE.invokeExact(state, in, out, len, flags);
+                return r < 0 ? -errno(state) : r;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** {@code splice(in, NULL, out, &outOffset, len, flags)}: into a file at an explicit offset. */
+        long spliceTo(int in, int out, long outOffset, long len, int flags) {
+            try {
+                offset.set(ValueLayout.JAVA_LONG, 0, outOffset);
+                long r = (long) SPLICE.invokeExact(state, in, MemorySegment.NULL, out, offset, len, flags);
                 return r < 0 ? -errno(state) : r;
             } catch (Throwable t) {
                 throw rethrow(t);

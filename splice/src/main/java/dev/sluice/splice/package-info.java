@@ -10,7 +10,8 @@
  *       {@code null} from transfer/pump means "copy instead", with {@code lastFallbackReason()} and a counted
  *       fallback; {@code isAvailable()}/{@code unavailabilityCause()} and {@code canSplice(Channel)} probe in
  *       Netty's style; {@code congestionControl(Channel)} reads a socket's TCP congestion control, on which the
- *       cheapest send mechanism depends.</li>
+ *       cheapest send mechanism depends. {@code tee} stores a cache miss into an extent while splicing it to the
+ *       client that caused it ({@link dev.sluice.splice.TeeFill}; {@code null}: receive instead).</li>
  *   <li>{@link dev.sluice.splice.SpliceCallback}: runs once on the loop, after every SQE of the transfer completed
  *       (so the caller may close the channels in it); the cause is null or one of the
  *       {@link dev.sluice.splice.SpliceException} subclasses.</li>
