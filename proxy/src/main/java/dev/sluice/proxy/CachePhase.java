@@ -73,6 +73,8 @@ final class CachePhase {
     /** The fill this request leads (registered before going upstream), or waits for. */
     private Fill fill;
     private boolean leader;
+    /** The Range and If-Range fields of a miss sent upstream without them (the whole object fetched), or null. */
+    private String[] wholeForRange;
     /** Epoch seconds when the request went upstream (for the response's age). */
     private long requestTime;
     /**
@@ -106,11 +108,12 @@ final class CachePhase {
             bypass = "method";
             return Next.FORWARD; // an unsafe method's response invalidates (responseHead)
         }
-        if (req.count("Range") > 0 || req.count("If-None-Match") > 0 || req.count("If-Modified-Since") > 0
-                || req.count("If-Match") > 0 || req.count("If-Unmodified-Since") > 0 || req.count("If-Range") > 0) {
-            bypass = req.count("Range") > 0 ? "range" : "conditional"; // answered by the origin for now
+        if (req.count("If-Match") > 0 || req.count("If-Unmodified-Since") > 0) {
+            bypass = "conditional"; // RFC 9111 4.3.2: not applicable to a cache, the origin's to evaluate
             return Next.FORWARD;
         }
+        // If-None-Match and If-Modified-Since are answered from a response served from here (StoredAnswer), and
+        // sent to the origin otherwise (below); Range likewise, and on a miss the whole object is fetched for it
         reqCc = CacheControl.of(req);
         primary = CacheKey.primary(req.get("Host"), req.target, policy.query());
         CacheIndex.Lookup found = cache.index.lookup(primary, req);
@@ -149,6 +152,10 @@ final class CachePhase {
             ex.reject(new ProxyException(Failure.GATEWAY_TIMEOUT, "only-if-cached and not in the cache"));
             return Next.SERVED;
         }
+        if (StoredAnswer.conditional(req)) {
+            bypass = "conditional"; // RFC 9111 4.3.2: no stored response to evaluate it against, the origin's to answer
+            return Next.FORWARD;
+        }
         result = fwd == CacheStatus.Fwd.STALE ? CacheMetrics.Lookup.STALE : CacheMetrics.Lookup.MISS;
         if (!get || cache.passing(primary)) {
             if (get) {
@@ -162,6 +169,7 @@ final class CachePhase {
         if (other == null) {
             fill = mine;
             leader = true;
+            wholeForRange = RangeMiss.strip(req);
             return Next.FORWARD;
         }
         fill = other;
@@ -288,6 +296,7 @@ final class CachePhase {
             }
             answer = refreshed;
             answerStatus = CacheStatus.fromStored(fwd, 304, refreshed.freshness().ttl(now), null);
+            RangeMiss.restore(req, wholeForRange); // the client's range is answered from the stored body
             return Validated.SERVED;
         }
         if (Reuse.isError(h.status) && standIn(h.status)) {
@@ -316,6 +325,7 @@ final class CachePhase {
             leader = false;
         }
         stale.hits().incrementAndGet();
+        RangeMiss.restore(req, wholeForRange);
         answer = stale;
         answerStatus = CacheStatus.fromStored(fwd, status, stale.freshness().ttl(now), "stale-if-error");
         return true;
@@ -371,6 +381,7 @@ final class CachePhase {
      * @param length the body's length, or -1 when it is not known from the head
      */
     StoredResponse responseHead(HttpHead h, long length) {
+        RangeMiss.restore(req, wholeForRange);
         if (bypass.equals("method")) {
             invalidate(h);
         }
@@ -403,6 +414,9 @@ final class CachePhase {
                 names.add(h.names.get(i));
                 values.add(h.values.get(i));
             }
+        }
+        if (wholeForRange != null) {
+            fill.keepWhole(); // the whole object was asked for to be stored: not only the client's range
         }
         List<String> vary = CacheKey.varyNames(h);
         return new StoredResponse(primary, CacheKey.secondary(vary, req), vary, h.status,

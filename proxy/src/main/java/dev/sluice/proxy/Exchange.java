@@ -184,24 +184,18 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
     }
 
     /**
-     * Answers from the cache: {@code r}'s head with Age and Cache-Status, then its body from {@code body} (on which
-     * a reference was taken for this send), still being filled by {@code fill} unless that is null.
+     * Answers from the cache: {@code r} as this request asks for it (a 200, 304, 206 or 416, {@link StoredAnswer})
+     * with Age and Cache-Status, the body sent from {@code body} (on which a reference was taken for this send), still
+     * being filled by {@code fill} unless that is null.
      */
     void serveStored(StoredResponse r, Extent body, Fill fill, String cacheStatus) {
-        HttpHead h = new HttpHead();
-        h.status = r.status();
-        h.reasonPhrase = r.reason();
-        h.minorVersion = 1;
-        for (int i = 0; i < r.names().size(); i++) {
-            h.add(r.names().get(i), r.values().get(i));
-        }
-        h.add("Age", Long.toString(r.freshness().age(proxy.cache.nowSeconds())));
-        h.add("Cache-Status", cacheStatus);
-        entry.status = h.status;
-        ByteBuf out = encodeForClient(h);
+        long now = proxy.cache.nowSeconds();
+        StoredAnswer a = StoredAnswer.of(req, r, r.freshness().age(now), cacheStatus, now);
+        entry.status = a.head.status;
+        ByteBuf out = encodeForClient(a.head);
         phase = Phase.RESPONSE;
-        cacheBody = new ExtentSend(client.channel, client.loop.sender, body, r.length(), fill,
-                CacheSends.choose(proxy.config.cache().send(), r.length(), fill != null, client), proxy.idleTimeoutNanos,
+        cacheBody = new ExtentSend(client.channel, client.loop.sender, body, a.bounds, a.parts, fill,
+                CacheSends.choose(proxy.config.cache().send(), a.bodyLength(), fill != null, client), proxy.idleTimeoutNanos,
                 proxy.cache.metrics, this);
         if (warm) {
             cacheBody.startWhenStored(out);

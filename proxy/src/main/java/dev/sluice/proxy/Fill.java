@@ -95,6 +95,8 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
     private volatile long filled;
     private volatile StoredResponse response;
     private volatile String failure = "";
+    /** Completed even with no reader left ({@link #keepWhole}). */
+    private volatile boolean whole;
     /** 304 once a validation refreshed the stored response instead of a body arriving (published with the state). */
     private int fwdStatus;
     private final ConcurrentLinkedQueue<Waiter> waiting = new ConcurrentLinkedQueue<>();
@@ -171,7 +173,8 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
 
     /** A reader is done (complete or not). The last one leaving a large body ends the fill. */
     void leave() {
-        if (readers.decrementAndGet() == 0 && state == State.FILLING && length > cache.config.fillOnAbortMax()) {
+        if (readers.decrementAndGet() == 0 && state == State.FILLING && length > cache.config.fillOnAbortMax()
+                && !whole) {
             lc.loop.execute(() -> {
                 if (readers.get() == 0) {
                     fail("every client left before the body was complete (over cache.fill-on-abort-max)");
@@ -199,6 +202,14 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
             cache.unpass(primary);
             end(State.DONE, "");
         }
+    }
+
+    /**
+     * The fill goes on to the end even when every client has left (a Range miss: the whole object was asked for to be
+     * stored, and the client that caused it wanted only part of it). Set by the leader before it begins.
+     */
+    void keepWhole() {
+        whole = true;
     }
 
     /** The leader ended before a response head came (failure, client gone): waiters go upstream on their own. */
@@ -288,6 +299,15 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
         }
         receive();
         return false;
+    }
+
+    /** The leader's send will not take the tee (it sends a range, or nothing): the fill receives, counted. */
+    void receiveInstead(String reason) {
+        teeLeader = null;
+        if (state == State.FILLING) {
+            fellBack(reason);
+            receive();
+        }
     }
 
     /** The leader's client leaves: the tee stops sending to it and goes on storing. True: wait for {@code then}. */
