@@ -265,6 +265,14 @@ final class CachePhase {
         return !addedConditionals.isEmpty();
     }
 
+    /** This cache's conditional fields went upstream: the answer to the client is judged by the client's own. */
+    private void dropAddedConditionals() {
+        for (String name : addedConditionals) {
+            req.remove(name);
+        }
+        addedConditionals = List.of();
+    }
+
     /**
      * A response head to a request that validated {@link #stale}: a 304 that selects it (RFC 9111 4.3.4) refreshes
      * its head (3.2), to be answered from the stored body; an error it may stand in for (RFC 5861 4) is to be
@@ -275,16 +283,14 @@ final class CachePhase {
         if (stale == null) {
             return Validated.CONTINUE;
         }
+        boolean validation = validating();
+        dropAddedConditionals();
         long now = cache.nowSeconds();
-        if (h.status == 304 && validating()) {
+        if (h.status == 304 && validation) {
             StoredResponse refreshed = Revalidation.selects(stale, h) ? refreshed(h, now) : null;
             if (refreshed == null || (refreshed.body() != null && !refreshed.body().tryRetain())) {
                 // another representation, or the stored body left meanwhile: the 304 cannot be used for it
                 cache.metrics.revalidations[CacheMetrics.Revalidated.MISMATCH.ordinal()].increment();
-                for (String name : addedConditionals) {
-                    req.remove(name);
-                }
-                addedConditionals = List.of();
                 stale = null; // asked again unconditionally: nothing left to validate or stand in
                 return Validated.RETRY;
             }
@@ -302,7 +308,7 @@ final class CachePhase {
         if (Reuse.isError(h.status) && standIn(h.status)) {
             return Validated.SERVED;
         }
-        if (validating()) {
+        if (validation) {
             cache.metrics.revalidations[CacheMetrics.Revalidated.MODIFIED.ordinal()].increment();
         }
         return Validated.CONTINUE;
@@ -318,6 +324,7 @@ final class CachePhase {
                 || (stale.body() != null && !stale.body().tryRetain())) {
             return false;
         }
+        dropAddedConditionals();
         cache.metrics.revalidations[CacheMetrics.Revalidated.STALE_IF_ERROR.ordinal()].increment();
         if (leader) {
             fill.pass(); // the waiters ask on their own, and stand in for themselves if they must
