@@ -126,10 +126,10 @@ public record SluiceConfig(
 
     /**
      * Process-wide cache settings. memory 0 = no cache: routes' cache sections are then ignored (logged once at start
-     * by the proxy).
+     * by the proxy). tagHeader: the response field whose values tag entries for purges by tag ("" = none).
      */
     public record CacheConfig(long memory, long maxObjectSize, long fillOnAbortMax, CacheLock lock, CacheSend send,
-            Duration hitForPass) {}
+            Duration hitForPass, String tagHeader) {}
 
     /** Whether the cache memory is mlocked: labels off | try | required. */
     public enum CacheLock { OFF, TRY, REQUIRED }
@@ -137,7 +137,17 @@ public record SluiceConfig(
     /** How cache hits are sent: labels auto | write | send-zc | splice | sendfile. */
     public enum CacheSend { AUTO, WRITE, SEND_ZC, SPLICE, SENDFILE }
 
-    public record AdminConfig(boolean enabled, HostPort address, int eventLoops) {}
+    /**
+     * The admin listener. token: the bearer token every endpoint but /health requires, "" = none (then the address
+     * is a loopback one: the loader refuses anything else). Never printed: {@link #toString} redacts it.
+     */
+    public record AdminConfig(boolean enabled, HostPort address, int eventLoops, String token) {
+        @Override
+        public String toString() {
+            return "AdminConfig[enabled=" + enabled + ", address=" + address + ", eventLoops=" + eventLoops
+                    + ", token=" + (token.isEmpty() ? "none" : "(set)") + "]";
+        }
+    }
 
     public record AccessLogConfig(boolean enabled, AccessLogFormat format, String target) {}
 
