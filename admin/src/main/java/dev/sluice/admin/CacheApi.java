@@ -2,7 +2,6 @@ package dev.sluice.admin;
 
 import com.fasterxml.jackson.jr.ob.JSON;
 import dev.sluice.cache.CacheIndex;
-import dev.sluice.cache.Freshness;
 import dev.sluice.cache.StoredResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -127,7 +126,7 @@ final class CacheApi {
                 if (tag != null && !index.tagsOf(v).contains(tag)) {
                     continue;
                 }
-                boolean done = soft ? index.replace(v, stale(v)) : index.remove(v);
+                boolean done = soft ? index.replace(v, v.stale()) : index.remove(v);
                 if (done) {
                     entries++;
                     bytes += v.weight();
@@ -135,13 +134,6 @@ final class CacheApi {
             }
         }
         return new Purged(entries, bytes);
-    }
-
-    /** {@code r} made stale, its body and everything else kept: served again only after revalidation or where stale is allowed. */
-    static StoredResponse stale(StoredResponse r) {
-        Freshness f = r.freshness();
-        return r.withHead(r.names(), r.values(), new Freshness(0, f.correctedInitialAge(), f.responseTime(), f.source()),
-                r.control());
     }
 
     // ---------------------------------------------------------------- GET /cache/entry?url=
