@@ -274,4 +274,40 @@ class AdminCacheApiTest {
             error(admin(f, "GET", "/cache/stats", null), 404, "no cache here");
         }
     }
+
+    /** The CLI against a running Sluice: human output, --json, and a non-zero exit on errors. */
+    @Test
+    void theCliPurgesInspectsListsAndCounts(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("t");
+        Files.writeString(file, "cli-token\n");
+        try (Fixture f = fixture("sluice.admin.token-file = \"" + file + "\"\n")) {
+            String target = "/objects/cli.bin?size=2k&cc=max-age%3D600&etag=e1";
+            get(f, target);
+            String admin = "127.0.0.1:" + f.sluice.adminAddress().getPort();
+            String url = "http://test" + target;
+            String[] inspect = cli(0, "inspect", url, "--admin", admin, "--token-file", file.toString());
+            assertTrue(inspect[0].contains("key test" + target + " (route objects)"), inspect[0]);
+            assertTrue(inspect[0].contains("etag \"e1\""), inspect[0]);
+            assertTrue(cli(0, "entries", "--admin", admin, "--token-file", file.toString())[0].contains("test" + target));
+            assertTrue(cli(0, "stats", "--admin", admin, "--token-file", file.toString())[0].contains("entries            1"));
+            String[] json = cli(0, "stats", "--json", "--admin", admin, "--token-file", file.toString());
+            assertEquals(1, ((Number) JSON.std.mapFrom(json[0]).get("entries")).intValue(), json[0]);
+            String[] purged = cli(0, "purge", url, "--admin", admin, "--token-file", file.toString());
+            assertTrue(purged[0].startsWith("purged 1 entries"), purged[0]);
+            String[] gone = cli(1, "inspect", url, "--admin", admin, "--token-file", file.toString());
+            assertTrue(gone[1].contains("not in the cache") && gone[1].contains("HTTP 404"), gone[1]);
+            assertTrue(cli(1, "stats", "--admin", admin)[1].contains("HTTP 401"), "no token");
+            assertEquals(2, dev.sluice.admin.cli.AdminCommand.execute(new java.io.PrintWriter(java.io.Writer.nullWriter()),
+                    new java.io.PrintWriter(java.io.Writer.nullWriter()), "purge"), "a URL, --prefix or --tag is needed");
+        }
+    }
+
+    /** Runs the CLI, checks its exit status, returns what it printed: {stdout, stderr}. */
+    static String[] cli(int expected, String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int status = dev.sluice.admin.cli.AdminCommand.execute(new java.io.PrintWriter(out), new java.io.PrintWriter(err), args);
+        assertEquals(expected, status, () -> "exit status of " + String.join(" ", args) + ": " + out + err);
+        return new String[] {out.toString(), err.toString()};
+    }
 }
