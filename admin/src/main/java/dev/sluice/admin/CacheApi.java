@@ -29,6 +29,9 @@ final class CacheApi {
     private static final JSON READER = JSON.std.with(JSON.Feature.FAIL_ON_DUPLICATE_MAP_KEYS)
             .without(JSON.Feature.USE_BIG_DECIMAL_FOR_FLOATS);
 
+    /** Absent values (no ETag, no next page) are written as null, not left out. */
+    private static final JSON WRITER = JSON.std.with(JSON.Feature.WRITE_NULL_PROPERTIES);
+
     private final CacheAdmin cache;
 
     CacheApi(CacheAdmin cache) {
@@ -302,7 +305,7 @@ final class CacheApi {
 
     static String json(Object value) {
         try {
-            return JSON.std.asString(value);
+            return WRITER.asString(value);
         } catch (IOException e) {
             throw new IllegalStateException("cannot write JSON", e); // maps of strings and numbers always can
         }

@@ -193,7 +193,7 @@ class AdminCacheApiTest {
             Reply p2 = admin(f, "GET", "/cache/entries?prefix=" + prefix + "&limit=3&after="
                     + enc((String) p1.json().get("next")), null);
             assertEquals(List.of("test/objects/list/e" + q), keys(p2), p2.body());
-            assertNull(p2.json().get("next"));
+            assertTrue(p2.json().containsKey("next") && p2.json().get("next") == null, p2.body());
 
             Reply s = admin(f, "GET", "/cache/stats", null);
             assertEquals(5, num(s, "entries"), s.body());
