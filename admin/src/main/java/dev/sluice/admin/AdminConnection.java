@@ -46,7 +46,8 @@ import java.util.concurrent.TimeUnit;
  * again. A change of state (a head starts or completes, the connection starts to close) may move it earlier; then
  * {@link #arm} replaces the timer.
  *
- * <p>Refusals (408, 413, 414, 431, 400) carry {@code Connection: close} and a reason in the body, are logged at DEBUG,
+ * <p>Refusals (408, 413, 414, 431, 400) carry {@code Connection: close} and the reason as JSON ({@code {"error": ...,
+ * "status": n}}, like every admin error), are logged at DEBUG,
  * and end the connection in stages like the data path (as does a response to a request that did not keep the
  * connection alive; RFC 9112 9.6): the response is flushed, the write side shut
  * (the client reads the response, then end of stream), and whatever the client still sends is dropped until it
@@ -210,7 +211,7 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         LOG.log(System.Logger.Level.DEBUG, "admin: refused {0}: {1} {2}", client, status.code(), reason);
-        FullHttpResponse resp = AdminServer.text(status, reason + "\n", "text/plain; charset=utf-8");
+        FullHttpResponse resp = AdminServer.error(status, reason);
         resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         finish(ctx.writeAndFlush(resp));
     }

@@ -3,6 +3,7 @@ package dev.sluice.admin;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -28,13 +29,24 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Supplier;
 
 /**
  * The admin listener, on its own small event loop group so scrapes and cache operations never run on
- * a data-path loop. Serves {@code GET /health} (JSON) and {@code GET /metrics} (Prometheus text), with the data
- * path's request-head and idle timeouts and head limits ({@link Limits}, enforced by {@link AdminConnection}).
+ * a data-path loop. Serves {@code GET /health} (JSON), {@code GET /metrics} (Prometheus text) and the cache API
+ * ({@link CacheApi}: {@code /cache/purge}, {@code /cache/entry}, {@code /cache/entries}, {@code /cache/stats}), with
+ * the data path's request-head and idle timeouts and head limits ({@link Limits}, enforced by
+ * {@link AdminConnection}).
+ *
+ * <p>Every error is JSON, {@code {"error": "...", "status": n}}. With a token configured, every endpoint but
+ * {@code /health} requires {@code Authorization: Bearer TOKEN} (else 401, before the path or method is looked at, so
+ * a caller without the token learns nothing about either); the comparison takes the same time whatever the token
+ * given ({@link #authorized}). The token is never logged.
  */
 public final class AdminServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(AdminServer.class.getName());
@@ -47,7 +59,7 @@ public final class AdminServer implements AutoCloseable {
         this.channel = channel;
     }
 
-    /** Largest request body the admin accepts (it serves GETs; a larger body gets 413 and a close). */
+    /** Largest request body the admin accepts (a purge is a small JSON object; a larger body gets 413 and a close). */
     static final int MAX_BODY = 64 * 1024;
 
     /**
@@ -73,6 +85,17 @@ public final class AdminServer implements AutoCloseable {
      */
     public static AdminServer start(String host, int port, int threads, Limits limits, PrometheusMeterRegistry registry,
             Supplier<String> health) throws BindException, InterruptedException {
+        return start(host, port, threads, limits, registry, health, "", null);
+    }
+
+    /**
+     * @param token the bearer token every endpoint but /health requires; "" = none
+     * @param cache the cache the /cache endpoints work on; null when there is none (they answer 404 saying so)
+     */
+    public static AdminServer start(String host, int port, int threads, Limits limits, PrometheusMeterRegistry registry,
+            Supplier<String> health, String token, CacheAdmin cache) throws BindException, InterruptedException {
+        byte[] tokenDigest = token.isEmpty() ? null : sha256(token.getBytes(StandardCharsets.UTF_8));
+        CacheApi api = cache == null ? null : new CacheApi(cache);
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads,
                 Thread.ofPlatform().name("sluice-admin-", 0).daemon().factory(), NioIoHandler.newFactory());
         try {
@@ -82,7 +105,7 @@ public final class AdminServer implements AutoCloseable {
                         protected void initChannel(SocketChannel c) {
                             AdminConnection conn = new AdminConnection(limits, MAX_BODY);
                             c.pipeline().addLast(conn.decoder(), new HttpResponseEncoder(), conn, conn.aggregator(),
-                                    new Handler(conn, registry, health));
+                                    new Handler(conn, registry, health, tokenDigest, api));
                         }
                     }).bind(host, port).await();
             if (!bound.isSuccess()) {
@@ -112,6 +135,39 @@ public final class AdminServer implements AutoCloseable {
         group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
     }
 
+    /** An error reply: {@code {"error": message, "status": code}}. */
+    static FullHttpResponse error(HttpResponseStatus status, String message) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("error", message);
+        body.put("status", status.code());
+        return text(status, CacheApi.json(body) + "\n", "application/json");
+    }
+
+    private static byte[] sha256(byte[] b) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(b);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+
+    /**
+     * Whether {@code req} carries the token. Both sides are hashed first and the digests compared with
+     * {@link MessageDigest#isEqual} (constant time for equal lengths): the time taken says nothing about the token,
+     * its length included.
+     */
+    static boolean authorized(FullHttpRequest req, byte[] tokenDigest) {
+        if (tokenDigest == null) {
+            return true;
+        }
+        String auth = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return false;
+        }
+        byte[] given = sha256(auth.substring(7).strip().getBytes(StandardCharsets.UTF_8));
+        return MessageDigest.isEqual(tokenDigest, given);
+    }
+
     static FullHttpResponse text(HttpResponseStatus status, String body, String type) {
         ByteBuf buf = Unpooled.copiedBuffer(body, StandardCharsets.UTF_8);
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, buf);
@@ -126,32 +182,118 @@ public final class AdminServer implements AutoCloseable {
         private final AdminConnection conn;
         private final PrometheusMeterRegistry registry;
         private final Supplier<String> health;
+        private final byte[] tokenDigest;
+        private final CacheApi api;
 
-        Handler(AdminConnection conn, PrometheusMeterRegistry registry, Supplier<String> health) {
+        Handler(AdminConnection conn, PrometheusMeterRegistry registry, Supplier<String> health, byte[] tokenDigest,
+                CacheApi api) {
             this.conn = conn;
             this.registry = registry;
             this.health = health;
+            this.tokenDigest = tokenDigest;
+            this.api = api;
         }
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-            String path = new QueryStringDecoder(req.uri()).path();
             FullHttpResponse resp;
-            if (!req.method().equals(HttpMethod.GET) && !req.method().equals(HttpMethod.HEAD)) {
-                resp = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "only GET here\n", "text/plain");
-            } else {
-                resp = switch (path) {
-                    case "/health" -> text(HttpResponseStatus.OK, health.get() + "\n", "application/json");
-                    case "/metrics" -> text(HttpResponseStatus.OK, registry.scrape(),
-                            "text/plain; version=0.0.4; charset=utf-8");
-                    default -> text(HttpResponseStatus.NOT_FOUND, "not found: " + path + "\n", "text/plain");
-                };
+            try {
+                resp = answer(req);
+            } catch (ApiError e) {
+                LOG.log(System.Logger.Level.DEBUG, "admin: {0} {1}: {2} {3}", req.method(),
+                        ApiError.quote(new QueryStringDecoder(req.uri()).path()), e.status, e.getMessage());
+                resp = error(HttpResponseStatus.valueOf(e.status), e.getMessage());
+                if (e.status == 401) {
+                    resp.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+                } else if (e.status == 405) {
+                    resp.headers().set(HttpHeaderNames.ALLOW, allowed(new QueryStringDecoder(req.uri()).path()));
+                }
+            } catch (RuntimeException e) {
+                // a bug: the request fails, the listener goes on
+                LOG.log(System.Logger.Level.WARNING, "admin: " + req.method() + " failed", e);
+                resp = error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
             }
             if (req.method().equals(HttpMethod.HEAD)) {
                 resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, resp.status(), Unpooled.EMPTY_BUFFER,
                         resp.headers(), resp.trailingHeaders());
             }
             conn.respond(resp, HttpUtil.isKeepAlive(req));
+        }
+
+        private FullHttpResponse answer(FullHttpRequest req) throws ApiError {
+            QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+            String path = uri.path();
+            if (!path.equals("/health") && !authorized(req, tokenDigest)) {
+                throw new ApiError(401, "a bearer token is required (Authorization: Bearer TOKEN)");
+            }
+            String allowed = allowed(path);
+            if (allowed == null) {
+                throw ApiError.notFound("not found: " + ApiError.quote(path));
+            }
+            if (!allowed.contains(req.method().name())) {
+                throw new ApiError(405, req.method().name() + " not allowed on " + path + " (allowed: " + allowed + ")");
+            }
+            if (path.startsWith("/cache/") && api == null) {
+                throw ApiError.notFound("no cache here: no route caches, or cache.memory = 0");
+            }
+            return switch (path) {
+                case "/health" -> text(HttpResponseStatus.OK, health.get() + "\n", "application/json");
+                case "/metrics" -> text(HttpResponseStatus.OK, registry.scrape(), "text/plain; version=0.0.4; charset=utf-8");
+                case "/cache/purge" -> json(api.purge(ByteBufUtil.getBytes(req.content())));
+                case "/cache/entry" -> json(api.entry(param(uri, "url", true, "url")));
+                case "/cache/entries" -> json(api.entries(param(uri, "prefix", false, "prefix", "limit", "after"),
+                        param(uri, "limit", false), param(uri, "after", false)));
+                case "/cache/stats" -> {
+                    param(uri, null, false);
+                    yield json(api.stats());
+                }
+                default -> throw new IllegalStateException("allowed() knows " + path);
+            };
+        }
+
+        /** The methods {@code path} takes, or null when there is no such endpoint. */
+        private static String allowed(String path) {
+            return switch (path) {
+                case "/health", "/metrics", "/cache/entry", "/cache/entries", "/cache/stats" -> "GET, HEAD";
+                case "/cache/purge" -> "POST";
+                default -> null;
+            };
+        }
+
+        /**
+         * The one value of query parameter {@code name} (null when absent and not required); with {@code known}
+         * given, a parameter not among them is refused, and so is any parameter given twice.
+         */
+        private static String param(QueryStringDecoder uri, String name, boolean required, String... known)
+                throws ApiError {
+            Map<String, java.util.List<String>> params = uri.parameters();
+            if (known.length > 0 || name == null) {
+                for (var e : params.entrySet()) {
+                    if (!java.util.List.of(known).contains(e.getKey())) {
+                        throw ApiError.badRequest("unknown parameter '" + ApiError.quote(e.getKey()) + "'"
+                                + (known.length == 0 ? " (this endpoint takes none)" : " (known: "
+                                + String.join(", ", known) + ")"));
+                    }
+                    if (e.getValue().size() > 1) {
+                        throw ApiError.badRequest("parameter '" + e.getKey() + "' given more than once");
+                    }
+                }
+            }
+            if (name == null) {
+                return null;
+            }
+            java.util.List<String> v = params.get(name);
+            if (v == null || v.isEmpty()) {
+                if (required) {
+                    throw ApiError.badRequest("the " + name + " parameter is required");
+                }
+                return null;
+            }
+            return v.get(0);
+        }
+
+        private static FullHttpResponse json(Map<String, Object> body) {
+            return text(HttpResponseStatus.OK, CacheApi.json(body) + "\n", "application/json");
         }
 
         @Override

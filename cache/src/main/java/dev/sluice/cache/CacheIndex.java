@@ -38,6 +38,8 @@ public final class CacheIndex {
     private final LongAdder headBytes = new LongAdder();
     private final LongAdder evictions = new LongAdder();
     private final LongAdder evictedBytes = new LongAdder();
+    /** Tag to keys, changed only inside the cache's atomic operation on the key (see {@link TagIndex}). */
+    private final TagIndex tags;
 
     /** The variants of one URI: a small immutable list, replaced whole on every change. */
     private record Variants(List<StoredResponse> list) {
@@ -71,6 +73,15 @@ public final class CacheIndex {
      *                   k} times keeps them within that share however small the bodies are
      */
     public CacheIndex(long maxBytes, int headFactor) {
+        this(maxBytes, headFactor, null);
+    }
+
+    /**
+     * @param tagHeader the response field whose values tag a variant for {@link #taggedKeys purges by tag}
+     *                  (space or comma separated); null or blank: no tags are indexed
+     */
+    public CacheIndex(long maxBytes, int headFactor, String tagHeader) {
+        this.tags = new TagIndex(tagHeader);
         if (headFactor < 1) {
             throw new IllegalArgumentException("headFactor must be at least 1: " + headFactor);
         }
@@ -80,6 +91,7 @@ public final class CacheIndex {
                 .executor(Runnable::run)
                 .evictionListener((String k, Variants v, RemovalCause cause) -> {
                     if (v != null && cause.wasEvicted()) {
+                        tags.update(k, v.list(), List.of()); // inside the eviction's atomic removal of k
                         evictions.increment();
                         evictedBytes.add(v.weight());
                         v.list().forEach(this::free);
@@ -124,7 +136,9 @@ public final class CacheIndex {
                     }
                 }
             }
-            return new Variants(List.copyOf(list));
+            Variants now = new Variants(List.copyOf(list));
+            tags.update(k, old == null ? List.of() : old.list(), now.list());
+            return now;
         });
         headBytes.add(response.headBytes());
         dropped.forEach(this::free);
@@ -154,7 +168,9 @@ public final class CacheIndex {
             }
             list.set(i, updated);
             swapped[0] = true;
-            return new Variants(List.copyOf(list));
+            Variants now = new Variants(List.copyOf(list));
+            tags.update(k, v.list(), now.list()); // a refreshed head may carry other tags
+            return now;
         });
         if (swapped[0]) {
             headBytes.add(updated.headBytes() - old.headBytes());
@@ -171,7 +187,7 @@ public final class CacheIndex {
 
     /** Removes every variant of {@code primary}; returns their count and weight. */
     public Removed invalidate(String primary) {
-        Variants v = cache.asMap().remove(primary);
+        Variants v = remove(primary, null);
         if (v == null) {
             return Removed.NONE;
         }
@@ -202,7 +218,7 @@ public final class CacheIndex {
                 break;
             }
             boolean here = e.getValue().list().stream().anyMatch(r -> r.body() != null && r.body().store() == store);
-            if (here && cache.asMap().remove(e.getKey(), e.getValue())) {
+            if (here && remove(e.getKey(), e.getValue()) != null) {
                 for (StoredResponse r : e.getValue().list()) {
                     free(r);
                     entries++;
@@ -215,6 +231,98 @@ public final class CacheIndex {
             }
         }
         return new Removed(entries, freed);
+    }
+
+    /**
+     * Removes {@code primary}'s variants (only when they are still {@code expected}, unless that is null) and
+     * unlists its tags in the same atomic operation; returns what was removed, or null. The caller frees them.
+     */
+    private Variants remove(String primary, Variants expected) {
+        Variants[] removed = {null};
+        cache.asMap().computeIfPresent(primary, (k, v) -> {
+            if (expected != null && v != expected) {
+                return v;
+            }
+            tags.update(k, v.list(), List.of());
+            removed[0] = v;
+            return null;
+        });
+        return removed[0];
+    }
+
+    /**
+     * Removes one variant (the record itself, not an equal one) and frees its body; the key's other variants stay.
+     * False when it is no longer in the index.
+     */
+    public boolean remove(StoredResponse r) {
+        boolean[] done = {false};
+        cache.asMap().computeIfPresent(r.primary(), (k, v) -> {
+            List<StoredResponse> rest = new ArrayList<>(v.list().size());
+            for (StoredResponse x : v.list()) {
+                if (x != r) {
+                    rest.add(x);
+                }
+            }
+            if (rest.size() == v.list().size()) {
+                return v;
+            }
+            done[0] = true;
+            Variants now = new Variants(List.copyOf(rest));
+            tags.update(k, v.list(), now.list());
+            return rest.isEmpty() ? null : now;
+        });
+        if (done[0]) {
+            free(r);
+        }
+        return done[0];
+    }
+
+    // ---------------------------------------------------------------- for the admin API (never on the data path)
+
+    /** The field whose values tag variants, or null when tags are off. */
+    public String tagHeader() {
+        return tags.header();
+    }
+
+    /** The tags of one variant, as indexed. */
+    public List<String> tagsOf(StoredResponse r) {
+        return tags.tagsOf(r);
+    }
+
+    /** The keys with a variant tagged {@code tag} (a snapshot; the caller checks the variants it finds). */
+    public List<String> taggedKeys(String tag) {
+        return tags.keys(tag);
+    }
+
+    /** Every key starting with {@code prefix}, in no order: a scan of the whole index. */
+    public List<String> keysStartingWith(String prefix) {
+        List<String> out = new ArrayList<>();
+        for (String k : cache.asMap().keySet()) {
+            if (k.startsWith(prefix)) {
+                out.add(k);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * One page of keys in key order: the first {@code limit} keys after {@code after} ("" = from the start) that
+     * start with {@code prefix}. A scan of the whole index that keeps only {@code limit} keys, so a page costs
+     * O(keys x log limit) time and O(limit) memory however large the index.
+     */
+    public List<String> page(String prefix, String after, int limit) {
+        java.util.TreeSet<String> best = new java.util.TreeSet<>();
+        for (String k : cache.asMap().keySet()) {
+            if (k.startsWith(prefix) && k.compareTo(after) > 0) {
+                if (best.size() < limit) {
+                    best.add(k);
+                } else if (limit > 0 && k.compareTo(best.last()) < 0) {
+                    best.pollLast();
+                    best.add(k);
+                }
+            }
+        }
+        return List.copyOf(best);
     }
 
     /** Gives a variant that left the index back: its body drains to its store, its head leaves the count. */

@@ -53,6 +53,15 @@ public record StoredResponse(String primary, String secondary, List<String> vary
                 length, hits);
     }
 
+    /**
+     * This variant made stale at once (a soft purge): the same head, body and hit counter with a freshness lifetime of
+     * 0, so it is served again only after revalidation, or where a request and the response allow stale.
+     */
+    public StoredResponse stale() {
+        Freshness f = freshness;
+        return withHead(names, values, new Freshness(0, f.correctedInitialAge(), f.responseTime(), f.source()), control);
+    }
+
     /** The first value of a stored field, or null. */
     public String field(String name) {
         for (int i = 0; i < names.size(); i++) {

@@ -180,4 +180,55 @@ class CacheIndexTest {
         store.reclaim();
         return r.body().state();
     }
+
+    private StoredResponse tagged(String primary, List<String> vary, Fields req, String tags) {
+        StoredResponse plain = stored(primary, vary, req, 1000);
+        return plain.withHead(List.of("Content-Length", "Surrogate-Key"), List.of("1000", tags), plain.freshness(),
+                plain.control());
+    }
+
+    /** The tag index follows every way variants come and go: put, a put that replaces, replace, remove, eviction. */
+    @Test
+    void tagsAreIndexedAtStoreAndUnlistedWhenTheLastVariantCarryingThemLeaves() {
+        CacheIndex index = new CacheIndex(64 << 20, 1, "Surrogate-Key");
+        List<String> vary = List.of("accept-encoding");
+        StoredResponse gzip = tagged("h/a", vary, TestFields.of("Accept-Encoding", "gzip"), "t1 t2");
+        StoredResponse br = tagged("h/a", vary, TestFields.of("Accept-Encoding", "br"), "t2,t3");
+        index.put(gzip);
+        index.put(br);
+        index.put(tagged("h/b", List.of(), TestFields.of(), "t1"));
+        assertEquals(List.of("t1", "t2"), index.tagsOf(gzip));
+        assertEquals(java.util.Set.of("h/a", "h/b"), java.util.Set.copyOf(index.taggedKeys("t1")));
+        assertEquals(List.of("h/a"), index.taggedKeys("t3"));
+        assertTrue(index.remove(gzip), "one variant leaves");
+        assertEquals(List.of("h/b"), index.taggedKeys("t1"), "h/a's remaining variant is not tagged t1");
+        assertEquals(List.of("h/a"), index.taggedKeys("t2"));
+        StoredResponse retagged = br.withHead(List.of("Surrogate-Key"), List.of("t9"), br.freshness(), br.control());
+        assertTrue(index.replace(br, retagged));
+        assertEquals(List.of(), index.taggedKeys("t3"));
+        assertEquals(List.of("h/a"), index.taggedKeys("t9"));
+        index.invalidate("h/a");
+        assertEquals(List.of(), index.taggedKeys("t9"));
+        assertEquals(List.of("h/b"), index.taggedKeys("t1"));
+
+        CacheIndex small = new CacheIndex(64 << 10, 1, "Surrogate-Key"); // room for a few of the 64
+        for (int i = 0; i < 64; i++) {
+            small.put(tagged("h/" + i, List.of(), TestFields.of(), "all"));
+        }
+        assertTrue(small.evictions() > 0, "the budget evicted some");
+        assertEquals(small.keys(), small.taggedKeys("all").size(), "evicted keys left the tag index too");
+    }
+
+    @Test
+    void pagesAreInKeyOrder() {
+        CacheIndex index = new CacheIndex(64 << 20);
+        for (String k : List.of("h/c", "h/a", "x/a", "h/b", "h/d")) {
+            index.put(stored(k, List.of(), TestFields.of(), 100));
+        }
+        assertEquals(List.of("h/a", "h/b"), index.page("h/", "", 2));
+        assertEquals(List.of("h/c", "h/d"), index.page("h/", "h/b", 2));
+        assertEquals(List.of(), index.page("h/", "h/d", 2));
+        assertEquals(List.of("x/a"), index.page("x", "", 10));
+        assertEquals(java.util.Set.of("h/a", "h/b", "h/c", "h/d"), java.util.Set.copyOf(index.keysStartingWith("h/")));
+    }
 }

@@ -135,10 +135,10 @@ public record SluiceConfig(
 
     /**
      * Process-wide cache settings. memory 0 = no cache: routes' cache sections are then ignored (logged once at start
-     * by the proxy).
+     * by the proxy). tagHeader: the response field whose values tag entries for purges by tag ("" = none).
      */
     public record CacheConfig(long memory, long maxObjectSize, long fillOnAbortMax, CacheLock lock, CacheSend send,
-            Duration hitForPass, CacheFill fill) {}
+            Duration hitForPass, CacheFill fill, String tagHeader) {}
 
     /** Whether the cache memory is mlocked: labels off | try | required. */
     public enum CacheLock { OFF, TRY, REQUIRED }
@@ -153,7 +153,17 @@ public record SluiceConfig(
      */
     public enum CacheFill { RECEIVE, TEE }
 
-    public record AdminConfig(boolean enabled, HostPort address, int eventLoops) {}
+    /**
+     * The admin listener. token: the bearer token every endpoint but /health requires, "" = none (then the address
+     * is a loopback one: the loader refuses anything else). Never printed: {@link #toString} redacts it.
+     */
+    public record AdminConfig(boolean enabled, HostPort address, int eventLoops, String token) {
+        @Override
+        public String toString() {
+            return "AdminConfig[enabled=" + enabled + ", address=" + address + ", eventLoops=" + eventLoops
+                    + ", token=" + (token.isEmpty() ? "none" : "(set)") + "]";
+        }
+    }
 
     public record AccessLogConfig(boolean enabled, AccessLogFormat format, String target) {}
 

@@ -1,6 +1,7 @@
 package dev.sluice.conf;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -108,15 +109,16 @@ class ConfigLoaderTest {
     void parse_cache_defaultsFromReferenceConf() {
         SluiceConfig c = ConfigLoader.parse(MINIMAL, "c.conf");
         assertEquals(new CacheConfig(256L << 20, 64L << 20, 4L << 20, CacheLock.TRY, CacheSend.AUTO,
-                Duration.ofMinutes(2), CacheFill.RECEIVE), c.cache());
+                Duration.ofMinutes(2), CacheFill.RECEIVE, "Surrogate-Key"), c.cache());
     }
 
     @Test
     void parse_cache_valuesAndLabels() {
         String base = MINIMAL.replace("sluice {", "sluice {\n  cache { %s }");
         SluiceConfig c = ConfigLoader.parse(base.formatted("memory = 1MiB, max-object-size = 1, fill-on-abort-max = 0, "
-                + "lock = required, send = send-zc, hit-for-pass = 0s, fill = tee"), "c.conf");
-        assertEquals(new CacheConfig(1 << 20, 1, 0, CacheLock.REQUIRED, CacheSend.SEND_ZC, Duration.ZERO, CacheFill.TEE),
+                + "lock = required, send = send-zc, hit-for-pass = 0s, fill = tee, tag-header = Cache-Tag"), "c.conf");
+        assertEquals(new CacheConfig(1 << 20, 1, 0, CacheLock.REQUIRED, CacheSend.SEND_ZC, Duration.ZERO, CacheFill.TEE,
+                "Cache-Tag"),
                 c.cache());
         assertEquals(0, ConfigLoader.parse(base.formatted("memory = 0"), "c.conf").cache().memory(), "0: no cache");
         for (CacheLock l : CacheLock.values()) {
@@ -441,5 +443,46 @@ class ConfigLoaderTest {
         assertNull(HostPorts.parse("::1:80"));
         assertNull(HostPorts.parse("h:65536"));
         assertNull(HostPorts.parse(":80"));
+    }
+
+    /** The admin token: inline or from a file, validated, never in a message or toString; a public address needs one. */
+    @Test
+    void admin_tokenAndAddress(@TempDir Path dir) throws Exception {
+        assertEquals("", ConfigLoader.parse(MINIMAL, "a.conf").admin().token(), "no token by default");
+        Path f = dir.resolve("sluice.conf");
+        Files.writeString(f, "sluice {\n  upstreams { origin { servers = [\"127.0.0.1:9000\"] } }\n"
+                + "  routes = [ { upstream = origin } ]\n  admin.address = \"0.0.0.0:9901\"\n}\n");
+        ConfigException open = assertThrows(ConfigException.class, () -> ConfigLoader.load(f));
+        assertTrue(open.getMessage().startsWith(f + ":4: sluice.admin.address: the admin listener on a non-loopback"),
+                open.getMessage());
+        String local = MINIMAL.replace("sluice {", "sluice {\n  admin { %s }");
+        assertEquals("", ConfigLoader.parse(local.formatted("address = \"[::1]:0\""), "a.conf").admin().token());
+        assertEquals("", ConfigLoader.parse(local.formatted("address = \"localhost:0\""), "a.conf").admin().token());
+
+        Path tokenFile = dir.resolve("token");
+        Files.writeString(tokenFile, "s3cret-T0ken\n");
+        SluiceConfig c = ConfigLoader.parse(local.formatted("address = \"0.0.0.0:0\", token-file = \"" + tokenFile + "\""),
+                "a.conf");
+        assertEquals("s3cret-T0ken", c.admin().token(), "read, surrounding whitespace dropped");
+        assertFalse(c.toString().contains("s3cret"), "toString redacts the token: " + c.admin());
+        assertEquals("inline", ConfigLoader.parse(local.formatted("address = \"0.0.0.0:0\", token = inline"), "a.conf")
+                .admin().token());
+
+        Files.writeString(tokenFile, "  \n");
+        ConfigException empty = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(local.formatted("token-file = \"" + tokenFile + "\""), "a.conf"));
+        assertTrue(empty.problems().get(0).startsWith("a.conf:2: sluice.admin.token-file: " + tokenFile + " is empty"),
+                empty.problems().toString());
+        ConfigException missing = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(local.formatted("token-file = \"" + dir.resolve("nope") + "\""), "a.conf"));
+        assertTrue(missing.problems().get(0).contains("sluice.admin.token-file: cannot read"), missing.problems().toString());
+        ConfigException both = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(local.formatted("token = x, token-file = \"" + tokenFile + "\""), "a.conf"));
+        assertTrue(both.problems().get(0).contains("not both"), both.problems().toString());
+        ConfigException spaces = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(local.formatted("token = \"two words\""), "a.conf"));
+        assertTrue(spaces.problems().get(0).contains("sluice.admin.token: the token must be printable ASCII"),
+                spaces.problems().toString());
+        assertFalse(spaces.getMessage().contains("two words"), "the message does not carry the token");
     }
 }

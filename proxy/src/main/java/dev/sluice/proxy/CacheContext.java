@@ -61,7 +61,7 @@ final class CacheContext implements AutoCloseable {
             java.time.Duration idle) {
         this.config = config;
         this.segments = segments;
-        this.index = new CacheIndex(config.memory(), HEAD_SHARE);
+        this.index = new CacheIndex(config.memory(), HEAD_SHARE, config.tagHeader());
         this.clock = clock;
         this.passes = Caffeine.newBuilder().maximumSize(65_536).expireAfterWrite(config.hitForPass())
                 .executor(Runnable::run).build(); // with hit-for-pass = 0 nothing is put (pass())
@@ -158,6 +158,21 @@ final class CacheContext implements AutoCloseable {
         return value != null && java.security.MessageDigest.isEqual(
                 value.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1),
                 warmToken.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    }
+
+    /**
+     * The admin's purge of keys that may be filling now: marks each fill in progress whose key {@code keys} accepts
+     * ({@link Fill#purge}); returns how many. Called before the index is purged (see {@link Fill#publish}).
+     */
+    int purgeFills(java.util.function.Predicate<String> keys, String tag, boolean soft) {
+        int n = 0;
+        for (Fill f : fills.values()) {
+            if (keys.test(f.primary)) {
+                f.purge(tag, soft);
+                n++;
+            }
+        }
+        return n;
     }
 
     long nowSeconds() {

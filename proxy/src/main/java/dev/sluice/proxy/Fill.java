@@ -455,7 +455,7 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
     // ---------------------------------------------------------------- ends
 
     private void complete() {
-        cache.index.put(response); // the index owns the extent from here (and frees it on eviction)
+        publish();
         cache.unpass(primary);
         cache.fills.remove(primary, this);
         state = State.DONE;
@@ -526,6 +526,67 @@ final class Fill implements UpstreamConnection.User, ReadSizes.Target {
                 }
             }
         }
+    }
+
+    // ---------------------------------------------------------------- purges that come while the fill runs
+
+    /** A purge of this fill's key that came while it ran: all of it, or only if its response carries {@code tag}. */
+    private record Purge(String tag, boolean soft) {}
+
+    /** Purges from the admin's thread, read on the filling loop when the body is complete. Empty but for purges. */
+    private final ConcurrentLinkedQueue<Purge> purges = new ConcurrentLinkedQueue<>();
+
+    /**
+     * An admin purge of this fill's key (any thread): when complete, the body is not published ({@code soft}:
+     * published already stale). With {@code tag}, only if the response carries it.
+     */
+    void purge(String tag, boolean soft) {
+        purges.add(new Purge(tag, soft));
+    }
+
+    /**
+     * Puts the complete response in the index (which owns the extent from then on and frees it on eviction), unless
+     * a purge came meanwhile. The admin marks fills before it purges the index: a purge marked before the check
+     * below stops the publication; one marked after it finds the entry in the index, or is caught by the second
+     * check, which takes back what was put.
+     */
+    private void publish() {
+        StoredResponse r = purged(response);
+        if (r == null) {
+            dropPurged();
+            return;
+        }
+        cache.index.put(r);
+        if (!purges.isEmpty()) {
+            StoredResponse again = purged(r);
+            if (again == null) {
+                cache.index.remove(r); // frees the body; sends that hold it finish
+            } else if (again != r) {
+                cache.index.replace(r, again);
+            }
+        }
+    }
+
+    /** {@code r} as the purges so far leave it: itself, made stale (soft), or null (not to be published). */
+    private StoredResponse purged(StoredResponse r) {
+        boolean soft = false;
+        for (Purge p : purges) {
+            if (p.tag() == null || cache.index.tagsOf(r).contains(p.tag())) {
+                if (!p.soft()) {
+                    return null;
+                }
+                soft = true;
+            }
+        }
+        return soft ? r.stale() : r;
+    }
+
+    /** A complete body a purge said not to publish: freed (it drains while clients finish sending it). */
+    private void dropPurged() {
+        if (extent != null) {
+            extent.free();
+        }
+        LOG.log(System.Logger.Level.DEBUG, "fill of {0} not published: purged while it filled", primary);
     }
 
     /** A receive buffer over the extent's mapping: never frees the memory it wraps. */

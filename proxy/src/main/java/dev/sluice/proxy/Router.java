@@ -35,6 +35,25 @@ final class Router {
         return null;
     }
 
+    /**
+     * The routes that may serve {@code path} on {@code host} whatever the request's fields (for the admin, which has a
+     * URL only): those whose host and path match, up to and with the first that has no header condition (it would
+     * take every request that reaches it).
+     */
+    List<Route> mayServe(String host, String path) {
+        List<Route> out = new java.util.ArrayList<>();
+        for (Route r : routes) {
+            RouteConfig c = r.config;
+            if (hostMatches(c.host(), host) && path.startsWith(c.pathPrefix())) {
+                out.add(r);
+                if (c.header() == null) {
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
     static boolean hostMatches(String pattern, String host) {
         if (pattern.isEmpty()) {
             return true;

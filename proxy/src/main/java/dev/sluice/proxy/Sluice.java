@@ -135,6 +135,7 @@ public final class Sluice implements AutoCloseable {
                     Transports.MULTISHOT_ACCEPT);
         }
         Map<String, ProxyMetrics.RouteMeters> routeMeters = new LinkedHashMap<>();
+        List<Router> routers = new ArrayList<>(); // for the admin's URL -> route -> key
         for (ListenerConfig l : config.listeners()) {
             if (l.mode() == ListenerMode.TCP) {
                 Upstreams.Group g = groups.get(l.upstream());
@@ -158,6 +159,7 @@ public final class Sluice implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "listener {0} has no routes: every request gets 404", l.name());
             }
             Router router = new Router(routes);
+            routers.add(router);
             bind(l, ch -> ch.pipeline().addLast(new ClientConnection(context, router, l.name())));
         }
         if (config.admin().enabled()) {
@@ -166,7 +168,8 @@ public final class Sluice implements AutoCloseable {
             SluiceConfig.HostPort a = config.admin().address();
             try {
                 admin = AdminServer.start(a.host(), a.port(), config.admin().eventLoops(), adminLimits, registry,
-                        this::healthJson);
+                        this::healthJson, config.admin().token(),
+                        context.cache == null ? null : new ProxyCacheAdmin(context.cache, routers, registry));
             } catch (java.net.BindException e) {
                 throw bindFailed("admin listener", a, e);
             }
