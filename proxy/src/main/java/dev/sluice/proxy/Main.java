@@ -3,7 +3,7 @@ package dev.sluice.proxy;
 import dev.sluice.conf.ConfigException;
 import dev.sluice.conf.ConfigLoader;
 import dev.sluice.conf.SluiceConfig;
-import dev.sluice.loadtest.Origin;
+import dev.sluice.proxy.demo.DemoOrigin;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -51,13 +51,12 @@ public final class Main {
             System.err.print(USAGE);
             return 2;
         }
-        Origin origin = null;
+        DemoOrigin origin = null;
         SluiceConfig config;
         try {
             if (rest.isEmpty()) {
                 SluiceConfig base = ConfigLoader.demo(Map.of("sluice.upstreams.demo-origin.servers", List.of("127.0.0.1:1")));
-                origin = Origin.builder().host(base.demo().originAddress().host())
-                        .port(base.demo().originAddress().port()).name("demo-origin").build();
+                origin = DemoOrigin.start(base.demo().originAddress().host(), base.demo().originAddress().port());
                 config = ConfigLoader.demo(Map.of("sluice.upstreams.demo-origin.servers",
                         List.of(base.demo().originAddress().host() + ":" + origin.port())));
             } else {
@@ -81,7 +80,7 @@ public final class Main {
             return 1;
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Origin demoOrigin = origin;
+        DemoOrigin demoOrigin = origin;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             sluice.close();
             if (demoOrigin != null) {
