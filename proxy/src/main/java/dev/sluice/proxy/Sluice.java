@@ -309,6 +309,19 @@ public final class Sluice implements AutoCloseable {
                 + config.effectiveEventLoops() + ",\"client_connections\":" + context.metrics.clientConnections.get() + "}";
     }
 
+    /** The Maven project version this was built as ({@code version.properties}, filled in by the build). */
+    public static String version() {
+        try (var in = Sluice.class.getResourceAsStream("version.properties")) {
+            var p = new java.util.Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
+
     public int port(String listener) {
         Integer p = ports.get(listener);
         if (p == null) {
