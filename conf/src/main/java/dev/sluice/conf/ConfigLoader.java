@@ -312,6 +312,7 @@ public final class ConfigLoader {
             Map<String, UpstreamConfig> upstreams = readUpstreams(timeouts);
             List<ListenerConfig> listeners = readListeners(upstreams);
             List<RouteConfig> routes = readRoutes(upstreams, listeners);
+            checkEveryHttpListenerRouted(listeners, routes);
 
             SpliceConfig splice = new SpliceConfig(intAtLeast("splice.max-pipes", 1),
                     (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE),
@@ -329,6 +330,24 @@ public final class ConfigLoader {
             LeakDetection leaks = enumOf("buffer-leak-detection", LeakDetection.class, LeakDetection.DISABLED);
             return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
                     limits, splice, cache, admin, accessLog, demo, leaks);
+        }
+
+        /**
+         * An http listener that no route serves answers every request with 404: what an empty file, or a route
+         * bound to the wrong listener, gives. That is refused unless {@code allow-no-routes} says it is meant.
+         */
+        private void checkEveryHttpListenerRouted(List<ListenerConfig> listeners, List<RouteConfig> routes) {
+            Boolean allowed = get("allow-no-routes", c::getBoolean); // null: a wrong type, reported already
+            if (allowed == null || allowed) {
+                return;
+            }
+            for (ListenerConfig l : listeners) {
+                if (l.mode() == ListenerMode.HTTP && l.name() != null && routes.stream()
+                        .noneMatch(r -> r.listener() == null || r.listener().isEmpty() || r.listener().equals(l.name()))) {
+                    problem("routes", "no route serves http listener '" + l.name() + "', so every request would get 404"
+                            + " (set sluice.allow-no-routes = true if that is meant)");
+                }
+            }
         }
 
         private Map<String, UpstreamConfig> readUpstreams(Timeouts timeouts) {
