@@ -35,6 +35,11 @@ public final class Main implements Callable<Integer> {
     private Main() {}
 
     public static void main(String[] args) throws Exception {
+        // Before anything logs, and without loading that class here: loading it initializes LogManager, which
+        // reads the property then. The stop line then survives JUL's shutdown hook.
+        if (System.getProperty("java.util.logging.manager") == null) {
+            System.setProperty("java.util.logging.manager", "dev.sluice.proxy.ShutdownLogManager");
+        }
         BufferLeaks.install(); // before any Netty buffer class: Netty reads the detector class once
         Transports.spliceCompatible(); // initializes Transports (and its Netty settings) before any Netty class
         System.exit(run(args));
@@ -127,6 +132,7 @@ public final class Main implements Callable<Integer> {
             if (demoOrigin != null) {
                 demoOrigin.close();
             }
+            ShutdownLogManager.stopped();
             stopped.countDown();
         }, "sluice-shutdown"));
         if (origin != null) {

@@ -43,6 +43,8 @@ public final class Sluice implements AutoCloseable {
     private ConnectionLimit limit;
     private AdminServer admin;
     private boolean closed;
+    /** Whether it started: a start that failed is reported by its exception, not by a stop line. */
+    private boolean started;
 
     private Sluice(SluiceConfig config, java.util.function.LongSupplier clock) throws Exception {
         this.config = config;
@@ -68,6 +70,7 @@ public final class Sluice implements AutoCloseable {
         Sluice s = new Sluice(config, clock);
         try {
             s.startListeners();
+            s.started = true;
             LOG.log(System.Logger.Level.INFO, s.startLine());
             return s;
         } catch (Exception | Error e) {
@@ -412,9 +415,11 @@ public final class Sluice implements AutoCloseable {
         }
         accessLog.close();
         registry.close();
-        LOG.log(System.Logger.Level.INFO, "sluice stopped in {0} ms: listeners closed, then ended {1} client"
-                + " connection(s), {2} L4 relay(s) and {3} cache fill(s) in progress; {4} connection(s) not closed within"
-                + " 2 s were closed with the loops", (System.nanoTime() - start) / 1_000_000, drained[0], drained[1],
+        if (!started) {
+            return;
+        }
+        LOG.log(System.Logger.Level.INFO, "sluice stopped in {0} ms: ended {1} client connection(s), {2} L4 relay(s)"
+                + " and {3} cache fill(s) in progress ({4} still open after 2 s, closed with the loops)", (System.nanoTime() - start) / 1_000_000, drained[0], drained[1],
                 drained[2], drained[3]);
     }
 
