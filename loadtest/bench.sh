@@ -18,7 +18,8 @@
 #     --reps N           repetitions (medians are reported)
 #     --verify           measure with full byte verification (default: bodies dropped in the kernel,
 #                        after a verified correctness check of every target)
-#     --out DIR          results directory (default loadtest/results/<date>-<mode>)
+#     --out DIR          results directory (default loadtest/results/local/<date>-<mode>, ignored by git)
+#     --save             results in loadtest/results/<date>-<mode>, to commit (a run README.md or FINDINGS.md cites)
 #     --keep             keep the scratch directory (configs, logs, caches)
 #     --cc ALG           TCP congestion control for the whole run (net.ipv4.tcp_congestion_control, root;
 #                        restored on exit). Every proxy, the origin and the client use it alike. Default: the
@@ -62,6 +63,7 @@ workloads=""
 out=""
 verify=""
 keep=0
+save=0
 cc=""
 sluice_set=""
 sched=normal
@@ -83,6 +85,7 @@ while [ $# -gt 0 ]; do
     --verify) verify=--verify ;;
     --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
     --keep) keep=1 ;;
+    --save) save=1 ;;
     --cc) [ $# -ge 2 ] || die "--cc needs a value"; cc="$2"; shift ;;
     --sluice-set) [ $# -ge 2 ] || die "--sluice-set needs a value"; sluice_set="$2"; shift ;;
     --sluice-cache) [ $# -ge 2 ] || die "--sluice-cache needs a value"; sluice_cache="$2"; shift
@@ -94,7 +97,7 @@ while [ $# -gt 0 ]; do
     --sched) [ $# -ge 2 ] || die "--sched needs a value"; sched="$2"; shift ;;
     --haproxy-bufsize) [ $# -ge 2 ] || die "--haproxy-bufsize needs a value"; haproxy_bufsize="$2"; shift
       [[ "$haproxy_bufsize" =~ ^[0-9]+$ ]] || die "--haproxy-bufsize needs a number of bytes" ;;
-    -h|--help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -129,7 +132,10 @@ for i in "${!variants[@]}"; do
 done
 workers=$(nproc)
 stamp=$(date +%Y-%m-%d-%H%M%S)
-out=${out:-$here/results/$stamp-$mode}
+# A run is kept in git only when asked (--save, or --out into loadtest/results/): most runs are looked at once.
+if [ -z "$out" ]; then
+  out=$here/results/$([ "$save" = 1 ] || echo local/)$stamp-$mode
+fi
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 run=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")

@@ -4,8 +4,9 @@
 # default auto) x TCP congestion control (cubic, bbr). Needs a Sluice with its cache (peers/sluice.conf's cache
 # sections accepted).
 #
-#   loadtest/cache-send.sh [--out DIR] [--full] [--reps N] [--mechanisms LIST] [--ccs LIST] [--table-only]
-#     --out DIR          results directory (default loadtest/results/<date>-cache-send)
+#   loadtest/cache-send.sh [--out DIR | --save] [--full] [--reps N] [--mechanisms LIST] [--ccs LIST] [--table-only]
+#     --out DIR          results directory (default loadtest/results/local/<date>-cache-send, ignored by git)
+#     --save             results in loadtest/results/<date>-cache-send, to commit
 #     --full             bench.sh --full timing (3 reps x 6 s per cell) instead of --quick (3 reps x 1 s)
 #     --reps N           repetitions per cell (medians)
 #     --mechanisms LIST  default write,send-zc,splice,sendfile
@@ -26,21 +27,25 @@ reps=""
 mechanisms="write,send-zc,splice,sendfile"
 ccs="cubic,bbr"
 table_only=0
+save=0
 die() { echo "cache-send: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
     --full) mode=--full ;;
+    --save) save=1 ;;
     --reps) [ $# -ge 2 ] || die "--reps needs a value"; reps="$2"; shift ;;
     --mechanisms) [ $# -ge 2 ] || die "--mechanisms needs a value"; mechanisms="$2"; shift ;;
     --ccs) [ $# -ge 2 ] || die "--ccs needs a value"; ccs="$2"; shift ;;
     --table-only) table_only=1 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
 done
-out=${out:-$here/results/$(date +%Y-%m-%d-%H%M%S)-cache-send}
+if [ -z "$out" ]; then
+  out=$here/results/$([ "$save" = 1 ] || echo local/)$(date +%Y-%m-%d-%H%M%S)-cache-send
+fi
 mkdir -p "$out"
 workloads=D,C64k,C1,C64
 

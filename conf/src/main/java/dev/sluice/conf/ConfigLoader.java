@@ -313,6 +313,7 @@ public final class ConfigLoader {
             Map<String, UpstreamConfig> upstreams = readUpstreams(timeouts);
             List<ListenerConfig> listeners = readListeners(upstreams);
             List<RouteConfig> routes = readRoutes(upstreams, listeners);
+            checkEveryHttpListenerRouted(listeners, routes, source);
 
             SpliceConfig splice = new SpliceConfig(intAtLeast("splice.max-pipes", 1),
                     (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE),
@@ -403,6 +404,29 @@ public final class ConfigLoader {
                 return all.length > 0;
             } catch (java.net.UnknownHostException e) {
                 return false;
+            }
+        }
+
+        /**
+         * An http listener that no route serves answers every request with 404: what an empty file, or a route
+         * bound to the wrong listener, gives. That is refused unless {@code allow-no-routes} says it is meant.
+         */
+        private void checkEveryHttpListenerRouted(List<ListenerConfig> listeners, List<RouteConfig> routes, String source) {
+            Boolean allowed = get("allow-no-routes", c::getBoolean); // null: a wrong type, reported already
+            if (allowed == null || allowed) {
+                return;
+            }
+            for (ListenerConfig l : listeners) {
+                if (l.mode() == ListenerMode.HTTP && l.name() != null && routes.stream()
+                        .noneMatch(r -> r.listener() == null || r.listener().isEmpty() || r.listener().equals(l.name()))) {
+                    String what = "no route serves http listener '" + l.name() + "', so every request would get 404"
+                            + " (set sluice.allow-no-routes = true if that is meant)";
+                    if ("reference.conf".equals(c.getValue("routes").origin().resource())) {
+                        problems.add(source + ": " + path + ".routes: " + what); // the file has none: name the file
+                    } else {
+                        problem("routes", what);
+                    }
+                }
             }
         }
 

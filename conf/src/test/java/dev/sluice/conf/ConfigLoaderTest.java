@@ -485,4 +485,31 @@ class ConfigLoaderTest {
                 spaces.problems().toString());
         assertFalse(spaces.getMessage().contains("two words"), "the message does not carry the token");
     }
+
+    @org.junit.jupiter.params.ParameterizedTest(name = "[{index}] {0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {
+        "",
+        "sluice { }",
+        "sluice { upstreams { o { servers = [\"127.0.0.1:1\"] } } }",
+        "sluice { listeners = [ {name = a, address = \"127.0.0.1:1\"}, {name = b, address = \"127.0.0.1:2\"} ]\n"
+                + " upstreams { o { servers = [\"127.0.0.1:1\"] } }\n routes = [ { listener = a, upstream = o } ] }",
+    })
+    void load_httpListenerWithoutRoutes_isAnError(String text) {
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(text, "empty.conf"));
+        assertTrue(e.problems().stream().anyMatch(p -> p.contains("sluice.routes: no route serves http listener '")
+                && p.contains("sluice.allow-no-routes = true")), e.problems().toString());
+    }
+
+    @Test
+    void load_withoutRoutes_isAcceptedWhenSaidExplicitly_orWhenEveryListenerIsTcp() {
+        SluiceConfig c = ConfigLoader.parse("sluice.allow-no-routes = true", "no-routes.conf");
+        assertTrue(c.routes().isEmpty());
+        SluiceConfig tcp = ConfigLoader.parse("""
+                sluice {
+                  listeners = [ { name = l4, mode = tcp, address = "127.0.0.1:9000", upstream = o } ]
+                  upstreams { o { servers = ["127.0.0.1:1"] } }
+                }
+                """, "tcp.conf");
+        assertEquals(ListenerMode.TCP, tcp.listeners().get(0).mode());
+    }
 }

@@ -255,11 +255,6 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     }
 
     @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        ctx.fireChannelWritabilityChanged();
-    }
-
-    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         state = State.CLOSED;
         loop.clients.remove(this);

@@ -30,11 +30,6 @@ final class HeadParser {
         this.maxLine = maxTarget + 32L;
     }
 
-    void reset() {
-        scanned = 0;
-        emptyLines = 0;
-    }
-
     /**
      * Parses one head from {@code in} and advances its reader index past it, or returns null (and
      * consumes nothing) when more bytes are needed.
@@ -92,7 +87,8 @@ final class HeadParser {
             pos = next(b, le);
         }
         in.readerIndex(end);
-        reset();
+        scanned = 0; // the next head (pipelined) is scanned from its start, and may have its own empty lines
+        emptyLines = 0;
         return head;
     }
 

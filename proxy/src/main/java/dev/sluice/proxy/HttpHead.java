@@ -15,7 +15,10 @@ final class HttpHead implements dev.sluice.cache.Fields {
     String reasonPhrase;
     /** 0 for HTTP/1.0, 1 for HTTP/1.1 (and other 1.x, treated as 1.1). */
     int minorVersion;
-    /** Bytes the head took on the wire. */
+    /**
+     * Bytes the head took on the wire, from its first line to its empty line (empty lines before a request line not
+     * counted). Only the fuzz targets read it: they check that the parser consumed exactly the head.
+     */
     int wireLength;
 
     final ArrayList<String> names = new ArrayList<>(16);

@@ -3,42 +3,82 @@ package dev.sluice.proxy;
 import dev.sluice.conf.ConfigException;
 import dev.sluice.conf.ConfigLoader;
 import dev.sluice.conf.SluiceConfig;
-import dev.sluice.loadtest.Origin;
+import dev.sluice.proxy.demo.DemoOrigin;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
 
-/** The {@code sluice} command. */
-public final class Main {
-    private static final String USAGE = """
-            usage: sluice [run] [FILE]        run with FILE (HOCON); without FILE, run the built-in demo
-                   sluice check-config FILE   validate FILE and exit (0 = valid)
-                   sluice help
-            """;
+/**
+ * The {@code sluice} command: {@code sluice [run] [FILE]}, {@code sluice check-config FILE}, {@code sluice admin ...}
+ * (the admin API's client), {@code sluice help}, {@code sluice --version}. Exit status: 0 done, 1 a configuration that does not load or a Sluice that does not
+ * start, 2 a usage error (picocli's {@code ExitCode.USAGE}).
+ *
+ * <p>A subcommand is one more class in {@code subcommands} below: a picocli {@code @Command} that is a
+ * {@code Callable<Integer>} returning its exit status (it may live in another module proxy depends on).
+ */
+@Command(name = "sluice", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Runs Sluice with FILE (HOCON); without FILE, the built-in demo (an origin and a proxy on 127.0.0.1:8080).",
+        subcommands = {
+            Main.Run.class,
+            Main.CheckConfig.class,
+            dev.sluice.admin.cli.AdminCommand.class,
+            CommandLine.HelpCommand.class,
+        })
+public final class Main implements Callable<Integer> {
+    @Parameters(arity = "0..1", paramLabel = "FILE", description = "configuration (HOCON); none = the built-in demo")
+    private Path file;
 
     private Main() {}
 
     public static void main(String[] args) throws Exception {
+        // Before anything logs, and without loading that class here: loading it initializes LogManager, which
+        // reads the property then. The stop line then survives JUL's shutdown hook.
+        if (System.getProperty("java.util.logging.manager") == null) {
+            System.setProperty("java.util.logging.manager", "dev.sluice.proxy.ShutdownLogManager");
+        }
         BufferLeaks.install(); // before any Netty buffer class: Netty reads the detector class once
         Transports.spliceCompatible(); // initializes Transports (and its Netty settings) before any Netty class
         System.exit(run(args));
     }
 
-    static int run(String[] args) throws Exception {
-        List<String> a = List.of(args);
-        if (!a.isEmpty() && (a.get(0).equals("help") || a.get(0).equals("--help") || a.get(0).equals("-h"))) {
-            System.out.print(USAGE);
-            return 0;
+    /** Runs the command line; returns the exit status. Output goes to System.out and System.err as they are now. */
+    static int run(String[] args) {
+        return new CommandLine(new Main()).execute(args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        return runSluice(file);
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = "Runs Sluice with FILE; without FILE, the built-in demo. SIGTERM or Ctrl-C stops it.")
+    static final class Run implements Callable<Integer> {
+        @Parameters(arity = "0..1", paramLabel = "FILE", description = "configuration (HOCON); none = the built-in demo")
+        private Path file;
+
+        @Override
+        public Integer call() throws Exception {
+            return runSluice(file);
         }
-        if (!a.isEmpty() && a.get(0).equals("check-config")) {
-            if (a.size() != 2) {
-                System.err.print(USAGE);
-                return 2;
-            }
+    }
+
+    @Command(name = "check-config", mixinStandardHelpOptions = true,
+            description = "Validates FILE and exits: 0 = valid, 1 = each problem printed with file, line and key.")
+    static final class CheckConfig implements Callable<Integer> {
+        @Parameters(arity = "1", paramLabel = "FILE")
+        private Path file;
+
+        @Override
+        public Integer call() {
             try {
-                SluiceConfig c = ConfigLoader.load(Path.of(a.get(1)));
-                System.out.println(a.get(1) + ": ok (" + c.listeners().size() + " listener(s), " + c.upstreams().size()
+                SluiceConfig c = ConfigLoader.load(file);
+                System.out.println(file + ": ok (" + c.listeners().size() + " listener(s), " + c.upstreams().size()
                         + " upstream group(s), " + c.routes().size() + " route(s))");
                 return 0;
             } catch (ConfigException e) {
@@ -46,22 +86,28 @@ public final class Main {
                 return 1;
             }
         }
-        List<String> rest = !a.isEmpty() && a.get(0).equals("run") ? a.subList(1, a.size()) : a;
-        if (rest.size() > 1 || (rest.size() == 1 && rest.get(0).startsWith("-"))) {
-            System.err.print(USAGE);
-            return 2;
+    }
+
+    /** The Maven project's version, from a resource the build fills in. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"sluice " + Sluice.version()};
         }
-        Origin origin = null;
+    }
+
+    /** Runs Sluice with {@code file}, or the demo when null, until the JVM is asked to stop. */
+    private static int runSluice(Path file) throws InterruptedException {
+        DemoOrigin origin = null;
         SluiceConfig config;
         try {
-            if (rest.isEmpty()) {
+            if (file == null) {
                 SluiceConfig base = ConfigLoader.demo(Map.of("sluice.upstreams.demo-origin.servers", List.of("127.0.0.1:1")));
-                origin = Origin.builder().host(base.demo().originAddress().host())
-                        .port(base.demo().originAddress().port()).name("demo-origin").build();
+                origin = DemoOrigin.start(base.demo().originAddress().host(), base.demo().originAddress().port());
                 config = ConfigLoader.demo(Map.of("sluice.upstreams.demo-origin.servers",
                         List.of(base.demo().originAddress().host() + ":" + origin.port())));
             } else {
-                config = ConfigLoader.load(Path.of(rest.get(0)));
+                config = ConfigLoader.load(file);
             }
         } catch (ConfigException e) {
             e.problems().forEach(System.err::println);
@@ -81,12 +127,13 @@ public final class Main {
             return 1;
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Origin demoOrigin = origin;
+        DemoOrigin demoOrigin = origin;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             sluice.close();
             if (demoOrigin != null) {
                 demoOrigin.close();
             }
+            ShutdownLogManager.stopped();
             stopped.countDown();
         }, "sluice-shutdown"));
         if (origin != null) {

@@ -38,16 +38,19 @@ public final class Sluice implements AutoCloseable {
     private final ProxyContext context;
     private final List<Channel> listenerChannels = new ArrayList<>();
     private final Map<String, Integer> ports = new LinkedHashMap<>();
+    /** Each listener as bound, for the start line. */
+    private final List<String> bound = new ArrayList<>();
     private ConnectionLimit limit;
     private AdminServer admin;
     private boolean closed;
+    /** Whether it started: a start that failed is reported by its exception, not by a stop line. */
+    private boolean started;
 
     private Sluice(SluiceConfig config, java.util.function.LongSupplier clock) throws Exception {
         this.config = config;
         BufferLeaks.install(); // counts leaks where no Netty buffer was made before (Main makes sure of it)
         BufferLeaks.apply(config.bufferLeakDetection());
-        this.transports = Transports.select(config.transport());
-        LOG.log(System.Logger.Level.INFO, "transport {0} ({1})", transports.name(), transports.why());
+        this.transports = Transports.select(config.transport()); // in the start line, with why
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.accessLog = new AccessLog(config.accessLog());
         ProxyMetrics metrics = new ProxyMetrics(registry, transports.name());
@@ -67,6 +70,8 @@ public final class Sluice implements AutoCloseable {
         Sluice s = new Sluice(config, clock);
         try {
             s.startListeners();
+            s.started = true;
+            LOG.log(System.Logger.Level.INFO, s.startLine());
             return s;
         } catch (Exception | Error e) {
             s.close();
@@ -267,9 +272,9 @@ public final class Sluice implements AutoCloseable {
             port = ((InetSocketAddress) ch.localAddress()).getPort(); // later loops bind the same (even if 0 was asked)
         }
         ports.put(l.name(), port);
-        LOG.log(System.Logger.Level.INFO, "listener {0} on {1}:{2} ({3} socket(s), {4}{5})", l.name(), l.address().host(),
-                Integer.toString(port), loops.size(), transports.name(),
-                congestion == null ? "" : ", tcp-congestion " + congestion.algorithm());
+        bound.add("listener " + l.name() + " on " + l.address().host() + ":" + port + " (" + l.mode().name().toLowerCase()
+                + ", " + loops.size() + " socket(s)" + (congestion == null ? "" : ", tcp-congestion " + congestion.algorithm())
+                + ")");
     }
 
     /**
@@ -307,9 +312,50 @@ public final class Sluice implements AutoCloseable {
         return new StartException(what + ": cannot listen on " + address + ": " + ConnectionLimit.errnoText(root));
     }
 
+    /**
+     * What an operator checks first, in one line: the version, the transport and why, the loops, every listener as
+     * bound, the admin address, and the cache's budget with how much of its memory is locked (unlocked memory can
+     * be swapped out, and a hit from swap is a disk read).
+     */
+    private String startLine() {
+        String cache;
+        if (context.cache == null) {
+            cache = "no cache (no route caches, or cache.memory = 0)";
+        } else {
+            var stats = context.cache.segments.stats();
+            long locked = stats.lockedBytes();
+            cache = "cache " + mib(context.cache.config.memory()) + " ("
+                    + (locked == 0 ? "not locked"
+                            : locked >= stats.capacityBytes() ? "locked"
+                            : mib(locked) + " of " + mib(stats.capacityBytes()) + " of bodies locked")
+                    + ", lock = " + context.cache.config.lock().name().toLowerCase() + ")";
+        }
+        return "sluice " + version() + " started: transport " + transports.name() + " (" + transports.why() + "), "
+                + config.effectiveEventLoops() + " event loop(s); " + String.join(", ", bound) + "; admin "
+                + (admin == null ? "disabled" : "on " + config.admin().address().host() + ":" + admin.address().getPort())
+                + "; " + cache;
+    }
+
+    private static String mib(long bytes) {
+        return bytes % (1L << 20) == 0 ? (bytes >> 20) + " MiB" : String.format("%.1f MiB", bytes / 1048576.0);
+    }
+
     String healthJson() {
         return "{\"status\":\"ok\",\"transport\":\"" + transports.name() + "\",\"event_loops\":"
                 + config.effectiveEventLoops() + ",\"client_connections\":" + context.metrics.clientConnections.get() + "}";
+    }
+
+    /** The Maven project version this was built as ({@code version.properties}, filled in by the build). */
+    public static String version() {
+        try (var in = Sluice.class.getResourceAsStream("version.properties")) {
+            var p = new java.util.Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
     }
 
     public int port(String listener) {
@@ -355,13 +401,14 @@ public final class Sluice implements AutoCloseable {
             return;
         }
         closed = true;
+        long start = System.nanoTime();
         for (Channel ch : listenerChannels) {
             ch.close().syncUninterruptibly();
         }
         if (admin != null) {
             admin.close();
         }
-        endClientConnections();
+        int[] drained = endClientConnections();
         for (LoopContext lc : context.loops()) {
             lc.loop.submit(() -> {
                 lc.closeAll();
@@ -379,6 +426,12 @@ public final class Sluice implements AutoCloseable {
         }
         accessLog.close();
         registry.close();
+        if (!started) {
+            return;
+        }
+        LOG.log(System.Logger.Level.INFO, "sluice stopped in {0} ms: ended {1} client connection(s), {2} L4 relay(s)"
+                + " and {3} cache fill(s) in progress ({4} still open after 2 s, closed with the loops)", (System.nanoTime() - start) / 1_000_000, drained[0], drained[1],
+                drained[2], drained[3]);
     }
 
     /**
@@ -386,20 +439,32 @@ public final class Sluice implements AutoCloseable {
      * closed: a splice in flight must be cancelled, and its completion seen, before its sockets close, which a
      * loop that is already stopping no longer does (the connection then stayed open and its buffers leaked).
      */
-    private void endClientConnections() {
+    private int[] endClientConnections() {
+        int[] drained = new int[4]; // client connections, relays, fills ended; connections left open after the wait
         for (LoopContext lc : context.loops()) {
-            lc.loop.submit(lc::shutdownClients).syncUninterruptibly();
+            lc.loop.submit(() -> {
+                drained[0] += lc.clients.size();
+                drained[1] += lc.relays.size();
+                drained[2] += lc.fills.size();
+                lc.shutdownClients();
+            }).syncUninterruptibly(); // one loop at a time: the array is handed over with each task's completion
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         for (LoopContext lc : context.loops()) {
-            while (lc.loop.submit(lc::open).syncUninterruptibly().getNow() > 0 && System.nanoTime() < deadline) {
+            int open;
+            while ((open = lc.loop.submit(lc::open).syncUninterruptibly().getNow()) > 0) {
+                if (System.nanoTime() >= deadline) {
+                    drained[3] += open;
+                    break;
+                }
                 try {
                     Thread.sleep(5);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    return;
+                    return drained;
                 }
             }
         }
+        return drained;
     }
 }

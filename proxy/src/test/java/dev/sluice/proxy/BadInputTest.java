@@ -129,7 +129,13 @@ class BadInputTest {
     void badRequest_thenMoreBytes_theClientStillReadsThe400() throws Exception {
         try (TestClient c = f.client()) {
             c.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
-            Thread.sleep(200); // answered and closed on Sluice's side by now
+            Await.until("the 400 at the client", () -> {
+                try {
+                    return c.socket.getInputStream().available() > 0; // answered, so closed on Sluice's side
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
             for (int i = 0; i < 20; i++) {
                 c.send("0\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n");
                 Thread.sleep(5);

@@ -54,7 +54,8 @@ class BalanceTest {
                     throw new RuntimeException(e);
                 }
             });
-            Thread.sleep(300); // the slow request is in flight on one server
+            Await.until("the slow request in flight on one server",
+                    () -> f.origin(0).requestsReceived() + f.origin(1).requestsReceived() == 1);
             java.util.List<String> fastOrigins = new java.util.ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 fastOrigins.add(fast.send("GET /fast?size=1 HTTP/1.1\r\nHost: t\r\n\r\n").read().header("X-Origin"));

@@ -174,12 +174,6 @@ class ConnectionLimitTest {
 
     /** Polls what the loops publish only as meters (no event to wait on), for at most 10 s. */
     static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting: " + what);
-            }
-            Thread.sleep(10);
-        }
+        Await.until(what, condition);
     }
 }

@@ -112,7 +112,8 @@ class DesyncTest {
                 Fixture f = new Fixture(origin.config("sluice.event-loops = 1"), "unused");
                 TestClient c = f.client()) {
             assertEquals("hello", c.send("GET /a HTTP/1.1\r\nHost: h\r\n\r\n").read().bodyText());
-            Thread.sleep(500); // the surplus has arrived on the idle pooled connection
+            Await.until("the surplus seen on the idle pooled connection", () -> f.sluice.registry()
+                    .get("sluice.upstream.surplus").tag("upstream", "origin").counter().count() >= 1);
             for (int i = 0; i < 3; i++) {
                 String body = c.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n").read().bodyText();
                 assertFalse(body.contains("EVIL"), "request " + i + " was answered by the surplus");

@@ -1,6 +1,7 @@
 package dev.sluice.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -10,15 +11,24 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class MainTest {
     private static int run(ByteArrayOutputStream err, String... args) throws Exception {
-        PrintStream old = System.err;
+        return run(new ByteArrayOutputStream(), err, args);
+    }
+
+    private static int run(ByteArrayOutputStream out, ByteArrayOutputStream err, String... args) throws Exception {
+        PrintStream oldErr = System.err;
+        PrintStream oldOut = System.out;
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
         try {
             return Main.run(args);
         } finally {
-            System.setErr(old);
+            System.setErr(oldErr);
+            System.setOut(oldOut);
         }
     }
 
@@ -49,8 +59,40 @@ class MainTest {
     }
 
     @Test
-    void usage_wrongArguments_exitsTwo() throws Exception {
-        assertEquals(2, run(new ByteArrayOutputStream(), "check-config"));
-        assertEquals(2, run(new ByteArrayOutputStream(), "--bogus"));
+    void run_withoutTheWordRun_takesTheFileToo(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("typo.conf");
+        Files.writeString(f, "sluice { listners = [] }\n");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(1, run(err, f.toString()));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("sluice.listners: unknown key"), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @ParameterizedTest(name = "sluice {0}")
+    @ValueSource(strings = {"check-config", "--bogus", "a.conf b.conf", "run a.conf b.conf", "check-config a b",
+            "run --bogus", "frobnicate x"})
+    void usage_wrongArguments_exitsTwo(String args) throws Exception {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(2, run(err, args.split(" ")));
+        // picocli says what is wrong, then the usage or a suggestion
+        assertFalse(err.toString(StandardCharsets.UTF_8).isBlank());
+    }
+
+    @ParameterizedTest(name = "sluice {0}")
+    @ValueSource(strings = {"help", "--help", "-h"})
+    void help_printsUsageAndExitsZero(String arg) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(0, run(out, new ByteArrayOutputStream(), arg));
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertTrue(text.contains("Usage: sluice") && text.contains("check-config") && text.contains("run"), text);
+    }
+
+    @Test
+    void version_isTheProjectVersion() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(0, run(out, new ByteArrayOutputStream(), "--version"));
+        // the pom's version, filled in by the build; surefire runs in the module directory
+        String pom = Files.readString(Path.of("pom.xml"));
+        String version = pom.substring(pom.indexOf("<version>") + 9, pom.indexOf("</version>"));
+        assertEquals("sluice " + version, out.toString(StandardCharsets.UTF_8).strip());
     }
 }

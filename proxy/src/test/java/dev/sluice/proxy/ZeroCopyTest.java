@@ -406,7 +406,7 @@ class ZeroCopyTest {
             // a stalled download holds the only pipe; the next transfer must copy
             TestClient holder = f.client();
             holder.send("GET /hold?size=64m&fault=stall@100000 HTTP/1.1\r\nHost: t\r\n\r\n").readHeadOnly();
-            Thread.sleep(200);
+            Await.until("the stalled download holds the pipe", () -> Await.pipesInUse(f) >= 1);
             try (TestClient c = f.client()) {
                 TestClient.Response r = c.send("GET /px?size=2m HTTP/1.1\r\nHost: t\r\n\r\n").read(false, "/px", 0);
                 assertEquals(2 << 20, r.bodyLength);
@@ -418,12 +418,7 @@ class ZeroCopyTest {
             assertTrue(bytes(f, "out", "copy", (2 << 20) - 65536) >= (2 << 20) - 65536, "the second download should have been copied");
             holder.close();
             // the stalled download must not hold its pipe and connection forever
-            double open = 1;
-            for (int i = 0; i < 250 && open > 0; i++) {
-                Thread.sleep(20);
-                open = Search.in(f.sluice.registry()).name("sluice.client.connections").gauge().value();
-            }
-            assertEquals(0, open, "the stalled download's connection was torn down");
+            Await.until("the stalled download's connection torn down", () -> clientConnections(f) == 0);
         } catch (IOException e) {
             throw new AssertionError(e);
         }
@@ -440,7 +435,7 @@ class ZeroCopyTest {
         Fixture f = fixture("splice", "sluice.event-loops = 1\nsluice.access-log { enabled = true, target = \"" + log + "\" }");
         try (TestClient holder = f.client()) {
             holder.send("GET /stop?size=64m&fault=stall@100000 HTTP/1.1\r\nHost: t\r\n\r\n").readHeadOnly();
-            Thread.sleep(200);
+            Await.until("the download splicing", () -> Await.pipesInUse(f) >= 1);
             assertEquals(1, clientConnections(f));
             f.sluice.close();
             assertEquals(0, clientConnections(f), "the stalled download's connection was ended by its exchange");
