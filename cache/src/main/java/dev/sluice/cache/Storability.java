@@ -30,8 +30,11 @@ public final class Storability {
         if (!method.equals("GET")) {
             return new Decision("method");
         }
-        if (status < 200 || status == 206) {
-            return new Decision(status == 206 ? "partial-content" : "interim");
+        if (status < 200 || status == 206 || status == 304) {
+            // RFC 9111 3: a 206 is part of a representation, and a 304 none at all (it refers to a stored response):
+            // this cache stores neither as an object, so a 304 that reaches here (an origin answering a request that
+            // carried no condition from this cache) is passed on, never served to other requests
+            return new Decision(status == 206 ? "partial-content" : status == 304 ? "not-modified" : "interim");
         }
         if (reqCc.noStore) {
             return new Decision("request-no-store");

@@ -178,6 +178,21 @@ class Rfc9111ValidationTest {
     }
 
     @Test
+    void section3_MUST_NOT_storeA304_thatNoConditionOfTheCacheAskedFor() throws Exception {
+        try (RawOrigin origin = new RawOrigin(x -> x.send(
+                        "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=60\r\nETag: \"v1\"\r\n\r\n"));
+                Fixture f = new Fixture(clock::get, origin.config(ROUTES), "unused");
+                TestClient c = f.client()) {
+            for (int i = 1; i <= 2; i++) {
+                TestClient.Response r = c.send("GET /v/nm HTTP/1.1\r\nHost: test\r\n\r\n").read();
+                assertEquals(304, r.status);
+                assertTrue(status(r).endsWith("detail=not-modified"), status(r));
+                assertEquals(i, origin.heads.size(), "never answered from cache");
+            }
+        }
+    }
+
+    @Test
     void section4_3_4_a304WithAnotherContentLength_describesAnotherRepresentation_andIsNotUsed() throws Exception {
         AtomicLong n = new AtomicLong();
         try (RawOrigin origin = new RawOrigin(x -> {
