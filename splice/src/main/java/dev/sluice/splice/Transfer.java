@@ -25,10 +25,9 @@ import java.util.concurrent.TimeUnit;
  * <b>inline</b> (default): fills and drains are plain splice(2) calls made on the loop thread through FFM, looping
  * until both would block, then a one-shot IORING_OP_POLL_ADD waits for the socket ({@link #advanceInline}); this is
  * HAProxy's approach. <b>uring</b>: every fill and drain is an IORING_OP_SPLICE, which io_uring always runs on an
- * io-wq worker thread. Measured on 64 MiB pass-throughs (loopback, 1 MiB pipes, 2 cores; see the commit message):
- * the kernel work per byte is the same either way, but each io-wq hop adds a worker wake-up, a context switch and
- * a completion for the loop to reap (uring: ~20k submissions and ~20k context switches per 5 s; inline: ~2k and
- * ~4k), so inline cost ~0.33-0.36 CPU-s/GiB against 0.41-0.47 for uring in the same runs. Inline moves at most
+ * io-wq worker thread. Inline is the default because the kernel work per byte is the same either way, but each
+ * io-wq hop adds a worker wake-up, a context switch and a completion for the loop to reap, so uring costs more CPU
+ * per GiB (figures in loadtest/FINDINGS.md, "Splice mode: inline against io_uring"). Inline moves at most
  * {@link #INLINE_BUDGET} bytes per loop turn and then continues from a task, so one fast transfer cannot starve
  * the loop's other channels (1 MiB instead of 4 did not lower the p50 of small requests mixed with 64 MiB ones, and
  * cost more CPU). The io_uring mode stays for comparison and as a fallback.

@@ -51,7 +51,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Any path; query parameters: {@code size=N} (suffix k/m/g/t, default 1024), {@code chunked=1},
  * {@code status=NNN}, {@code cc=} (Cache-Control), {@code etag=} (an {@code If-None-Match} naming it gives 304),
- * {@code echo=1} (the body is the request head as decoded). A PUT or POST body of any size is streamed, never kept:
+ * {@code echo=1} (the body is the request head as decoded), {@code hdr=Name:Value} (a response field, repeatable: the
+ * README's admin example tags an entry with {@code hdr=Surrogate-Key:videos}). A PUT or POST body of any size is streamed, never kept:
  * the answer is 201 with {@code X-Received-Bytes} and {@code X-Received-SHA256}, to compare with the file sent.
  * HEAD gets GET's head. Every response carries {@code X-Origin: demo-origin}.
  *
@@ -201,6 +202,14 @@ public final class DemoOrigin implements AutoCloseable {
             if (cc != null) {
                 res.headers().set(HttpHeaderNames.CACHE_CONTROL, cc);
             }
+            for (String h : p.getOrDefault("hdr", List.of())) {
+                int colon = h.indexOf(':');
+                if (colon <= 0 || !TOKEN.matcher(h.substring(0, colon)).matches()
+                        || !FIELD_VALUE.matcher(h.substring(colon + 1)).matches()) {
+                    throw new IllegalArgumentException("hdr must be Name:Value: " + h);
+                }
+                res.headers().add(h.substring(0, colon), h.substring(colon + 1).strip());
+            }
             String etag = one(p, "etag");
             if (etag != null) {
                 etag = etag.startsWith("\"") || etag.startsWith("W/") ? etag : '"' + etag + '"';
@@ -254,6 +263,9 @@ public final class DemoOrigin implements AutoCloseable {
             }
             return false;
         }
+
+        private static final java.util.regex.Pattern TOKEN = java.util.regex.Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+        private static final java.util.regex.Pattern FIELD_VALUE = java.util.regex.Pattern.compile("[\\t\\x20-\\x7e]*");
 
         private static String one(Map<String, List<String>> p, String name) {
             List<String> v = p.get(name);

@@ -79,6 +79,17 @@ class DemoOriginTest {
     }
 
     @Test
+    void hdr_addsResponseFields_andABadOneIs400() throws Exception {
+        HttpResponse<byte[]> r = get("/objects/a.bin?size=10&hdr=Surrogate-Key:videos&hdr=X-A:%20b%20c");
+        assertEquals(200, r.statusCode());
+        assertEquals("videos", r.headers().firstValue("surrogate-key").orElseThrow());
+        assertEquals("b c", r.headers().firstValue("x-a").orElseThrow());
+        assertEquals(400, get("/objects/a.bin?hdr=Bad%20Name:v").statusCode());
+        assertEquals(400, get("/objects/a.bin?hdr=X-A:a%0d%0aX-B:b").statusCode());
+        assertEquals(400, get("/objects/a.bin?hdr=novalue").statusCode());
+    }
+
+    @Test
     void ifNoneMatch_onTheEtag_gives304() throws Exception {
         HttpResponse<byte[]> r = HTTP.send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + origin.port() + "/e?etag=v1")).header("If-None-Match", "W/\"v1\"").build(),
