@@ -84,6 +84,8 @@ final class CachePhase {
     private StoredResponse stale;
     /** The conditional fields this cache added to the request to validate {@link #stale} (empty: none). */
     private List<String> addedConditionals = List.of();
+    /** Set when the whole object a Range miss asked for is not stored: the exchange asks again for the range. */
+    private boolean rangeAgain;
     /** The stored response to answer with after the origin was asked ({@link #serveAnswer}), and its Cache-Status. */
     private StoredResponse answer;
     private String answerStatus;
@@ -401,6 +403,9 @@ final class CachePhase {
                 fill.pass();
                 fill = null;
             }
+            if (askForRangeAgain(h, why)) {
+                return null;
+            }
             h.add("Cache-Status", bypass.isEmpty() || bypass.equals("hit-for-pass")
                     ? CacheStatus.forward(fwd, h.status, false, 0, why)
                     : CacheStatus.forward(CacheStatus.Fwd.BYPASS, h.status, false, 0, bypass));
@@ -428,6 +433,30 @@ final class CachePhase {
         List<String> vary = CacheKey.varyNames(h);
         return new StoredResponse(primary, CacheKey.secondary(vary, req), vary, h.status,
                 h.reasonPhrase == null ? "" : h.reasonPhrase, names, values, f, cc, body, Math.max(0, length), new AtomicLong());
+    }
+
+    /**
+     * The whole object a Range miss asked for will not be stored ({@code why}): rather than pass it all on to a client
+     * that wanted a range of it, the exchange drops it and asks again with the client's Range ({@link #rangeAgain}),
+     * and the origin's answer goes through uncached (RFC 9110 14.2 would allow the whole 200, but a range of a large
+     * object must not cost the whole object).
+     */
+    private boolean askForRangeAgain(HttpHead h, String why) {
+        if (wholeForRange == null || h.status != 200) {
+            return false;
+        }
+        wholeForRange = null; // RangeMiss.restore has put Range back already
+        leader = false; // its fill was passed: the next answer leads nothing
+        bypass = why; // the next answer is passed on, saying why the object is not stored
+        rangeAgain = true;
+        return true;
+    }
+
+    /** True once after {@link #responseHead} dropped the whole object a Range miss asked for: ask again for the range. */
+    boolean rangeAgain() {
+        boolean again = rangeAgain;
+        rangeAgain = false;
+        return again;
     }
 
     /** Cache-Status of a response being stored as it goes to the client. */
@@ -469,6 +498,9 @@ final class CachePhase {
     private StoredResponse passThrough(HttpHead h, String why) {
         fill.pass();
         fill = null;
+        if (askForRangeAgain(h, why)) {
+            return null;
+        }
         h.add("Cache-Status", CacheStatus.forward(fwd, h.status, false, 0, why));
         return null;
     }

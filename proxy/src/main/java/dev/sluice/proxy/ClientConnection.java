@@ -273,7 +273,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        LOG.log(System.Logger.Level.DEBUG, "client connection error from {0}: {1}", clientIp, cause.toString());
+        HandlerErrors.caught("client connection from " + clientIp, cause);
         abort();
     }
 }

@@ -434,6 +434,12 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
                 storeWhileSending(stored);
                 return;
             }
+            if (cache.rangeAgain()) {
+                // the whole object a Range miss asked for is not stored: its body stays unread, the range is asked for
+                detachUpstream(upstreamReusable && framing == Framing.NONE && !upIn.isReadable());
+                askAgain();
+                return;
+            }
         }
         if (framing == Framing.CHUNKED && !dechunk) {
             h.add("Transfer-Encoding", bf.transferEncoding());

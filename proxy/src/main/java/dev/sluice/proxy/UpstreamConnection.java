@@ -90,7 +90,8 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // reset by peer and the like: channelInactive follows and tells the exchange
+        // reset by peer and the like (or a bug, logged): channelInactive follows and tells the exchange
+        HandlerErrors.caught("upstream connection " + label(), cause);
         ctx.close();
     }
 }

@@ -321,14 +321,20 @@ class Rfc9110RangeTest {
     }
 
     @Test
-    @DisplayName("RFC 9110 14.2 MAY ignore Range: a Range miss on an object too large to store passes the whole 200 through")
-    void rangeMissOnATooLargeObjectIsAWhole200() throws Exception {
+    @DisplayName("RFC 9110 14.2: a Range miss on an object too large to store asks the origin for the range, not the whole")
+    void rangeMissOnATooLargeObject_isPassedThroughAsARangeRequest() throws Exception {
         try (Fixture f = fixture("sluice.cache.max-object-size = 100KiB\n")) {
             String target = "/objects/big.bin?size=200k&cc=max-age%3D60";
-            TestClient.Response r = get(f, target, "Range: bytes=0-9");
-            assertEquals(200, r.status, r.toString());
-            assertEquals(200 * 1024, r.bodyLength);
-            assertTrue(r.header("Cache-Status").contains("detail=too-large"), r.header("Cache-Status"));
+            TestClient.Response r = get(f, target, "Range: bytes=1000-1009");
+            assertEquals(206, r.status, r.toString());
+            assertEquals("bytes 1000-1009/204800", r.header("Content-Range"));
+            assertEquals(10, r.bodyLength);
+            assertTrue(r.header("Cache-Status").matches("sluice; fwd=bypass; fwd-status=206; detail=too-large"),
+                    r.header("Cache-Status"));
+            assertEquals(2, f.upstreamRequests(), "the whole object (dropped unread at its head), then the range");
+            TestClient.Response again = get(f, target, "Range: bytes=0-9");
+            assertEquals(206, again.status);
+            assertEquals(3, f.upstreamRequests(), "known not storable now (hit-for-pass): the range goes straight on");
         }
     }
 
