@@ -82,6 +82,13 @@ final class CachePhase {
      * with the origin when it has a validator, and the stand-in when the origin fails (stale-if-error).
      */
     private StoredResponse stale;
+    /**
+     * The client's If-None-Match and If-Modified-Since, held back while this request validates {@link #stale} with
+     * the stored validators (null: none held back, or put back already).
+     */
+    private List<String[]> clientConditions;
+    /** The client's conditions were held back: its own answer may be a 304, yet the whole object is stored. */
+    private boolean heldConditions;
     /** The conditional fields this cache added to the request to validate {@link #stale} (empty: none). */
     private List<String> addedConditionals = List.of();
     /** Set when the whole object a Range miss asked for is not stored: the exchange asks again for the range. */
@@ -155,8 +162,14 @@ final class CachePhase {
             return Next.SERVED;
         }
         if (StoredAnswer.conditional(req)) {
-            bypass = "conditional"; // RFC 9111 4.3.2: no stored response to evaluate it against, the origin's to answer
-            return Next.FORWARD;
+            if (!get || stale == null || !Revalidation.validatable(stale)) {
+                bypass = "conditional"; // RFC 9111 4.3.2: no stored response to evaluate it against, the origin's to answer
+                return Next.FORWARD;
+            }
+            // 4.3.2: the stored response is validated with its own validators, and the client's conditions are then
+            // evaluated against the response that results (the stored one refreshed, or a new one)
+            clientConditions = takeClientConditions();
+            heldConditions = true;
         }
         result = fwd == CacheStatus.Fwd.STALE ? CacheMetrics.Lookup.STALE : CacheMetrics.Lookup.MISS;
         if (!get || cache.passing(primary)) {
@@ -164,6 +177,7 @@ final class CachePhase {
                 result = CacheMetrics.Lookup.PASS;
                 bypass = "hit-for-pass";
             }
+            restoreClientConditions();
             return Next.FORWARD;
         }
         Fill mine = new Fill(primary, cache, ex.client.loop);
@@ -176,6 +190,7 @@ final class CachePhase {
         }
         fill = other;
         result = CacheMetrics.Lookup.COALESCED;
+        restoreClientConditions(); // not sent upstream by this request: the fill's response is judged by them
         return awaitFill();
     }
 
@@ -273,6 +288,31 @@ final class CachePhase {
             req.remove(name);
         }
         addedConditionals = List.of();
+        restoreClientConditions();
+    }
+
+    /** Removes the client's If-None-Match and If-Modified-Since lines; returns them as name/value pairs. */
+    private List<String[]> takeClientConditions() {
+        List<String[]> taken = new ArrayList<>(2);
+        for (int i = 0; i < req.size(); i++) {
+            String n = req.names.get(i);
+            if (n.equalsIgnoreCase("If-None-Match") || n.equalsIgnoreCase("If-Modified-Since")) {
+                taken.add(new String[] {n, req.values.get(i)});
+            }
+        }
+        req.remove("If-None-Match");
+        req.remove("If-Modified-Since");
+        return taken;
+    }
+
+    /** Puts back what {@link #takeClientConditions} removed, once (the answer to the client is judged by them). */
+    private void restoreClientConditions() {
+        if (clientConditions != null) {
+            for (String[] f : clientConditions) {
+                req.add(f[0], f[1]);
+            }
+            clientConditions = null;
+        }
     }
 
     /**
@@ -427,8 +467,8 @@ final class CachePhase {
                 values.add(h.values.get(i));
             }
         }
-        if (wholeForRange != null) {
-            fill.keepWhole(); // the whole object was asked for to be stored: not only the client's range
+        if (wholeForRange != null || heldConditions) {
+            fill.keepWhole(); // the whole object was asked for to be stored: not only the client's range or its 304
         }
         List<String> vary = CacheKey.varyNames(h);
         return new StoredResponse(primary, CacheKey.secondary(vary, req), vary, h.status,

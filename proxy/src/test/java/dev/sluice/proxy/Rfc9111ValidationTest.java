@@ -59,6 +59,50 @@ class Rfc9111ValidationTest {
         }
     }
 
+    /** 4.3.2: a client's conditional request for a stale response validates it, then is judged against the result. */
+    @Test
+    void section4_3_2_aClientsConditionalRequestForAStaleResponse_validatesIt_thenGetsItsOwnAnswer() throws Exception {
+        try (Fixture f = fixture()) {
+            get(f, "/v/cc.bin?size=50k&cc=max-age%3D60&etag=v1");
+            clock.addAndGet(61);
+            try (TestClient c = f.client()) {
+                // the client holds "v1": the cache validates its stored "v1" (304), and answers the client 304
+                TestClient.Response r = c.send("GET /v/cc.bin?size=50k&cc=max-age%3D7200&etag=v1 HTTP/1.1\r\nHost: test\r\n"
+                        + "If-None-Match: \"v1\"\r\n\r\n").read();
+                assertEquals(304, r.status, r.toString());
+                assertTrue(status(r).startsWith("sluice; fwd=stale; fwd-status=304"), status(r));
+                // a client holding another tag gets the refreshed body, from cache
+                TestClient.Response other = c.send("GET /v/cc.bin HTTP/1.1\r\nHost: test\r\nIf-None-Match: \"x\"\r\n\r\n")
+                        .read(false, "/v/cc.bin", 0);
+                assertEquals(200, other.status);
+                assertEquals(-1, other.firstMismatch);
+                assertEquals(50 * 1024, other.bodyLength);
+                assertTrue(status(other).startsWith("sluice; hit"), "refreshed by the first: " + status(other));
+            }
+            assertEquals(2, f.upstreamRequests());
+            assertEquals(1.0, revalidations(f, "not-modified"));
+        }
+    }
+
+    @Test
+    void section4_3_2_aClientsConditionalRequest_whenTheObjectChanged_storesTheNewOne_andAnswersTheClient() throws Exception {
+        try (Fixture f = fixture()) {
+            get(f, "/v/cm.bin?size=2m&cc=max-age%3D60&etag=v1");
+            clock.addAndGet(61);
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("GET /v/cm.bin?size=2m&cc=max-age%3D7200&etag=v2 HTTP/1.1\r\nHost: test\r\n"
+                        + "If-None-Match: \"v1\"\r\n\r\n").read(false, "/v/cm.bin", 0);
+                assertEquals(200, r.status, "the client's v1 is not current: the new body");
+                assertEquals(2 << 20, r.bodyLength);
+                assertEquals("\"v2\"", r.header("ETag"));
+                TestClient.Response now = c.send("GET /v/cm.bin HTTP/1.1\r\nHost: test\r\nIf-None-Match: \"v2\"\r\n\r\n").read();
+                assertEquals(304, now.status, "v2 stored: a client holding it gets 304 from cache");
+                assertTrue(status(now).startsWith("sluice; hit"), status(now));
+            }
+            assertEquals(2, f.upstreamRequests());
+        }
+    }
+
     @Test
     void section4_3_1_SHOULD_sendLastModified_whenThereIsNoEntityTag() throws Exception {
         try (Fixture f = fixture()) {
