@@ -70,8 +70,8 @@ final class ConfigReloader implements ConfigReload {
     public synchronized Outcome reload(String trigger) {
         if (file == null) {
             noFile.increment();
-            String why = "Sluice runs " + started.source() + ", from no file: there is nothing to reload"
-                    + " (start it with 'sluice run FILE' to reload FILE)";
+            String why = "nothing to reload: Sluice was started without a file to read again (its configuration: "
+                    + started.source() + "); one started with 'sluice run FILE' reloads FILE";
             LOG.log(System.Logger.Level.WARNING, "config reload ({0}) refused: {1}", trigger, why);
             return new NoFile(why);
         }
