@@ -119,11 +119,11 @@ public record ConfigChanges(List<String> applied, List<String> restartRequired) 
             if (Objects.equals(x, y)) {
                 continue;
             }
-            String key = path + "." + kebab(c.getName());
+            String key = path + "." + KEYS.getOrDefault(c.getName(), kebab(c.getName()));
             if (key.equals("admin.token")) {
                 out.add(key + ": changed"); // a secret: never in a reply or a log line
             } else if (x instanceof Record rx && y instanceof Record ry && !(x instanceof SluiceConfig.HostPort)
-                    && !(x instanceof SluiceConfig.ServerConfig)) {
+                    && !(x instanceof SluiceConfig.ServerConfig) && !(x instanceof SluiceConfig.QueryKey)) {
                 fields(key, rx, ry, out);
             } else {
                 value(key, x, y, out);
@@ -153,11 +153,16 @@ public record ConfigChanges(List<String> applied, List<String> restartRequired) 
             case Enum<?> e -> e.name().toLowerCase(Locale.ROOT).replace('_', '-');
             case SluiceConfig.ServerConfig s -> s.address() + (s.weight() == 1 ? "" : " weight " + s.weight());
             case SluiceConfig.HeaderMatch h -> h.name() + (h.value().isEmpty() ? "" : ": " + h.value());
+            case SluiceConfig.QueryKey q -> q.mode() == SluiceConfig.QueryMode.ONLY ? show(q.names()) : show(q.mode());
             case String s -> s.isEmpty() ? "\"\"" : s;
             case List<?> l -> l.stream().map(ConfigChanges::show).toList().toString();
             default -> String.valueOf(v);
         };
     }
+
+    /** Record components whose key in the file is not just their name in kebab case. */
+    private static final Map<String, String> KEYS = Map.of("poolMaxIdle", "pool.max-idle",
+            "poolIdleTimeout", "pool.idle-timeout", "query", "key.query");
 
     /** defaultTtl -> default-ttl. */
     private static String kebab(String camel) {
