@@ -319,6 +319,31 @@ class ConfigReloadTest {
         assertTrue(err.toString().contains("reload.conf:") && err.toString().contains("nosuch"), err.toString());
     }
 
+    /** The file is the one Sluice started with: a caller cannot name another, nor send anything else. */
+    @Test
+    void aReloadTakesNoFileFromTheCallerAndOnlyPost() throws Exception {
+        start(MAIN_TO_ONE, "");
+        Path other = dir.resolve("other.conf");
+        Files.writeString(other, String.format(TEMPLATE, one.port(), two.port(), "{ name = main, upstream = two }", ""));
+        String base = "http://127.0.0.1:" + sluice.adminAddress().getPort() + "/config/reload";
+        for (String body : List.of("{\"file\": \"" + other + "\"}", "[1]", "not json")) {
+            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(400, r.statusCode(), r.body());
+            assertTrue(r.body().startsWith("{\"error\":"), r.body());
+        }
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "?file=" + other)).POST(
+                HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, r.statusCode(), r.body());
+        r = HTTP.send(HttpRequest.newBuilder(URI.create(base)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, r.statusCode(), r.body());
+        assertEquals("POST", r.headers().firstValue("Allow").orElse(""));
+        assertEquals("one", origin("/a.bin"), "nothing was reloaded");
+        assertEquals(200, HTTP.send(HttpRequest.newBuilder(URI.create(base)).POST(HttpRequest.BodyPublishers.ofString("{}"))
+                .build(), HttpResponse.BodyHandlers.ofString()).statusCode(), "an empty object is no body");
+        assertEquals(1.0, metric("sluice_config_reloads_total{result=\"unchanged\"}"));
+    }
+
     @Test
     void withoutAFileAReloadIsRefusedWith409() throws Exception {
         write(MAIN_TO_ONE, "");
