@@ -256,6 +256,43 @@ class ConfigReloadTest {
         assertEquals("one", origin("/a.bin"));
     }
 
+    /** An L4 listener relays each new connection to its upstream group as the generation has it then. */
+    @Test
+    void aTcpListenerFollowsItsGroupsNewServersForNewConnections() throws Exception {
+        String listeners = "sluice.listeners = [ { name = http, address = \"127.0.0.1:0\" },"
+                + " { name = raw, mode = tcp, address = \"127.0.0.1:0\", upstream = one } ]";
+        start(MAIN_TO_ONE, listeners);
+        int raw = sluice.port("raw");
+        try (TestClient c = new TestClient(raw)) {
+            assertEquals("one", CacheTest.get(c, "/a.bin").header("X-Origin"));
+            Files.writeString(file, Files.readString(file).replace("one { servers = [\"127.0.0.1:" + one.port(),
+                    "one { servers = [\"127.0.0.1:" + two.port()));
+            Reply r = reload(sluice);
+            assertEquals(200, r.status(), r.body());
+            // the relay that is open stays on its server; a new connection goes to the new one
+            assertEquals("one", CacheTest.get(c, "/b.bin").header("X-Origin"));
+        }
+        try (TestClient c = new TestClient(raw)) {
+            assertEquals("two", CacheTest.get(c, "/c.bin").header("X-Origin"));
+        }
+    }
+
+    /** Between requests a connection falls under the idle timeout in effect now, and the watchdog keeps up with it. */
+    @Test
+    void aShorterIdleTimeoutAppliesToKeepAliveConnectionsAfterTheReload() throws Exception {
+        start(MAIN_TO_ONE, "");
+        write(MAIN_TO_ONE, "sluice.timeouts.idle = 300ms");
+        Reply r = reload(sluice);
+        assertEquals(List.of("timeouts.idle: 60s -> 300ms"), r.list("changed"), r.body());
+        try (TestClient c = new TestClient(sluice.port("http"))) {
+            assertEquals("one", CacheTest.get(c, "/a.bin").header("X-Origin"));
+            long start = System.nanoTime();
+            assertEquals(-1, c.input().read(), "the idle connection was closed");
+            long waited = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(waited < 5000, "closed after " + waited + " ms");
+        }
+    }
+
     int lineOf(String text) throws Exception {
         List<String> lines = Files.readAllLines(file);
         for (int i = 0; i < lines.size(); i++) {
