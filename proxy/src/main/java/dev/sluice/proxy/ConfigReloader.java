@@ -118,12 +118,16 @@ final class ConfigReloader implements ConfigReload {
     private void swapAll(Generation gen) {
         List<Future<?>> swaps = new ArrayList<>();
         for (LoopContext lc : context.loops()) {
-            swaps.add(lc.loop.submit(() -> {
-                if (lc.splicer == null && gen.splices()) {
-                    initSplice.accept(lc); // leaves it null where this loop cannot splice
-                }
-                lc.swap(gen);
-            }));
+            try {
+                swaps.add(lc.loop.submit(() -> {
+                    if (lc.splicer == null && gen.splices()) {
+                        initSplice.accept(lc); // leaves it null where this loop cannot splice
+                    }
+                    lc.swap(gen);
+                }));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                return; // Sluice is stopping (a SIGHUP during the stop): its loops take no more tasks
+            }
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SWAP_WAIT_SECONDS);
         for (Future<?> f : swaps) {
