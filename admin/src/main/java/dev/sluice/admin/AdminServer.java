@@ -39,9 +39,9 @@ import java.util.function.Supplier;
 /**
  * The admin listener, on its own small event loop group so scrapes and cache operations never run on
  * a data-path loop. Serves {@code GET /health} (JSON), {@code GET /metrics} (Prometheus text) and the cache API
- * ({@link CacheApi}: {@code /cache/purge}, {@code /cache/entry}, {@code /cache/entries}, {@code /cache/stats}), with
- * the data path's request-head and idle timeouts and head limits ({@link Limits}, enforced by
- * {@link AdminConnection}).
+ * ({@link CacheApi}: {@code /cache/purge}, {@code /cache/entry}, {@code /cache/entries}, {@code /cache/stats}) and
+ * {@code POST /config/reload} ({@link ReloadApi}), with the data path's request-head and idle timeouts and head
+ * limits ({@link Limits}, enforced by {@link AdminConnection}).
  *
  * <p>Every error is JSON, {@code {"error": "...", "status": n}}. With a token configured, every endpoint but
  * {@code /health} requires {@code Authorization: Bearer TOKEN} (else 401, before the path or method is looked at, so
@@ -94,6 +94,15 @@ public final class AdminServer implements AutoCloseable {
      */
     public static AdminServer start(String host, int port, int threads, Limits limits, PrometheusMeterRegistry registry,
             Supplier<String> health, String token, CacheAdmin cache) throws BindException, InterruptedException {
+        return start(host, port, threads, limits, registry, health, token, cache, null);
+    }
+
+    /**
+     * @param reload what {@code POST /config/reload} runs; null when there is none (the endpoint answers 404 saying so)
+     */
+    public static AdminServer start(String host, int port, int threads, Limits limits, PrometheusMeterRegistry registry,
+            Supplier<String> health, String token, CacheAdmin cache, ConfigReload reload)
+            throws BindException, InterruptedException {
         byte[] tokenDigest = token.isEmpty() ? null : sha256(token.getBytes(StandardCharsets.UTF_8));
         CacheApi api = cache == null ? null : new CacheApi(cache);
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads,
@@ -105,7 +114,7 @@ public final class AdminServer implements AutoCloseable {
                         protected void initChannel(SocketChannel c) {
                             AdminConnection conn = new AdminConnection(limits, MAX_BODY);
                             c.pipeline().addLast(conn.decoder(), new HttpResponseEncoder(), conn, conn.aggregator(),
-                                    new Handler(conn, registry, health, tokenDigest, api));
+                                    new Handler(conn, registry, health, tokenDigest, api, reload));
                         }
                     }).bind(host, port).await();
             if (!bound.isSuccess()) {
@@ -184,14 +193,16 @@ public final class AdminServer implements AutoCloseable {
         private final Supplier<String> health;
         private final byte[] tokenDigest;
         private final CacheApi api;
+        private final ConfigReload reload;
 
         Handler(AdminConnection conn, PrometheusMeterRegistry registry, Supplier<String> health, byte[] tokenDigest,
-                CacheApi api) {
+                CacheApi api, ConfigReload reload) {
             this.conn = conn;
             this.registry = registry;
             this.health = health;
             this.tokenDigest = tokenDigest;
             this.api = api;
+            this.reload = reload;
         }
 
         @Override
@@ -243,6 +254,13 @@ public final class AdminServer implements AutoCloseable {
                 case "/cache/entry" -> json(api.entry(param(uri, "url", true, "url")));
                 case "/cache/entries" -> json(api.entries(param(uri, "prefix", false, "prefix", "limit", "after"),
                         param(uri, "limit", false), param(uri, "after", false)));
+                case "/config/reload" -> {
+                    param(uri, null, false);
+                    if (reload == null) {
+                        throw ApiError.notFound("no configuration reload here");
+                    }
+                    yield ReloadApi.reload(reload, ByteBufUtil.getBytes(req.content()));
+                }
                 case "/cache/stats" -> {
                     param(uri, null, false);
                     yield json(api.stats());
@@ -255,7 +273,7 @@ public final class AdminServer implements AutoCloseable {
         private static String allowed(String path) {
             return switch (path) {
                 case "/health", "/metrics", "/cache/entry", "/cache/entries", "/cache/stats" -> "GET, HEAD";
-                case "/cache/purge" -> "POST";
+                case "/cache/purge", "/config/reload" -> "POST";
                 default -> null;
             };
         }

@@ -80,6 +80,35 @@ class AdminServerTest {
         }
     }
 
+    /** The reply of each reload outcome, over a fake reload (the real one is tested in proxy's ConfigReloadTest). */
+    @Test
+    void configReloadAnswersEachOutcomeAsJson() throws Exception {
+        java.util.ArrayDeque<ConfigReload.Outcome> outcomes = new java.util.ArrayDeque<>(java.util.List.of(
+                new ConfigReload.Applied("/etc/s.conf", 2, java.util.List.of("routes: added a"),
+                        java.util.List.of("event-loops: 0 -> 2")),
+                new ConfigReload.Invalid("/etc/s.conf", java.util.List.of("/etc/s.conf:3: sluice.x: unknown key")),
+                new ConfigReload.NoFile("nothing to reload")));
+        try (AdminServer s = AdminServer.start("127.0.0.1", 0, 1,
+                new AdminServer.Limits(REQUEST_HEAD, IDLE, MAX_TARGET, MAX_HEADER), registry, () -> "{}", "", null,
+                trigger -> outcomes.poll()); Client c = new Client(s.address().getPort())) {
+            String post = "POST /config/reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+            Response applied = c.send(post).read();
+            assertEquals(200, applied.status);
+            assertEquals("{\"file\":\"/etc/s.conf\",\"generation\":2,\"changed\":[\"routes: added a\"],"
+                    + "\"restart_required\":[\"event-loops: 0 -> 2\"]}\n", applied.body);
+            Response invalid = c.send(post).read();
+            assertEquals(422, invalid.status);
+            assertEquals("{\"error\":\"the configuration file is invalid; nothing changed\",\"status\":422,"
+                    + "\"file\":\"/etc/s.conf\",\"problems\":[\"/etc/s.conf:3: sluice.x: unknown key\"]}\n", invalid.body);
+            Response none = c.send(post).read();
+            assertEquals(409, none.status);
+            assertEquals("{\"error\":\"nothing to reload\",\"status\":409}\n", none.body);
+        }
+        try (Client c = client()) { // a server with no reload behind it
+            assertEquals(404, c.send("POST /config/reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n").read().status);
+        }
+    }
+
     @Test
     void partialHeadGets408AndClose() throws Exception {
         try (Client c = client()) {

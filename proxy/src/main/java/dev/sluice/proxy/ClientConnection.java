@@ -31,12 +31,13 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     static final long LINGER_MAX_NANOS = 10_000_000_000L;
 
     final ProxyContext proxy;
-    final Router router;
+    /** Each exchange routes by this listener's router in the loop's generation as it starts. */
     final String listener;
     Channel channel;
     LoopContext loop;
     String clientIp = "-";
-    private final HeadParser parser;
+    /** With the head limits of the generation in effect when the connection opened. */
+    private HeadParser parser;
     private ByteBuf in;
     State state = State.HEAD;
     Exchange exchange;
@@ -47,11 +48,9 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
     /** The socket's congestion control, read at the first cache hit ("" until then; null when it cannot be read). */
     private String congestion = "";
 
-    ClientConnection(ProxyContext proxy, Router router, String listener) {
+    ClientConnection(ProxyContext proxy, String listener) {
         this.proxy = proxy;
-        this.router = router;
         this.listener = listener;
-        this.parser = new HeadParser(true, proxy.maxHeaderSize, proxy.maxTarget);
     }
 
     /** The socket's TCP congestion control (one getsockopt, at the first call), or null when unknown. */
@@ -67,6 +66,7 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
         channel = ctx.channel();
         loop = proxy.loop(channel.eventLoop());
         loop.clients.add(this);
+        parser = new HeadParser(true, loop.generation.maxHeaderSize, loop.generation.maxTarget);
         if (channel.remoteAddress() instanceof InetSocketAddress a) {
             clientIp = a.getAddress().getHostAddress();
         }
@@ -234,14 +234,15 @@ final class ClientConnection extends ChannelInboundHandlerAdapter {
      */
     void tick(long now) {
         if (state == State.HEAD) {
+            Generation gen = loop.generation; // between exchanges: the timeouts in effect now
             boolean partial = in != null && in.isReadable();
-            if (partial && now - headStartNanos > proxy.requestHeadTimeoutNanos) {
+            if (partial && now - headStartNanos > gen.requestHeadTimeoutNanos) {
                 rejectHead(new ProxyException(Failure.REQUEST_TIMEOUT, "request head not complete within "
-                        + proxy.config.timeouts().requestHead()));
-            } else if (!partial && requests == 0 && now - headStartNanos > proxy.requestHeadTimeoutNanos) {
+                        + gen.config.timeouts().requestHead()));
+            } else if (!partial && requests == 0 && now - headStartNanos > gen.requestHeadTimeoutNanos) {
                 LOG.log(System.Logger.Level.DEBUG, "closing {0}: no request within the head timeout", clientIp);
                 abort();
-            } else if (!partial && now - lastActivityNanos > proxy.idleTimeoutNanos) {
+            } else if (!partial && now - lastActivityNanos > gen.idleTimeoutNanos) {
                 abort(); // idle keep-alive connection
             }
         } else if (state == State.LINGER) {

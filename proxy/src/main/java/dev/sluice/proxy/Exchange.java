@@ -54,6 +54,8 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
     final AccessLog.Entry entry = new AccessLog.Entry();
     private final long startNanos;
     private final ProxyContext proxy;
+    /** The configuration generation this exchange started on, kept to its end whatever a reload does meanwhile. */
+    private final Generation gen;
 
     private Phase phase = Phase.REQUEST;
     private ClientEnd clientEnd = ClientEnd.CLOSE; // until the request says it keeps the connection
@@ -97,6 +99,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         this.client = client;
         this.req = req;
         this.proxy = client.proxy;
+        this.gen = client.loop.generation;
         this.startNanos = startNanos;
         this.lastProgressNanos = System.nanoTime();
         entry.startMillis = System.currentTimeMillis() - (lastProgressNanos - startNanos) / 1_000_000;
@@ -125,7 +128,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
     void start() {
         RequestCheck check;
         try {
-            check = RequestCheck.of(req, proxy.maxRequestBody);
+            check = RequestCheck.of(req, gen.maxRequestBody);
         } catch (ProxyException e) {
             reject(e);
             return;
@@ -141,7 +144,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
             req.remove(CacheContext.WARM_FIELD);
         }
         String host = Router.normalizeHost(req.get("Host"));
-        route = client.router.match(host, check.path(), req);
+        route = gen.router(client.listener).match(host, check.path(), req);
         if (route == null) {
             reject(new ProxyException(Failure.NO_ROUTE, "no route for host '" + host + "' path '" + check.path() + "'"));
             return;
@@ -195,7 +198,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         ByteBuf out = encodeForClient(a.head);
         phase = Phase.RESPONSE;
         cacheBody = new ExtentSend(client.channel, client.loop.sender, body, a.bounds, a.parts, fill,
-                CacheSends.choose(proxy.config.cache().send(), a.bodyLength(), fill != null, client), proxy.idleTimeoutNanos,
+                CacheSends.choose(proxy.config.cache().send(), a.bodyLength(), fill != null, client), gen.idleTimeoutNanos,
                 proxy.cache.metrics, this);
         if (warm) {
             cacheBody.startWhenStored(out);
@@ -290,7 +293,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         }
         servers.group.active[servers.server()]++;
         entry.upstream = c.label();
-        upParser = new HeadParser(false, proxy.maxResponseHeaderSize, Integer.MAX_VALUE);
+        upParser = new HeadParser(false, gen.maxResponseHeaderSize, Integer.MAX_VALUE);
 
         HeaderRules.forUpstream(req, reqFraming.transferEncoding(), client.clientIp, c.label());
         ByteBuf head = req.encodeRequest(client.channel.alloc());
@@ -299,7 +302,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
             requestComplete();
         } else {
             reqBody = new BodyTransfer(client.channel, up.channel, reqFraming.framing(), reqFraming.length(), true, false,
-                    proxy.maxRequestBody, zeroCopy(), this);
+                    gen.maxRequestBody, zeroCopy(), this);
             rateWindowStartNanos = System.nanoTime();
             reqBody.start(head, client.buffered());
             if (phase == Phase.DONE) {
@@ -586,13 +589,13 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
                     + g.config.responseTimeout() + " (" + up.label() + ")"));
             return;
         }
-        if (proxy.minBodyBytesPerWindow > 0 && reqBody != null && !reqBody.isFinished()
-                && now - rateWindowStartNanos >= proxy.bodyRateWindowNanos) {
+        if (gen.minBodyBytesPerWindow > 0 && reqBody != null && !reqBody.isFinished()
+                && now - rateWindowStartNanos >= gen.bodyRateWindowNanos) {
             long progress = reqBody.bytesSoFar();
-            if (progress - rateWindowBytes < proxy.minBodyBytesPerWindow) {
+            if (progress - rateWindowBytes < gen.minBodyBytesPerWindow) {
                 // a trickling upload would hold its upstream connection for as long as the client likes
                 upstreamReusable = false;
-                var rate = proxy.config.limits().minRequestBodyRate();
+                var rate = gen.config.limits().minRequestBodyRate();
                 fail(new ProxyException(Failure.REQUEST_TIMEOUT, "request body slower than " + rate.bytesPerSecond()
                         + " bytes/s: " + (progress - rateWindowBytes) + " bytes in the last " + rate.window()));
                 return;
@@ -600,16 +603,16 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
             rateWindowStartNanos = now;
             rateWindowBytes = progress;
         }
-        if (cacheBody != null && cacheBody.stalledNanos(now) > proxy.idleTimeoutNanos) {
+        if (cacheBody != null && cacheBody.stalledNanos(now) > gen.idleTimeoutNanos) {
             fail(new ProxyException(Failure.GATEWAY_TIMEOUT, "idle timeout: the client took no bytes for "
-                    + proxy.config.timeouts().idle()));
+                    + gen.config.timeouts().idle()));
             return;
         }
         boolean splicing = (reqBody != null && reqBody.isSplicing()) || (respBody != null && respBody.isSplicing());
         boolean waitingForHead = requestSent && resp == null;
-        if (!splicing && !waitingForHead && up != null && now - lastProgressNanos > proxy.idleTimeoutNanos) {
+        if (!splicing && !waitingForHead && up != null && now - lastProgressNanos > gen.idleTimeoutNanos) {
             upstreamReusable = false;
-            fail(new ProxyException(Failure.GATEWAY_TIMEOUT, "idle timeout: no bytes moved for " + proxy.config.timeouts().idle()));
+            fail(new ProxyException(Failure.GATEWAY_TIMEOUT, "idle timeout: no bytes moved for " + gen.config.timeouts().idle()));
         }
     }
 

@@ -8,13 +8,22 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * What one event loop owns (shared-nothing): its upstream pools and balancer state per group and its
- * splice path. Touched only from its loop, so nothing here needs a lock or volatile.
+ * What one event loop owns (shared-nothing): its configuration generation, its upstream pools and balancer state per
+ * group and its splice path. Touched only from its loop, so nothing here needs a lock or volatile; a reload hands a
+ * new generation over by a task on the loop ({@link #swap}).
  */
 final class LoopContext {
     final EventLoop loop;
     final int index;
+    /**
+     * The configuration generation that exchanges and relays starting on this loop take (they keep it to their end).
+     * Written only by {@link #swap}, on this loop.
+     */
+    Generation generation;
+    /** The loop's state of each group of {@link #generation}; a group leaves when a reload drops or replaces it. */
     private final Map<Upstreams.Group, Upstreams.LoopGroup> groups = new HashMap<>();
+    private io.netty.util.concurrent.ScheduledFuture<?> watchdog;
+    private long watchdogPeriodMillis;
     /** Splice above the size threshold (zero-copy = auto); null when this loop cannot splice. */
     ZeroCopy zeroCopyAuto;
     /** Splice whatever the size (zero-copy = splice); null when this loop cannot splice. */
@@ -37,16 +46,54 @@ final class LoopContext {
     private long fillIdleNanos;
     private java.time.Duration fillIdle;
 
-    LoopContext(EventLoop loop, int index, Iterable<Upstreams.Group> all) {
+    /** The loop runs nothing of this context before a task submitted after this returns, which orders these writes. */
+    LoopContext(EventLoop loop, int index, Generation first) {
         this.loop = loop;
         this.index = index;
-        for (Upstreams.Group g : all) {
-            groups.put(g, new Upstreams.LoopGroup(g));
+        swap(first);
+    }
+
+    /**
+     * On the loop: {@code next} is the generation from now on. Groups it shares with the one before (unchanged ones are
+     * the same objects) keep their pools; groups it dropped or replaced are retired: their idle connections close now
+     * and their busy ones when the exchange using them ends (nothing is pooled in them any more), so exchanges in flight
+     * finish on the servers they started with. The watchdog follows the new timeouts.
+     */
+    void swap(Generation next) {
+        for (Upstreams.Group g : next.groups.values()) {
+            groups.computeIfAbsent(g, Upstreams.LoopGroup::new);
+        }
+        var it = groups.entrySet().iterator();
+        while (it.hasNext()) {
+            var e = it.next();
+            if (next.groups.get(e.getKey().name) != e.getKey()) {
+                e.getValue().retire();
+                it.remove();
+            }
+        }
+        generation = next;
+        long period = watchdogPeriodMillis(next.config);
+        if (watchdog == null || period != watchdogPeriodMillis) {
+            if (watchdog != null) {
+                watchdog.cancel(false);
+            }
+            watchdogPeriodMillis = period;
+            watchdog = loop.scheduleAtFixedRate(this::tick, period, period, java.util.concurrent.TimeUnit.MILLISECONDS);
         }
     }
 
+    /**
+     * The loop's state of group {@code g}. A group the loop's generation no longer has is one an exchange of an earlier
+     * generation still uses (it waited for a fill, or asks again after a validation): it gets a retired state of its
+     * own, which pools nothing, so its connections close after use.
+     */
     Upstreams.LoopGroup group(Upstreams.Group g) {
-        return groups.get(g);
+        Upstreams.LoopGroup lg = groups.get(g);
+        if (lg == null) {
+            lg = new Upstreams.LoopGroup(g);
+            lg.retire();
+        }
+        return lg;
     }
 
     /**

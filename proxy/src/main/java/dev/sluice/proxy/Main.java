@@ -57,7 +57,8 @@ public final class Main implements Callable<Integer> {
     }
 
     @Command(name = "run", mixinStandardHelpOptions = true,
-            description = "Runs Sluice with FILE; without FILE, the built-in demo. SIGTERM or Ctrl-C stops it.")
+            description = "Runs Sluice with FILE; without FILE, the built-in demo. SIGHUP reloads FILE; SIGTERM or Ctrl-C"
+                    + " stops it.")
     static final class Run implements Callable<Integer> {
         @Parameters(arity = "0..1", paramLabel = "FILE", description = "configuration (HOCON); none = the built-in demo")
         private Path file;
@@ -118,7 +119,7 @@ public final class Main implements Callable<Integer> {
         }
         Sluice sluice;
         try {
-            sluice = Sluice.start(config);
+            sluice = Sluice.start(config, file); // file null: the demo, which has none to reload
         } catch (Exception e) {
             System.err.println("sluice: cannot start: " + (e instanceof StartException ? e.getMessage() : e));
             if (origin != null) {
@@ -126,6 +127,7 @@ public final class Main implements Callable<Integer> {
             }
             return 1;
         }
+        HangupSignal.install(sluice.reloader()); // SIGHUP reloads FILE (the demo answers that it has none)
         CountDownLatch stopped = new CountDownLatch(1);
         DemoOrigin demoOrigin = origin;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -16,16 +16,18 @@ import java.util.function.Predicate;
 /**
  * The proxy's side of the admin's cache API: URL to route to primary key by the routers of the http listeners (each
  * route's own key policy), the fills in progress, the stores and the lookup counters. Runs on the admin's loop; it
- * only reads the routers (immutable) and the cache's concurrent structures.
+ * only reads the routers (immutable, of the generation in effect) and the cache's concurrent structures.
  */
 final class ProxyCacheAdmin implements CacheAdmin {
     private final CacheContext cache;
-    private final List<Router> routers;
+    /** The routers of the generation in effect (a reload may change them between two calls). */
+    private final java.util.function.Supplier<? extends java.util.Collection<Router>> routers;
     private final MeterRegistry registry;
 
-    ProxyCacheAdmin(CacheContext cache, List<Router> routers, MeterRegistry registry) {
+    ProxyCacheAdmin(CacheContext cache, java.util.function.Supplier<? extends java.util.Collection<Router>> routers,
+            MeterRegistry registry) {
         this.cache = cache;
-        this.routers = List.copyOf(routers);
+        this.routers = routers;
         this.registry = registry;
     }
 
@@ -41,7 +43,7 @@ final class ProxyCacheAdmin implements CacheAdmin {
         String path = q < 0 ? target : target.substring(0, q);
         List<RouteKey> out = new ArrayList<>();
         boolean any = false;
-        for (Router router : routers) {
+        for (Router router : routers.get()) {
             for (Router.Route r : router.mayServe(routeHost, path)) {
                 any = true;
                 if (r.cache() == null) {

@@ -5,7 +5,10 @@ import io.netty.channel.EventLoop;
 import java.util.IdentityHashMap;
 import java.util.Map;
 
-/** Immutable after start: configuration, meters, log, and each loop's context. */
+/**
+ * Fixed at start: the configuration Sluice started with (what its listeners, loops and cache are built from), meters,
+ * log, and each loop's context. What a reload changes is in the {@link Generation}.
+ */
 final class ProxyContext {
     final SluiceConfig config;
     final Transports transports;
@@ -13,15 +16,11 @@ final class ProxyContext {
     final AccessLog accessLog;
     /** The memory cache, or null when no route caches. */
     final CacheContext cache;
-    final long requestHeadTimeoutNanos;
-    final long idleTimeoutNanos;
-    final int maxHeaderSize;
-    final int maxTarget;
-    final long maxRequestBody;
-    final int maxResponseHeaderSize;
-    /** Bytes a request body must bring in every {@link #bodyRateWindowNanos} (0: no minimum). */
-    final long minBodyBytesPerWindow;
-    final long bodyRateWindowNanos;
+    /**
+     * The generation of the last reload (or of the start): what the admin routes URLs by and what the next reload
+     * compares with. Each loop has its own copy ({@link LoopContext#generation}), which the data path reads.
+     */
+    volatile Generation generation;
     private final Map<EventLoop, LoopContext> loops = new IdentityHashMap<>();
 
     ProxyContext(SluiceConfig config, Transports transports, ProxyMetrics metrics, AccessLog accessLog, CacheContext cache) {
@@ -30,16 +29,6 @@ final class ProxyContext {
         this.transports = transports;
         this.metrics = metrics;
         this.accessLog = accessLog;
-        this.requestHeadTimeoutNanos = config.timeouts().requestHead().toNanos();
-        this.idleTimeoutNanos = config.timeouts().idle().toNanos();
-        this.maxHeaderSize = config.limits().maxHeaderSize();
-        this.maxTarget = config.limits().maxRequestTarget();
-        this.maxRequestBody = config.limits().maxRequestBody();
-        this.maxResponseHeaderSize = config.limits().maxResponseHeaderSize();
-        var rate = config.limits().minRequestBodyRate();
-        this.bodyRateWindowNanos = rate.window().toNanos();
-        this.minBodyBytesPerWindow = rate.enabled()
-                ? Math.max(1, (long) (rate.bytesPerSecond() * (rate.window().toNanos() / 1e9))) : 0;
     }
 
     void addLoop(LoopContext lc) {

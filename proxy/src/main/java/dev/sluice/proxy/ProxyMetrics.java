@@ -73,8 +73,28 @@ final class ProxyMetrics {
                 .tag("scheduling", "batch").register(registry);
     }
 
-    RouteMeters route(String name) {
-        return new RouteMeters(registry, name);
+    private final java.util.concurrent.ConcurrentHashMap<String, AtomicInteger> upstreamOpen =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Open connections to the servers of upstream group {@code name} (a gauge, registered at the first call). */
+    AtomicInteger upstreamOpen(String name) {
+        return upstreamOpen.computeIfAbsent(name, n -> {
+            AtomicInteger open = new AtomicInteger();
+            Gauge.builder("sluice.upstream.connections", open, AtomicInteger::get)
+                    .description("Open connections to the group's servers").tag("upstream", n).strongReference(true)
+                    .register(registry);
+            return open;
+        });
+    }
+
+    private final java.util.concurrent.ConcurrentHashMap<String, RouteMeters> routes = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The meters of route (or TCP listener) {@code name}, one object per name for the life of the process: a reload
+     * that keeps a route keeps counting on the same meters.
+     */
+    RouteMeters routeMeters(String name) {
+        return routes.computeIfAbsent(name, n -> new RouteMeters(registry, n));
     }
 
     /** Per-route meters; the status counters are created on first use (statuses 100-599). */

@@ -5,7 +5,7 @@ import dev.sluice.conf.SluiceConfig.RouteConfig;
 import java.util.List;
 import java.util.Locale;
 
-/** The routes of one http listener, tried in order. Immutable, shared by every loop. */
+/** The routes of one http listener in one {@link Generation}, tried in order. Immutable, shared by every loop. */
 final class Router {
     /** A route with its metrics, upstream group and cache policy (null: not cached) resolved. */
     record Route(RouteConfig config, Upstreams.Group group, ProxyMetrics.RouteMeters meters, CachePhase.Policy cache) {
@@ -18,6 +18,10 @@ final class Router {
 
     Router(List<Route> routes) {
         this.routes = routes.toArray(new Route[0]);
+    }
+
+    boolean isEmpty() {
+        return routes.length == 0;
     }
 
     /**

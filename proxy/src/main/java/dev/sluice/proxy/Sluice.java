@@ -4,7 +4,6 @@ import dev.sluice.admin.AdminServer;
 import dev.sluice.conf.SluiceConfig;
 import dev.sluice.conf.SluiceConfig.ListenerConfig;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
-import dev.sluice.conf.SluiceConfig.RouteConfig;
 import dev.sluice.splice.SpliceMetrics;
 import dev.sluice.splice.SpliceSettings;
 import dev.sluice.splice.Splicer;
@@ -40,14 +39,18 @@ public final class Sluice implements AutoCloseable {
     private final Map<String, Integer> ports = new LinkedHashMap<>();
     /** Each listener as bound, for the start line. */
     private final List<String> bound = new ArrayList<>();
+    /** The file the configuration was read from, which a reload reads again; null when there is none (the demo). */
+    private final java.nio.file.Path file;
+    private ConfigReloader reloader;
     private ConnectionLimit limit;
     private AdminServer admin;
     private boolean closed;
     /** Whether it started: a start that failed is reported by its exception, not by a stop line. */
     private boolean started;
 
-    private Sluice(SluiceConfig config, java.util.function.LongSupplier clock) throws Exception {
+    private Sluice(SluiceConfig config, java.nio.file.Path file, java.util.function.LongSupplier clock) throws Exception {
         this.config = config;
+        this.file = file;
         BufferLeaks.install(); // counts leaks where no Netty buffer was made before (Main makes sure of it)
         BufferLeaks.apply(config.bufferLeakDetection());
         this.transports = Transports.select(config.transport()); // in the start line, with why
@@ -61,13 +64,27 @@ public final class Sluice implements AutoCloseable {
                 Thread.ofPlatform().name("sluice-loop-", 0).factory(), transports.ioHandlerFactory());
     }
 
+    /** Starts from a configuration that has no file to reload from (a reload answers so). */
     public static Sluice start(SluiceConfig config) throws Exception {
-        return start(config, () -> System.currentTimeMillis() / 1000);
+        return start(config, null, () -> System.currentTimeMillis() / 1000);
+    }
+
+    /**
+     * Starts from {@code config}, read from {@code file}: {@code POST /config/reload} and {@link #reload} read that
+     * file again and apply what can change while running.
+     */
+    public static Sluice start(SluiceConfig config, java.nio.file.Path file) throws Exception {
+        return start(config, file, () -> System.currentTimeMillis() / 1000);
     }
 
     /** As {@link #start(SluiceConfig)}, with the clock (epoch seconds) the cache computes freshness by. */
     static Sluice start(SluiceConfig config, java.util.function.LongSupplier clock) throws Exception {
-        Sluice s = new Sluice(config, clock);
+        return start(config, null, clock);
+    }
+
+    static Sluice start(SluiceConfig config, java.nio.file.Path file, java.util.function.LongSupplier clock)
+            throws Exception {
+        Sluice s = new Sluice(config, file, clock);
         try {
             s.startListeners();
             s.started = true;
@@ -80,18 +97,14 @@ public final class Sluice implements AutoCloseable {
     }
 
     private void startListeners() throws Exception {
-        Map<String, Upstreams.Group> groups = new LinkedHashMap<>();
-        for (var u : config.upstreams().values()) {
-            groups.put(u.name(), new Upstreams.Group(u, registry));
-        }
+        Generation first = Generation.build(1, config, config, null, context.metrics, context.cache);
+        context.generation = first;
         int i = 0;
         int batch = 0;
         String refused = null;
         for (EventExecutor e : group) {
-            LoopContext lc = new LoopContext((EventLoop) e, i++, groups.values());
+            LoopContext lc = new LoopContext((EventLoop) e, i++, first); // and its watchdog
             context.addLoop(lc);
-            long period = LoopContext.watchdogPeriodMillis(config);
-            lc.loop.scheduleAtFixedRate(lc::tick, period, period, java.util.concurrent.TimeUnit.MILLISECONDS);
             if (config.eventLoopScheduling() == SluiceConfig.LoopScheduling.BATCH) {
                 String why = lc.loop.submit(ThreadPolicy::batch).syncUninterruptibly().getNow();
                 if (why == null) {
@@ -139,34 +152,22 @@ public final class Sluice implements AutoCloseable {
                     + " Netty at once, so listeners cannot back off and their loops spin until fds are free again",
                     Transports.MULTISHOT_ACCEPT);
         }
-        Map<String, ProxyMetrics.RouteMeters> routeMeters = new LinkedHashMap<>();
-        List<Router> routers = new ArrayList<>(); // for the admin's URL -> route -> key
         for (ListenerConfig l : config.listeners()) {
             if (l.mode() == ListenerMode.TCP) {
-                Upstreams.Group g = groups.get(l.upstream());
-                ProxyMetrics.RouteMeters m = routeMeters.computeIfAbsent(l.name(), context.metrics::route);
+                ProxyMetrics.RouteMeters m = context.metrics.routeMeters(l.name());
                 bind(l, ch -> {
                     ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
                     ReadSizes.body(ch); // no heads on an L4 connection
-                    ch.pipeline().addLast(new TcpRelay(context, l, g, m).clientHandler());
+                    ch.pipeline().addLast(new TcpRelay(context, l, m).clientHandler());
                 });
                 continue;
             }
-            List<Router.Route> routes = new ArrayList<>();
-            for (RouteConfig r : config.routes()) {
-                if (r.listener().isEmpty() || r.listener().equals(l.name())) {
-                    routes.add(new Router.Route(r, groups.get(r.upstream()),
-                            routeMeters.computeIfAbsent(r.name(), context.metrics::route),
-                            context.cache != null && r.cache().enabled() ? CachePhase.Policy.of(r.cache()) : null));
-                }
-            }
-            if (routes.isEmpty()) {
+            if (first.router(l.name()).isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "listener {0} has no routes: every request gets 404", l.name());
             }
-            Router router = new Router(routes);
-            routers.add(router);
-            bind(l, ch -> ch.pipeline().addLast(new ClientConnection(context, router, l.name())));
+            bind(l, ch -> ch.pipeline().addLast(new ClientConnection(context, l.name())));
         }
+        reloader = new ConfigReloader(file, config, context, this::initSplice);
         if (config.admin().enabled()) {
             var adminLimits = new AdminServer.Limits(config.timeouts().requestHead(), config.timeouts().idle(),
                     config.limits().maxRequestTarget(), config.limits().maxHeaderSize());
@@ -174,7 +175,9 @@ public final class Sluice implements AutoCloseable {
             try {
                 admin = AdminServer.start(a.host(), a.port(), config.admin().eventLoops(), adminLimits, registry,
                         this::healthJson, config.admin().token(),
-                        context.cache == null ? null : new ProxyCacheAdmin(context.cache, routers, registry));
+                        context.cache == null ? null
+                                : new ProxyCacheAdmin(context.cache, () -> context.generation.routers(), registry),
+                        reloader);
             } catch (java.net.BindException e) {
                 throw bindFailed("admin listener", a, e);
             }
@@ -186,7 +189,10 @@ public final class Sluice implements AutoCloseable {
                 || config.listeners().stream().anyMatch(l -> l.mode() == ListenerMode.TCP);
     }
 
-    /** On the loop: its splicer (pipes are created lazily) and the two zero-copy modes over it. */
+    /**
+     * On the loop: its splicer (pipes are created lazily) and the two zero-copy modes over it. Also run by a reload
+     * whose routes splice on a loop that has no splicer yet (none did at start).
+     */
     private void initSplice(LoopContext lc) {
         if (transports.kind() != SluiceConfig.Transport.IO_URING || !Splicer.isAvailable()
                 || !Transports.spliceCompatible()) {
@@ -391,8 +397,24 @@ public final class Sluice implements AutoCloseable {
         return registry;
     }
 
+    /** The configuration Sluice started with (a reload changes what {@link #reload} reports, not this). */
     public SluiceConfig config() {
         return config;
+    }
+
+    /**
+     * Reads the file Sluice started with again and applies what can change (see {@link ConfigReloader}); what
+     * {@code POST /config/reload} and SIGHUP run.
+     *
+     * @param trigger who asked, for the log line
+     */
+    public dev.sluice.admin.ConfigReload.Outcome reload(String trigger) {
+        return reloader.reload(trigger);
+    }
+
+    /** What reloads this Sluice, for a signal handler. */
+    public dev.sluice.admin.ConfigReload reloader() {
+        return reloader;
     }
 
     @Override

@@ -24,7 +24,8 @@ final class TcpRelay {
 
     private final ProxyContext proxy;
     private final ListenerConfig listener;
-    private final Upstreams.Group group;
+    /** The listener's upstream group in the loop's generation when the client connected; kept to the relay's end. */
+    private Upstreams.Group group;
     private final ProxyMetrics.RouteMeters meters;
     private final AccessLog.Entry entry = new AccessLog.Entry();
     private final long startNanos = System.nanoTime();
@@ -41,10 +42,9 @@ final class TcpRelay {
     /** Pumps being cancelled; the sockets close only when this reaches zero. */
     private int pendingCancels;
 
-    TcpRelay(ProxyContext proxy, ListenerConfig listener, Upstreams.Group group, ProxyMetrics.RouteMeters meters) {
+    TcpRelay(ProxyContext proxy, ListenerConfig listener, ProxyMetrics.RouteMeters meters) {
         this.proxy = proxy;
         this.listener = listener;
-        this.group = group;
         this.meters = meters;
         this.client = new Side(true);
         entry.method = "TCP";
@@ -62,6 +62,7 @@ final class TcpRelay {
         if (servers == null) {
             loop = proxy.loop(clientChannel.eventLoop());
             loop.relays.add(this);
+            group = loop.generation.groups.get(listener.upstream());
             servers = new ServerAttempts(loop.group(group));
         }
         int s = servers.next();

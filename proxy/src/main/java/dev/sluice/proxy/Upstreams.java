@@ -4,7 +4,6 @@ import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.UpstreamConfig;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -25,7 +24,7 @@ final class Upstreams {
         final long connectTimeoutMillis;
         final long responseTimeoutNanos;
         final long poolIdleNanos;
-        final AtomicInteger open = new AtomicInteger();
+        final AtomicInteger open;
         final Counter connectOk;
         final Counter connectRefused;
         final Counter connectTimeout;
@@ -38,8 +37,14 @@ final class Upstreams {
         /** TCP_CONGESTION for connections to this group's servers; null: the system's. */
         final TcpCongestion congestion;
 
-        Group(UpstreamConfig config, MeterRegistry registry) {
+        /**
+         * @param open the count of open connections to servers of this name, one for the life of the process (see
+         *             {@link ProxyMetrics#upstreamOpen}): a reload that changes the group replaces this object, and the
+         *             count goes on over the connections of both while the old one's drain
+         */
+        Group(UpstreamConfig config, MeterRegistry registry, AtomicInteger open) {
             this.name = config.name();
+            this.open = open;
             this.config = config;
             int n = config.servers().size();
             this.addresses = new InetSocketAddress[n];
@@ -53,8 +58,6 @@ final class Upstreams {
             this.connectTimeoutMillis = config.connectTimeout().toMillis();
             this.responseTimeoutNanos = config.responseTimeout().toNanos();
             this.poolIdleNanos = config.poolIdleTimeout().toNanos();
-            Gauge.builder("sluice.upstream.connections", open, AtomicInteger::get)
-                    .description("Open connections to the group's servers").tag("upstream", name).register(registry);
             connectOk = connects(registry, "ok");
             connectRefused = connects(registry, "refused");
             connectTimeout = connects(registry, "timeout");
@@ -112,6 +115,12 @@ final class Upstreams {
         private final int[] current;
         private final int totalWeight;
         private int rr;
+        /**
+         * The group is no longer in the loop's configuration generation (a reload changed or removed it): exchanges
+         * that started before still use it to their end, but nothing is pooled any more, so its connections close as
+         * their exchanges finish and the pool drains to nothing.
+         */
+        private boolean retired;
 
         @SuppressWarnings("unchecked")
         LoopGroup(Group group) {
@@ -187,7 +196,6 @@ final class Upstreams {
             return null;
         }
 
-        /** Returns a connection to the pool, or closes it when the pool is full. */
         /**
          * The exchange or fill that used {@code c} (a connection to {@code server}) is done with it: back to the pool
          * when its framing left nothing in doubt and it is still open, else closed.
@@ -205,7 +213,7 @@ final class Upstreams {
 
         void release(int server, UpstreamConnection c, long now) {
             ArrayDeque<UpstreamConnection> q = idle[server];
-            if (q.size() >= group.config.poolMaxIdle() || !c.channel.isActive()) {
+            if (retired || q.size() >= group.config.poolMaxIdle() || !c.channel.isActive()) {
                 c.channel.close();
                 return;
             }
@@ -226,6 +234,12 @@ final class Upstreams {
 
         void remove(int server, UpstreamConnection c) {
             idle[server].remove(c);
+        }
+
+        /** Out of the generation (see {@link #retired}): idle connections close now, busy ones when their exchange ends. */
+        void retire() {
+            retired = true;
+            closeAll();
         }
 
         void closeAll() {

@@ -34,8 +34,9 @@ import picocli.CommandLine.ScopeType;
  * then {@link #main} runs it alone.
  */
 @Command(name = "admin", mixinStandardHelpOptions = true, subcommands = {PurgeCommand.class, InspectCommand.class,
-        EntriesCommand.class, StatsCommand.class},
-        description = "Talks to a running Sluice's admin API: purge, inspect, list and count what the cache holds.")
+        EntriesCommand.class, StatsCommand.class, ReloadCommand.class},
+        description = "Talks to a running Sluice's admin API: purge, inspect, list and count what the cache holds;"
+                + " reload the configuration.")
 public final class AdminCommand implements Callable<Integer> {
     /** The default admin address (reference.conf's, which the built-in demo keeps). */
     public static final String DEFAULT_ADDRESS = "127.0.0.1:9901";
@@ -137,7 +138,11 @@ public final class AdminCommand implements Callable<Integer> {
                 spec.commandLine().getOut().println(r.body().strip());
             }
             if (r.statusCode() != 200) {
-                throw new Failure(reply.get("error") + " (HTTP " + r.statusCode() + ")");
+                StringBuilder why = new StringBuilder(reply.get("error") + " (HTTP " + r.statusCode() + ")");
+                if (reply.get("problems") instanceof List<?> problems) { // an invalid configuration: file:line each
+                    problems.forEach(p -> why.append(System.lineSeparator()).append("  ").append(p));
+                }
+                throw new Failure(why.toString());
             }
             return reply;
         } catch (IOException e) {
