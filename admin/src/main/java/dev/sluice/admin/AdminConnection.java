@@ -170,7 +170,7 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
                 // the limit covers the request line and the header section together, as on the data path
                 status = HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
                 refusal = "request head over " + limits.maxHeaderSize() + " bytes";
-            } else if (HttpUtil.getContentLength(req, -1L) > maxBody) {
+            } else if (HttpUtil.getContentLength(req, -1L) > maxBody && !WarmUpload.streamed(req)) {
                 // before the aggregator, which would answer 413 but keep the connection (or send 100 Continue)
                 status = HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
                 refusal = "request body over " + maxBody + " bytes";

@@ -54,9 +54,12 @@ public final class AdminServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel channel;
 
-    private AdminServer(EventLoopGroup group, Channel channel) {
+    private final WarmJobs jobs;
+
+    private AdminServer(EventLoopGroup group, Channel channel, WarmJobs jobs) {
         this.group = group;
         this.channel = channel;
+        this.jobs = jobs;
     }
 
     /** Largest request body the admin accepts (a purge is a small JSON object; a larger body gets 413 and a close). */
@@ -96,6 +99,7 @@ public final class AdminServer implements AutoCloseable {
             Supplier<String> health, String token, CacheAdmin cache) throws BindException, InterruptedException {
         byte[] tokenDigest = token.isEmpty() ? null : sha256(token.getBytes(StandardCharsets.UTF_8));
         CacheApi api = cache == null ? null : new CacheApi(cache);
+        WarmJobs jobs = cache == null ? null : new WarmJobs(cache);
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads,
                 Thread.ofPlatform().name("sluice-admin-", 0).daemon().factory(), NioIoHandler.newFactory());
         try {
@@ -104,8 +108,9 @@ public final class AdminServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel c) {
                             AdminConnection conn = new AdminConnection(limits, MAX_BODY);
-                            c.pipeline().addLast(conn.decoder(), new HttpResponseEncoder(), conn, conn.aggregator(),
-                                    new Handler(conn, registry, health, tokenDigest, api));
+                            c.pipeline().addLast(conn.decoder(), new HttpResponseEncoder(), conn,
+                                    new WarmUpload(conn, tokenDigest, jobs), conn.aggregator(),
+                                    new Handler(conn, registry, health, tokenDigest, api, jobs));
                         }
                     }).bind(host, port).await();
             if (!bound.isSuccess()) {
@@ -118,7 +123,7 @@ public final class AdminServer implements AutoCloseable {
             }
             Channel ch = bound.channel();
             LOG.log(System.Logger.Level.INFO, "admin listening on {0}", ch.localAddress());
-            return new AdminServer(group, ch);
+            return new AdminServer(group, ch, jobs);
         } catch (BindException | RuntimeException | InterruptedException e) {
             group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
             throw e;
@@ -131,6 +136,9 @@ public final class AdminServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (jobs != null) {
+            jobs.cancelAll(); // their warm requests would fail against a proxy shutting down anyway
+        }
         channel.close().syncUninterruptibly();
         group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
     }
@@ -156,7 +164,7 @@ public final class AdminServer implements AutoCloseable {
      * {@link MessageDigest#isEqual} (constant time for equal lengths): the time taken says nothing about the token,
      * its length included.
      */
-    static boolean authorized(FullHttpRequest req, byte[] tokenDigest) {
+    static boolean authorized(io.netty.handler.codec.http.HttpRequest req, byte[] tokenDigest) {
         if (tokenDigest == null) {
             return true;
         }
@@ -184,9 +192,11 @@ public final class AdminServer implements AutoCloseable {
         private final Supplier<String> health;
         private final byte[] tokenDigest;
         private final CacheApi api;
+        private final WarmJobs jobs;
 
         Handler(AdminConnection conn, PrometheusMeterRegistry registry, Supplier<String> health, byte[] tokenDigest,
-                CacheApi api) {
+                CacheApi api, WarmJobs jobs) {
+            this.jobs = jobs;
             this.conn = conn;
             this.registry = registry;
             this.health = health;
@@ -233,8 +243,16 @@ public final class AdminServer implements AutoCloseable {
             if (!allowed.contains(req.method().name())) {
                 throw new ApiError(405, req.method().name() + " not allowed on " + path + " (allowed: " + allowed + ")");
             }
-            if (path.startsWith("/cache/") && api == null) {
+            if ((path.startsWith("/cache/") || path.equals("/jobs") || path.startsWith("/jobs/")) && api == null) {
                 throw ApiError.notFound("no cache here: no route caches, or cache.memory = 0");
+            }
+            if (path.startsWith("/jobs/")) {
+                param(uri, null, false);
+                WarmJob job = jobs.get(path.substring("/jobs/".length()));
+                if (req.method().equals(HttpMethod.DELETE)) {
+                    job.cancel();
+                }
+                return json(job.json());
             }
             return switch (path) {
                 case "/health" -> text(HttpResponseStatus.OK, health.get() + "\n", "application/json");
@@ -243,6 +261,12 @@ public final class AdminServer implements AutoCloseable {
                 case "/cache/entry" -> json(api.entry(param(uri, "url", true, "url")));
                 case "/cache/entries" -> json(api.entries(param(uri, "prefix", false, "prefix", "limit", "after"),
                         param(uri, "limit", false), param(uri, "after", false)));
+                case "/jobs" -> {
+                    param(uri, null, false);
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("jobs", jobs.list());
+                    yield json(out);
+                }
                 case "/cache/stats" -> {
                     param(uri, null, false);
                     yield json(api.stats());
@@ -255,8 +279,10 @@ public final class AdminServer implements AutoCloseable {
         private static String allowed(String path) {
             return switch (path) {
                 case "/health", "/metrics", "/cache/entry", "/cache/entries", "/cache/stats" -> "GET, HEAD";
-                case "/cache/purge" -> "POST";
-                default -> null;
+                case "/cache/purge", "/cache/warm" -> "POST";
+                case "/jobs" -> "GET, HEAD";
+                default -> path.startsWith("/jobs/") && path.length() > 6 && path.indexOf('/', 6) < 0
+                        ? "GET, HEAD, DELETE" : null;
             };
         }
 

@@ -21,6 +21,7 @@ import dev.sluice.conf.SluiceConfig.CacheFill;
 import dev.sluice.conf.SluiceConfig.CacheLock;
 import dev.sluice.conf.SluiceConfig.CacheSend;
 import dev.sluice.conf.SluiceConfig.DemoConfig;
+import dev.sluice.conf.SluiceConfig.WarmConfig;
 import dev.sluice.conf.SluiceConfig.HeaderMatch;
 import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.LeakDetection;
@@ -323,7 +324,9 @@ public final class ConfigLoader {
                     bytes("cache.fill-on-abort-max", 0, Long.MAX_VALUE),
                     enumOf("cache.lock", CacheLock.class, CacheLock.TRY),
                     enumOf("cache.send", CacheSend.class, CacheSend.AUTO), notNegative("cache.hit-for-pass"),
-                    enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE), tagHeader("cache.tag-header"));
+                    enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE), tagHeader("cache.tag-header"),
+                    new WarmConfig(intAtLeast("cache.warm.max-jobs", 1), notNegative("cache.warm.keep-finished"),
+                            intAtLeast("cache.warm.max-in-flight", 1)));
             AdminConfig admin = admin();
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
                     enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));

@@ -138,7 +138,22 @@ public record SluiceConfig(
      * by the proxy). tagHeader: the response field whose values tag entries for purges by tag ("" = none).
      */
     public record CacheConfig(long memory, long maxObjectSize, long fillOnAbortMax, CacheLock lock, CacheSend send,
-            Duration hitForPass, CacheFill fill, String tagHeader) {}
+            Duration hitForPass, CacheFill fill, String tagHeader, WarmConfig warm) {
+        /** With the default warm settings. */
+        public CacheConfig(long memory, long maxObjectSize, long fillOnAbortMax, CacheLock lock, CacheSend send,
+                Duration hitForPass, CacheFill fill, String tagHeader) {
+            this(memory, maxObjectSize, fillOnAbortMax, lock, send, hitForPass, fill, tagHeader, WarmConfig.DEFAULTS);
+        }
+    }
+
+    /**
+     * Warm jobs (POST /cache/warm): at most maxJobs at once (running ones and finished ones still kept), finished
+     * ones kept for keepFinished, and at most maxInFlight warm fetches of background jobs at once, all jobs together.
+     */
+    public record WarmConfig(int maxJobs, Duration keepFinished, int maxInFlight) {
+        /** reference.conf's values. */
+        public static final WarmConfig DEFAULTS = new WarmConfig(16, Duration.ofHours(1), 16);
+    }
 
     /** Whether the cache memory is mlocked: labels off | try | required. */
     public enum CacheLock { OFF, TRY, REQUIRED }

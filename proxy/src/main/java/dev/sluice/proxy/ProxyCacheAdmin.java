@@ -11,7 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.IntSupplier;
 import java.util.function.Predicate;
+import java.net.InetSocketAddress;
 
 /**
  * The proxy's side of the admin's cache API: URL to route to primary key by the routers of the http listeners (each
@@ -21,12 +23,62 @@ import java.util.function.Predicate;
 final class ProxyCacheAdmin implements CacheAdmin {
     private final CacheContext cache;
     private final List<Router> routers;
+    /** The bound address of each router's listener, in the same order, a wildcard address replaced by loopback. */
+    private final List<InetSocketAddress> listeners;
     private final MeterRegistry registry;
+    private final IntSupplier waitingHeads;
 
-    ProxyCacheAdmin(CacheContext cache, List<Router> routers, MeterRegistry registry) {
+    ProxyCacheAdmin(CacheContext cache, List<Router> routers, List<InetSocketAddress> listeners,
+            MeterRegistry registry, IntSupplier waitingHeads) {
         this.cache = cache;
         this.routers = List.copyOf(routers);
+        this.listeners = List.copyOf(listeners);
         this.registry = registry;
+        this.waitingHeads = waitingHeads;
+    }
+
+    @Override
+    public WarmTarget warmTarget(String host, String target) throws NoRoute {
+        int q = target.indexOf('?');
+        String path = q < 0 ? target : target.substring(0, q);
+        String routeHost = host == null ? null : Router.normalizeHost(host);
+        for (int i = 0; i < routers.size(); i++) {
+            // with no host, the first route on the path whatever its host; a route with a header condition may not
+            // take a request without that field, so as in keysOf the search goes on past it
+            for (Router.Route r : routeHost == null ? routers.get(i).onPath(path) : routers.get(i).mayServe(routeHost, path)) {
+                if (r.cache() == null) {
+                    if (r.config().header() == null) {
+                        throw new NoRoute("the route serving " + path + " (" + r.name() + ") does not cache");
+                    }
+                    continue;
+                }
+                InetSocketAddress l = listeners.get(i);
+                String h = host;
+                if (h == null) {
+                    String pattern = r.config().host();
+                    h = !pattern.isEmpty() && !pattern.startsWith("*.") ? pattern
+                            : (l.getAddress() instanceof java.net.Inet6Address ? "[" + l.getHostString() + "]"
+                                    : l.getHostString()) + ":" + l.getPort();
+                }
+                return new WarmTarget(r.name(), h, l);
+            }
+        }
+        throw new NoRoute("no route serves " + path + (routeHost == null ? "" : " on host " + routeHost));
+    }
+
+    @Override
+    public String warmToken() {
+        return cache.warmToken;
+    }
+
+    @Override
+    public int clientsWaitingForUpstream() {
+        return Math.max(0, waitingHeads.getAsInt());
+    }
+
+    @Override
+    public dev.sluice.conf.SluiceConfig.WarmConfig warmConfig() {
+        return cache.config.warm();
     }
 
     @Override

@@ -141,6 +141,7 @@ public final class Sluice implements AutoCloseable {
         }
         Map<String, ProxyMetrics.RouteMeters> routeMeters = new LinkedHashMap<>();
         List<Router> routers = new ArrayList<>(); // for the admin's URL -> route -> key
+        List<InetSocketAddress> routerAddresses = new ArrayList<>(); // their listeners, for warm fetches
         for (ListenerConfig l : config.listeners()) {
             if (l.mode() == ListenerMode.TCP) {
                 Upstreams.Group g = groups.get(l.upstream());
@@ -166,6 +167,7 @@ public final class Sluice implements AutoCloseable {
             Router router = new Router(routes);
             routers.add(router);
             bind(l, ch -> ch.pipeline().addLast(new ClientConnection(context, router, l.name())));
+            routerAddresses.add(loopbackFor(l.address().host(), ports.get(l.name())));
         }
         if (config.admin().enabled()) {
             var adminLimits = new AdminServer.Limits(config.timeouts().requestHead(), config.timeouts().idle(),
@@ -174,11 +176,27 @@ public final class Sluice implements AutoCloseable {
             try {
                 admin = AdminServer.start(a.host(), a.port(), config.admin().eventLoops(), adminLimits, registry,
                         this::healthJson, config.admin().token(),
-                        context.cache == null ? null : new ProxyCacheAdmin(context.cache, routers, registry));
+                        context.cache == null ? null : new ProxyCacheAdmin(context.cache, routers, routerAddresses,
+                                registry, this::waitingHeads));
             } catch (java.net.BindException e) {
                 throw bindFailed("admin listener", a, e);
             }
         }
+    }
+
+    /** Where this process reaches a listener bound to {@code host}: a wildcard address becomes loopback. */
+    private static InetSocketAddress loopbackFor(String host, int port) {
+        String h = host.equals("0.0.0.0") || host.isEmpty() ? "127.0.0.1" : host.equals("::") ? "::1" : host;
+        return new InetSocketAddress(h, port);
+    }
+
+    /** Client exchanges waiting for an upstream response head, all loops (each loop's counter read racily). */
+    private int waitingHeads() {
+        int n = 0;
+        for (LoopContext lc : context.loops()) {
+            n += lc.waitingHeads;
+        }
+        return n;
     }
 
     private boolean needsSplice() {
