@@ -216,10 +216,16 @@ final class WarmJob {
                     queue.clear();
                     break;
                 }
+                long reserved = 0;
                 if (bucket != null) {
+                    // a fetch's size is known only after it: it reserves the average so far and settles after, so
+                    // that concurrent workers do not all start on the same tokens
                     bucket.await();
+                    long c = cached.get();
+                    reserved = c == 0 ? 0 : bytes.get() / c;
+                    bucket.take(reserved);
                 }
-                fetch(k);
+                fetch(k, reserved);
             }
         } catch (InterruptedException e) {
             // cancelled
@@ -230,7 +236,7 @@ final class WarmJob {
         }
     }
 
-    private void fetch(Key k) throws InterruptedException {
+    private void fetch(Key k, long reserved) throws InterruptedException {
         boolean permit = false;
         try {
             if (options.background()) {
@@ -253,7 +259,8 @@ final class WarmJob {
                     cached.incrementAndGet();
                     bytes.addAndGet(r.bytes());
                     if (bucket != null) {
-                        bucket.take(r.bytes());
+                        bucket.take(r.bytes() - reserved);
+                        reserved = 0;
                     }
                 }
                 case SKIPPED -> {
@@ -267,6 +274,9 @@ final class WarmJob {
                 fail(k.key(), "warm request to " + k.target().listener() + ": " + e.getMessage());
             }
         } finally {
+            if (bucket != null && reserved != 0) {
+                bucket.take(-reserved); // nothing stored: the reservation comes back
+            }
             paused = false;
             open.removeIf(Socket::isClosed);
             if (permit) {
