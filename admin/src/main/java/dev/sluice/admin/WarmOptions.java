@@ -15,9 +15,12 @@ import java.util.Set;
  * @param background  priority = background (the default): under {@code cache.warm.max-in-flight} with the other
  *                    background jobs, and paused while client requests wait for upstream; normal: neither
  * @param host        the Host sent for keys given as a path alone; null = the route's (see CacheAdmin.warmTarget)
+ * @param name        a label of the caller's, shown with the job (the CLI finds its job by it while it uploads)
  */
-record WarmOptions(int concurrency, long rate, long maxBytes, boolean revalidate, boolean background, String host) {
-    static final Set<String> NAMES = Set.of("concurrency", "rate", "max-bytes", "revalidate", "priority", "host");
+record WarmOptions(int concurrency, long rate, long maxBytes, boolean revalidate, boolean background, String host,
+        String name) {
+    static final Set<String> NAMES = Set.of("concurrency", "rate", "max-bytes", "revalidate", "priority", "host",
+            "name");
     static final int MAX_CONCURRENCY = 64;
 
     /** From string values (query parameters, or JSON values turned to strings); unknown names are refused. */
@@ -25,7 +28,7 @@ record WarmOptions(int concurrency, long rate, long maxBytes, boolean revalidate
         for (String k : given.keySet()) {
             if (!NAMES.contains(k)) {
                 throw ApiError.badRequest("unknown option '" + ApiError.quote(k) + "' (known: concurrency, rate,"
-                        + " max-bytes, revalidate, priority, host)");
+                        + " max-bytes, revalidate, priority, host, name)");
             }
         }
         int concurrency = 4;
@@ -48,7 +51,11 @@ record WarmOptions(int concurrency, long rate, long maxBytes, boolean revalidate
                 || ch == '@'))) {
             throw ApiError.badRequest("host must be a host[:port], as a client sends it in Host");
         }
-        return new WarmOptions(concurrency, rate, maxBytes, revalidate, priority.equals("background"), host);
+        String name = given.get("name");
+        if (name != null && (name.length() > 64 || name.chars().anyMatch(ch -> ch < 0x20 || ch >= 0x7f))) {
+            throw ApiError.badRequest("name must be up to 64 printable ASCII characters");
+        }
+        return new WarmOptions(concurrency, rate, maxBytes, revalidate, priority.equals("background"), host, name);
     }
 
     Map<String, Object> json() {
@@ -59,6 +66,7 @@ record WarmOptions(int concurrency, long rate, long maxBytes, boolean revalidate
         m.put("revalidate", revalidate);
         m.put("priority", background ? "background" : "normal");
         m.put("host", host);
+        m.put("name", name);
         return m;
     }
 
