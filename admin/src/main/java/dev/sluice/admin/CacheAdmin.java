@@ -93,4 +93,14 @@ public interface CacheAdmin {
 
     /** cache.warm. */
     dev.sluice.conf.SluiceConfig.WarmConfig warmConfig();
+
+    /**
+     * The route named {@code route} as an S3 upstream, for warm jobs over an S3 prefix: its upstream group's servers
+     * (in order, a wildcard address replaced by loopback) and the group's s3 credentials (null: unsigned).
+     */
+    record S3Upstream(String route, List<java.net.InetSocketAddress> servers,
+            dev.sluice.conf.SluiceConfig.S3Credentials credentials) {}
+
+    /** @throws NoRoute when no http listener has a route of that name, or it does not cache */
+    S3Upstream s3Upstream(String route) throws NoRoute;
 }

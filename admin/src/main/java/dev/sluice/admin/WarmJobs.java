@@ -31,6 +31,10 @@ final class WarmJobs {
         this.inFlight = new Semaphore(config.maxInFlight());
     }
 
+    CacheAdmin admin() {
+        return admin;
+    }
+
     /** A new job, not yet started; 429 when max-jobs run already. */
     synchronized WarmJob create(WarmOptions options, String source) throws ApiError {
         expire();

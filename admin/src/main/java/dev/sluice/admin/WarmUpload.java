@@ -262,7 +262,7 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
                     if (object.length > AdminServer.MAX_BODY) {
                         throw new ApiError(413, "an S3 prefix's JSON object over " + AdminServer.MAX_BODY + " bytes");
                     }
-                    job = WarmS3.start(object, query, jobs);
+                    job = WarmS3.start(object, query, jobs, jobs.admin());
                     resp = AdminServer.text(HttpResponseStatus.ACCEPTED, CacheApi.json(job.json()) + "\n",
                             "application/json");
                     FullHttpResponse r = resp;

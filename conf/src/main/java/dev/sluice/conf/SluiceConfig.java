@@ -71,9 +71,24 @@ public record SluiceConfig(
     /** tcpCongestion "" = the system's net.ipv4.tcp_congestion_control. */
     public record UpstreamConfig(String name, Balance balance, List<ServerConfig> servers,
             Duration connectTimeout, Duration responseTimeout, int poolMaxIdle, Duration poolIdleTimeout,
-            String tcpCongestion) {
+            String tcpCongestion, S3Credentials s3) {
         public UpstreamConfig {
             servers = List.copyOf(servers);
+        }
+
+        /** Without S3 credentials. */
+        public UpstreamConfig(String name, Balance balance, List<ServerConfig> servers, Duration connectTimeout,
+                Duration responseTimeout, int poolMaxIdle, Duration poolIdleTimeout, String tcpCongestion) {
+            this(name, balance, servers, connectTimeout, responseTimeout, poolMaxIdle, poolIdleTimeout, tcpCongestion,
+                    null);
+        }
+    }
+
+    /** An upstream group's s3 section: SigV4 credentials for warm jobs' listings. Never printed whole. */
+    public record S3Credentials(String region, String accessKey, String secretKey) {
+        @Override
+        public String toString() {
+            return "S3Credentials[region=" + region + ", accessKey=" + accessKey + ", secretKey=(set)]";
         }
     }
 

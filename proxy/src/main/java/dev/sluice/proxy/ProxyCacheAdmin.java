@@ -27,9 +27,12 @@ final class ProxyCacheAdmin implements CacheAdmin {
     private final List<InetSocketAddress> listeners;
     private final MeterRegistry registry;
     private final IntSupplier waitingHeads;
+    private final Map<String, dev.sluice.conf.SluiceConfig.UpstreamConfig> upstreams;
 
     ProxyCacheAdmin(CacheContext cache, List<Router> routers, List<InetSocketAddress> listeners,
-            MeterRegistry registry, IntSupplier waitingHeads) {
+            MeterRegistry registry, IntSupplier waitingHeads,
+            Map<String, dev.sluice.conf.SluiceConfig.UpstreamConfig> upstreams) {
+        this.upstreams = Map.copyOf(upstreams);
         this.cache = cache;
         this.routers = List.copyOf(routers);
         this.listeners = List.copyOf(listeners);
@@ -64,6 +67,29 @@ final class ProxyCacheAdmin implements CacheAdmin {
             }
         }
         throw new NoRoute("no route serves " + path + (routeHost == null ? "" : " on host " + routeHost));
+    }
+
+    @Override
+    public S3Upstream s3Upstream(String route) throws NoRoute {
+        for (Router router : routers) {
+            for (Router.Route r : router.routes()) {
+                if (!r.name().equals(route)) {
+                    continue;
+                }
+                if (r.cache() == null) {
+                    throw new NoRoute("route " + route + " does not cache");
+                }
+                dev.sluice.conf.SluiceConfig.UpstreamConfig g = upstreams.get(r.config().upstream());
+                List<InetSocketAddress> servers = new ArrayList<>();
+                for (var server : g.servers()) {
+                    String h = server.address().host();
+                    servers.add(new InetSocketAddress(h.equals("0.0.0.0") ? "127.0.0.1" : h.equals("::") ? "::1" : h,
+                            server.address().port()));
+                }
+                return new S3Upstream(route, servers, g.s3());
+            }
+        }
+        throw new NoRoute("no route named " + route + " on an http listener");
     }
 
     @Override

@@ -54,6 +54,11 @@ final class Router {
         return out;
     }
 
+    /** Every route, in order. */
+    List<Route> routes() {
+        return List.of(routes);
+    }
+
     /**
      * The routes on {@code path} whatever the host (for a warm key given as a path alone), up to and with the first
      * without a header condition.

@@ -177,7 +177,7 @@ public final class Sluice implements AutoCloseable {
                 admin = AdminServer.start(a.host(), a.port(), config.admin().eventLoops(), adminLimits, registry,
                         this::healthJson, config.admin().token(),
                         context.cache == null ? null : new ProxyCacheAdmin(context.cache, routers, routerAddresses,
-                                registry, this::waitingHeads));
+                                registry, this::waitingHeads, config.upstreams()));
             } catch (java.net.BindException e) {
                 throw bindFailed("admin listener", a, e);
             }
