@@ -110,7 +110,8 @@ final class WarmProgress {
         int filled = listed == 0 ? 0 : (int) (BAR * done / listed);
         return "[" + "#".repeat(filled) + ".".repeat(BAR - filled) + "] " + done + "/" + listed + (whole ? "" : "+")
                 + " keys  " + AdminCommand.bytes(job.get("bytes")) + "  " + AdminCommand.bytes(job.get("rate"))
-                + "/s  ETA " + eta(job.get("eta-seconds")) + (Boolean.TRUE.equals(job.get("paused")) ? "  (paused"
+                + "/s  " + (job.get("finished") != null ? job.get("state") : "ETA " + eta(job.get("eta-seconds")))
+                + (Boolean.TRUE.equals(job.get("paused")) ? "  (paused"
                 + " for clients)" : "");
     }
 
