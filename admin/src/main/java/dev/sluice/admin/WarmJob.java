@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * ({@link WarmUpload}), so a list of a million keys is never held whole.
  *
  * <p>The job ends when the listing is complete and every key listed was tried (done; failed keys are listed in
- * {@code errors}), when the listing fails (failed: the fetches in flight finish, keys queued are dropped), when
+ * {@code errors}), when the listing fails and the keys listed before were tried (failed, with the reason), when
  * {@code max-bytes} were stored (done, with {@code stopped} saying so), or when it is cancelled (the fetches in flight
  * are closed: a fill this job led then follows the proxy's usual rule for a leader that left).
  */
@@ -58,7 +58,7 @@ final class WarmJob {
 
     private volatile State state = State.RUNNING;
     private volatile boolean listingComplete;
-    /** No more keys are taken (cancelled, listing failed, max-bytes reached). */
+    /** No more keys are taken (cancelled, max-bytes reached). */
     private volatile boolean stopping;
     private volatile String stopped;
     private volatile String failure;
@@ -139,14 +139,15 @@ final class WarmJob {
         listingComplete = true;
     }
 
-    /** The listing failed: the job fails, keys queued are dropped, the fetches in flight finish. */
+    /**
+     * The listing failed (a malformed list, a client gone mid-list, an S3 error): no more keys come, the keys listed
+     * so far are still warmed, and the job ends failed with the reason.
+     */
     void listingFailed(String reason) {
-        if (stopping && failure == null && state != State.CANCELLED && stopped != null) {
-            return; // stopped at max-bytes already: the rest of the list no longer matters
+        if (stopped != null || state == State.CANCELLED) {
+            return; // stopped at max-bytes, or cancelled: the rest of the list no longer matters
         }
         failure = reason;
-        stopping = true;
-        queue.clear();
         listingComplete = true;
     }
 

@@ -97,6 +97,28 @@ class WarmStreamTest {
     }
 
     @Test
+    void aClientThatLeavesMidList_leavesTheJobRunning_andTheKeysItSentAreWarmed() throws Exception {
+        try (Fixture f = AdminCacheApiTest.fixture("")) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < 5; i++) {
+                b.append("/objects/gone").append(i).append("?size=1k&cc=max-age%3D600&delay=300\n");
+            }
+            try (Socket s = adminSocket(f)) {
+                OutputStream out = s.getOutputStream();
+                out.write(head(f, "?host=test&priority=normal", 1_000_000)); // promises far more than it sends
+                out.write(b.toString().getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
+                Thread.sleep(200);
+            }
+            Map<String, Object> job = await(f, "1");
+            assertEquals("failed", job.get("state"), job.toString());
+            assertTrue(((String) job.get("error")).contains("cut short"), job.toString());
+            assertEquals(5, n(keys(job), "cached"), job.toString());
+            assertEquals(5, f.upstreamRequests());
+        }
+    }
+
+    @Test
     void maxBytes_stopsTheJob_andTheRestOfTheListIsDropped() throws Exception {
         try (Fixture f = AdminCacheApiTest.fixture(""); Socket s = adminSocket(f)) {
             StringBuilder b = new StringBuilder();
