@@ -82,6 +82,8 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
     private int requests;
     /** A response that ends the connection is out (or going out); nothing more is read or answered. */
     private boolean closing;
+    /** See {@link #held}. */
+    private boolean held;
     private long closingStartNanos;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
@@ -184,6 +186,15 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
         ctx.fireChannelRead(msg);
     }
 
+    /**
+     * While held, the connection's timeouts do not run: a streamed warm list ({@link WarmUpload}) is read only as
+     * fast as its keys are warmed, and answered once read whole, so the pauses are the server's, not the client's.
+     */
+    void held(boolean held) {
+        this.held = held;
+        lastActivityNanos = System.nanoTime();
+    }
+
     /** Sends a complete response; the connection stays for the next request or ends after it. */
     void respond(FullHttpResponse resp, boolean keepAlive) {
         if (closing) {
@@ -266,6 +277,12 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
     private void expire() {
         timer = null;
         if (!ctx.channel().isActive()) {
+            return;
+        }
+        if (held && !closing) {
+            // a warm list being read as fast as it is warmed: the client waits for us, not we for it
+            lastActivityNanos = System.nanoTime();
+            arm();
             return;
         }
         if (System.nanoTime() - deadline() < 0) {

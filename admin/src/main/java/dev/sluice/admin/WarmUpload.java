@@ -96,6 +96,7 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
                 ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
             }
             body = new Body(ctx.channel(), options, given, keepAlive);
+            conn.held(true); // until the reply: see AdminConnection.held
             Thread.ofVirtual().name("sluice-warm-list").start(body::list);
         } catch (ApiError e) {
             // the body is not wanted: answered now, and the connection ends after (dropping what the client sends)
@@ -234,10 +235,14 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
                 resume = before > LOW_WATER && buffered <= LOW_WATER;
             }
             if (resume) {
-                channel.eventLoop().execute(() -> {
-                    channel.config().setAutoRead(true);
-                    channel.read();
-                });
+                try {
+                    channel.eventLoop().execute(() -> {
+                        channel.config().setAutoRead(true);
+                        channel.read();
+                    });
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // the admin listener closed: the end of the body follows (the channel's close cuts it)
+                }
             }
             return true;
         }
@@ -265,8 +270,7 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
                     job = WarmS3.start(object, query, jobs, jobs.admin());
                     resp = AdminServer.text(HttpResponseStatus.ACCEPTED, CacheApi.json(job.json()) + "\n",
                             "application/json");
-                    FullHttpResponse r = resp;
-                    channel.eventLoop().execute(() -> conn.respond(r, keepAlive));
+                    reply(resp);
                     return;
                 }
                 job = jobs.create(options, "list");
@@ -308,6 +312,7 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
                 if (job != null) {
                     job.listingFailed("interrupted");
                 }
+                channel.close(); // nothing more will be read or answered on it
                 return;
             } catch (RuntimeException e) {
                 if (job != null) {
@@ -316,8 +321,18 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
                 drain();
                 resp = AdminServer.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
             }
-            FullHttpResponse r = resp;
-            channel.eventLoop().execute(() -> conn.respond(r, keepAlive));
+            reply(resp);
+        }
+
+        private void reply(FullHttpResponse resp) {
+            try {
+                channel.eventLoop().execute(() -> {
+                    conn.held(false);
+                    conn.respond(resp, keepAlive);
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                resp.release(); // the admin listener closed meanwhile
+            }
         }
 
         /** Reads the rest of the body and drops it, so that the reply can be sent once it ended. */

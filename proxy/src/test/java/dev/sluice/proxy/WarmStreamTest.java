@@ -119,6 +119,22 @@ class WarmStreamTest {
     }
 
     @Test
+    void aListReadSlowerThanTheIdleTimeout_keepsItsConnection_andIsAnswered() throws Exception {
+        try (Fixture f = AdminCacheApiTest.fixture("sluice.timeouts.idle = 1s\nsluice.timeouts.request-head = 1s\n")) {
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < 320; i++) {
+                b.append("/objects/idle").append(i).append("?size=1k&cc=max-age%3D600&delay=40\n");
+            }
+            AdminCacheApiTest.Reply r = admin(f, "POST", "/cache/warm?host=test&concurrency=1&priority=normal",
+                    b.toString());
+            // the last keys waited for room in the job's queue for over 2 s, the connection idle all along
+            assertEquals(202, r.status(), r.body());
+            assertTrue(n(keys(r.json()), "done") > 25, r.body());
+            assertEquals(200, admin(f, "DELETE", "/jobs/" + r.json().get("id"), null).status());
+        }
+    }
+
+    @Test
     void maxBytes_stopsTheJob_andTheRestOfTheListIsDropped() throws Exception {
         try (Fixture f = AdminCacheApiTest.fixture(""); Socket s = adminSocket(f)) {
             StringBuilder b = new StringBuilder();
