@@ -188,7 +188,8 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
 
     /**
      * While held, the connection's timeouts do not run: a streamed warm list ({@link WarmUpload}) is read only as
-     * fast as its keys are warmed, and answered once read whole, so the pauses are the server's, not the client's.
+     * fast as its keys are warmed, and answered once read whole; while its reading is paused, or its reply pending,
+     * the waiting is the server's, not the client's. Otherwise the usual timeouts apply to an upload too.
      */
     void held(boolean held) {
         this.held = held;

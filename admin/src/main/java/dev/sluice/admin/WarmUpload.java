@@ -96,7 +96,6 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
                 ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
             }
             body = new Body(ctx.channel(), options, given, keepAlive);
-            conn.held(true); // until the reply: see AdminConnection.held
             Thread.ofVirtual().name("sluice-warm-list").start(body::list);
         } catch (ApiError e) {
             // the body is not wanted: answered now, and the connection ends after (dropping what the client sends)
@@ -120,13 +119,15 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
             if (buf.isReadable()) {
                 byte[] bytes = new byte[buf.readableBytes()];
                 buf.readBytes(bytes);
-                if (b.add(bytes) > HIGH_WATER) {
+                if (b.add(bytes) > HIGH_WATER && ctx.channel().config().isAutoRead()) {
                     ctx.channel().config().setAutoRead(false);
+                    conn.held(true); // we keep the client waiting, not it us: no idle timeout meanwhile
                 }
             }
             if (c instanceof LastHttpContent) {
                 body = null;
                 b.end(null);
+                conn.held(true); // until the reply, sent once the lister has read the whole body
             }
         } finally {
             ReferenceCountUtil.release(c);
@@ -237,6 +238,9 @@ final class WarmUpload extends ChannelInboundHandlerAdapter {
             if (resume) {
                 try {
                     channel.eventLoop().execute(() -> {
+                        if (body == this) {
+                            conn.held(false); // reading again: the client's pauses count again
+                        }
                         channel.config().setAutoRead(true);
                         channel.read();
                     });

@@ -135,6 +135,23 @@ class WarmStreamTest {
     }
 
     @Test
+    void aClientThatStallsMidList_isClosedAsIdle_andItsJobFails() throws Exception {
+        try (Fixture f = AdminCacheApiTest.fixture("sluice.timeouts.idle = 1s\nsluice.timeouts.request-head = 1s\n");
+                Socket s = adminSocket(f)) {
+            OutputStream out = s.getOutputStream();
+            out.write(head(f, "?host=test", 1000));
+            out.write("/objects/stall?size=1k&cc=max-age%3D600\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            long t0 = System.nanoTime();
+            assertEquals(-1, s.getInputStream().read(), "closed without a reply");
+            assertTrue(System.nanoTime() - t0 < 5_000_000_000L);
+            Map<String, Object> job = await(f, "1");
+            assertEquals("failed", job.get("state"), job.toString());
+            assertEquals(1, n(keys(job), "cached"), job.toString());
+        }
+    }
+
+    @Test
     void maxBytes_stopsTheJob_andTheRestOfTheListIsDropped() throws Exception {
         try (Fixture f = AdminCacheApiTest.fixture(""); Socket s = adminSocket(f)) {
             StringBuilder b = new StringBuilder();
