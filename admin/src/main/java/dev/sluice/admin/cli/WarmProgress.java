@@ -32,6 +32,18 @@ final class WarmProgress {
     }
 
     int follow(String name, CompletableFuture<Map<String, Object>> created) throws AdminCommand.Failure {
+        // with --json, the polls print nothing; the job's last state is printed once, at the end
+        boolean json = admin.json;
+        admin.json = false;
+        try {
+            return follow(name, created, json);
+        } finally {
+            admin.json = json;
+        }
+    }
+
+    private int follow(String name, CompletableFuture<Map<String, Object>> created, boolean json)
+            throws AdminCommand.Failure {
         String id = null;
         long lastLine = 0;
         Map<String, Object> job;
@@ -54,7 +66,7 @@ final class WarmProgress {
                 break;
             }
             long now = System.currentTimeMillis();
-            if (job != null && !admin.json) {
+            if (job != null && !json) {
                 if (terminal) {
                     out.print("\r" + bar(job) + "   ");
                     out.flush();
@@ -71,7 +83,9 @@ final class WarmProgress {
                 throw new AdminCommand.Failure("interrupted");
             }
         }
-        if (!admin.json) {
+        if (json) {
+            out.println(toJson(job));
+        } else {
             if (terminal) {
                 out.println("\r" + bar(job) + "   ");
             }
@@ -79,6 +93,15 @@ final class WarmProgress {
         }
         long failed = ((Number) keys(job).get("failed")).longValue();
         return "done".equals(job.get("state")) && failed == 0 ? 0 : 1;
+    }
+
+    private static String toJson(Map<String, Object> job) throws AdminCommand.Failure {
+        try {
+            return com.fasterxml.jackson.jr.ob.JSON.std.with(com.fasterxml.jackson.jr.ob.JSON.Feature.WRITE_NULL_PROPERTIES)
+                    .asString(job);
+        } catch (java.io.IOException e) {
+            throw new AdminCommand.Failure("cannot print the job: " + e);
+        }
     }
 
     /** The reply of the creating request, or its failure. */
