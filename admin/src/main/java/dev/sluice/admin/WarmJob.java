@@ -173,10 +173,12 @@ final class WarmJob {
 
     /** Cancels: no more keys are taken, the fetches in flight are closed. */
     void cancel() {
-        if (finished != null) {
-            return;
+        synchronized (this) {
+            if (finished != null) {
+                return;
+            }
+            state = State.CANCELLED; // under the lock end() decides the final state by
         }
-        state = State.CANCELLED;
         stopping = true;
         queue.clear();
         for (Socket s : open) {
@@ -298,12 +300,14 @@ final class WarmJob {
     }
 
     private void end() {
-        if (state != State.CANCELLED) {
-            state = failure != null ? State.FAILED : State.DONE;
+        synchronized (this) {
+            if (state != State.CANCELLED) {
+                state = failure != null ? State.FAILED : State.DONE;
+            }
+            finishedNanos = System.nanoTime();
+            finished = Instant.now();
         }
-        finishedNanos = System.nanoTime();
-        finished = Instant.now();
-        jobs.ended(this);
+        jobs.ended(this); // outside this job's lock: WarmJobs takes its own, then jobs' (lock order)
     }
 
     // ---------------------------------------------------------------- view
