@@ -152,6 +152,37 @@ class WarmStreamTest {
     }
 
     @Test
+    void backgroundJobs_shareMaxInFlight_andNormalOnesDoNot() throws Exception {
+        try (Fixture f = AdminCacheApiTest.fixture("sluice.cache.warm.max-in-flight = 1\n")) {
+            String[] ids = new String[2];
+            long t0 = System.nanoTime();
+            for (int j = 0; j < 2; j++) {
+                StringBuilder b = new StringBuilder();
+                for (int i = 0; i < 3; i++) {
+                    b.append("/objects/cap").append(j).append('-').append(i).append("?size=1k&cc=max-age%3D600&delay=300\n");
+                }
+                ids[j] = (String) admin(f, "POST", "/cache/warm?host=test&concurrency=4", b.toString()).json().get("id");
+            }
+            for (String id : ids) {
+                assertEquals(3, n(keys(await(f, id)), "cached"));
+            }
+            double serial = (System.nanoTime() - t0) / 1e9;
+            assertTrue(serial >= 1.7, "6 fetches of 0.3 s one at a time: " + serial + " s");
+
+            t0 = System.nanoTime();
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < 6; i++) {
+                b.append("/objects/free").append(i).append("?size=1k&cc=max-age%3D600&delay=300\n");
+            }
+            String id = (String) admin(f, "POST", "/cache/warm?host=test&concurrency=6&priority=normal", b.toString())
+                    .json().get("id");
+            assertEquals(6, n(keys(await(f, id)), "cached"));
+            double parallel = (System.nanoTime() - t0) / 1e9;
+            assertTrue(parallel < 1.2, "normal priority is not capped: " + parallel + " s");
+        }
+    }
+
+    @Test
     void maxBytes_stopsTheJob_andTheRestOfTheListIsDropped() throws Exception {
         try (Fixture f = AdminCacheApiTest.fixture(""); Socket s = adminSocket(f)) {
             StringBuilder b = new StringBuilder();
