@@ -197,6 +197,42 @@ class WarmS3Test {
     }
 
     @Test
+    void theExampleConfigsS3Section_signsListingsThatS3ProxyAccepts(@TempDir Path dir) throws Exception {
+        Path secret = dir.resolve("secret");
+        Files.writeString(secret, SECRET + "\n");
+        String example = Files.readString(Path.of("../conf/examples/s3-object-store.conf"));
+        assertTrue(example.contains("# s3 { region"), "the example still has its commented s3 section");
+        String conf = example.replace("# s3 {", "s3 {").replace("\"AKIAEXAMPLE\"", ACCESS)
+                .replace("/etc/sluice/s3-secret-key", secret.toString())
+                .replaceAll("10\\.0\\.0\\.1[123]:9000", "127.0.0.1:" + signed.getPort())
+                .replace("0.0.0.0:9000", "127.0.0.1:0").replace("127.0.0.1:9901", "127.0.0.1:0")
+                .replace("upstream = s3-gateways }\n  ]", "upstream = s3-gateways, cache.enabled = true }\n  ]")
+                + "\nsluice { event-loops = 1, cache.memory = 16MiB, access-log.enabled = false }\n";
+        try (Sluice sluice = Sluice.start(dev.sluice.conf.ConfigLoader.parse(conf, "s3-object-store.conf"),
+                () -> System.currentTimeMillis() / 1000)) {
+            var a = sluice.adminAddress();
+            java.net.http.HttpResponse<String> r = AdminCacheApiTest.HTTP.send(java.net.http.HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + a.getPort() + "/cache/warm")).POST(java.net.http.HttpRequest
+                    .BodyPublishers.ofString("{\"route\": \"s3-path\", \"bucket\": \"pub\", \"prefix\": \"a/1\","
+                            + " \"host\": \"s3.example.internal\"}")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(202, r.statusCode(), r.body());
+            String id = (String) com.fasterxml.jackson.jr.ob.JSON.std.mapFrom(r.body()).get("id");
+            Map<String, Object> job;
+            do {
+                Thread.sleep(50);
+                job = com.fasterxml.jackson.jr.ob.JSON.std.mapFrom(AdminCacheApiTest.HTTP.send(
+                        java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.getPort() + "/jobs/"
+                                + id)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body());
+            } while (job.get("finished") == null);
+            // a/1, a/10..a/19, a/100..a/199: listed with the example's signature; the objects themselves are
+            // refused to the proxy's unsigned fetches by this S3Proxy (see above)
+            assertEquals(null, job.get("error"), job.toString());
+            assertEquals(111, n(keys(job), "listed"), job.toString());
+        }
+    }
+
+    @Test
     void badS3Requests_areRefused(@TempDir Path dir) throws Exception {
         try (Fixture f = fixture(dir)) {
             String[][] cases = {
