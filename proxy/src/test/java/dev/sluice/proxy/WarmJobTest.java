@@ -212,6 +212,22 @@ class WarmJobTest {
     }
 
     @Test
+    void finishedJobs_areKeptForKeepFinished_thenForgotten() throws Exception {
+        try (Fixture f = fixture("sluice.cache.warm.keep-finished = 1s\n")) {
+            AdminCacheApiTest.Reply r = warm(f, "?host=test", target(1));
+            Map<String, Object> job = await(f, (String) r.json().get("id"));
+            assertEquals("done", job.get("state"));
+            assertEquals(200, admin(f, "GET", "/jobs/1", null).status(), "kept with its summary");
+            Thread.sleep(1200);
+            AdminCacheApiTest.Reply gone = admin(f, "GET", "/jobs/1", null);
+            assertEquals(404, gone.status(), gone.body());
+            assertTrue(gone.body().contains("no warm job 1"), gone.body());
+            assertEquals("{\"jobs\":[]}", admin(f, "GET", "/jobs", null).body().strip());
+            assertEquals(400, admin(f, "GET", "/jobs?x=1", null).status());
+        }
+    }
+
+    @Test
     void badInput_getsAJsonRefusal() throws Exception {
         try (Fixture f = fixture("")) {
             AdminCacheApiTest.Reply r = warm(f, "", "[\"/objects/a\", ");
