@@ -82,6 +82,8 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
     private int requests;
     /** A response that ends the connection is out (or going out); nothing more is read or answered. */
     private boolean closing;
+    /** See {@link #held}. */
+    private boolean held;
     private long closingStartNanos;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
@@ -170,7 +172,7 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
                 // the limit covers the request line and the header section together, as on the data path
                 status = HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
                 refusal = "request head over " + limits.maxHeaderSize() + " bytes";
-            } else if (HttpUtil.getContentLength(req, -1L) > maxBody) {
+            } else if (HttpUtil.getContentLength(req, -1L) > maxBody && !WarmUpload.streamed(req)) {
                 // before the aggregator, which would answer 413 but keep the connection (or send 100 Continue)
                 status = HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
                 refusal = "request body over " + maxBody + " bytes";
@@ -182,6 +184,16 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.fireChannelRead(msg);
+    }
+
+    /**
+     * While held, the connection's timeouts do not run: a streamed warm list ({@link WarmUpload}) is read only as
+     * fast as its keys are warmed, and answered once read whole; while its reading is paused, or its reply pending,
+     * the waiting is the server's, not the client's. Otherwise the usual timeouts apply to an upload too.
+     */
+    void held(boolean held) {
+        this.held = held;
+        lastActivityNanos = System.nanoTime();
     }
 
     /** Sends a complete response; the connection stays for the next request or ends after it. */
@@ -266,6 +278,12 @@ final class AdminConnection extends ChannelInboundHandlerAdapter {
     private void expire() {
         timer = null;
         if (!ctx.channel().isActive()) {
+            return;
+        }
+        if (held && !closing) {
+            // a warm list being read as fast as it is warmed: the client waits for us, not we for it
+            lastActivityNanos = System.nanoTime();
+            arm();
             return;
         }
         if (System.nanoTime() - deadline() < 0) {

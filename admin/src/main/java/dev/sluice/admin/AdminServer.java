@@ -39,8 +39,8 @@ import java.util.function.Supplier;
 /**
  * The admin listener, on its own small event loop group so scrapes and cache operations never run on
  * a data-path loop. Serves {@code GET /health} (JSON), {@code GET /metrics} (Prometheus text) and the cache API
- * ({@link CacheApi}: {@code /cache/purge}, {@code /cache/entry}, {@code /cache/entries}, {@code /cache/stats}) and
- * {@code POST /config/reload} ({@link ReloadApi}), with the data path's request-head and idle timeouts and head
+ * ({@link CacheApi}: {@code /cache/purge}, {@code /cache/entry}, {@code /cache/entries}, {@code /cache/stats}), warm
+ * jobs ({@link WarmJobs}: {@code /cache/warm}, {@code /jobs}) and {@code POST /config/reload} ({@link ReloadApi}), with the data path's request-head and idle timeouts and head
  * limits ({@link Limits}, enforced by {@link AdminConnection}).
  *
  * <p>Every error is JSON, {@code {"error": "...", "status": n}}. With a token configured, every endpoint but
@@ -54,9 +54,12 @@ public final class AdminServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel channel;
 
-    private AdminServer(EventLoopGroup group, Channel channel) {
+    private final WarmJobs jobs;
+
+    private AdminServer(EventLoopGroup group, Channel channel, WarmJobs jobs) {
         this.group = group;
         this.channel = channel;
+        this.jobs = jobs;
     }
 
     /** Largest request body the admin accepts (a purge is a small JSON object; a larger body gets 413 and a close). */
@@ -105,6 +108,7 @@ public final class AdminServer implements AutoCloseable {
             throws BindException, InterruptedException {
         byte[] tokenDigest = token.isEmpty() ? null : sha256(token.getBytes(StandardCharsets.UTF_8));
         CacheApi api = cache == null ? null : new CacheApi(cache);
+        WarmJobs jobs = cache == null ? null : new WarmJobs(cache);
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads,
                 Thread.ofPlatform().name("sluice-admin-", 0).daemon().factory(), NioIoHandler.newFactory());
         try {
@@ -113,8 +117,9 @@ public final class AdminServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel c) {
                             AdminConnection conn = new AdminConnection(limits, MAX_BODY);
-                            c.pipeline().addLast(conn.decoder(), new HttpResponseEncoder(), conn, conn.aggregator(),
-                                    new Handler(conn, registry, health, tokenDigest, api, reload));
+                            c.pipeline().addLast(conn.decoder(), new HttpResponseEncoder(), conn,
+                                    new WarmUpload(conn, tokenDigest, jobs), conn.aggregator(),
+                                    new Handler(conn, registry, health, tokenDigest, api, jobs, reload));
                         }
                     }).bind(host, port).await();
             if (!bound.isSuccess()) {
@@ -127,7 +132,7 @@ public final class AdminServer implements AutoCloseable {
             }
             Channel ch = bound.channel();
             LOG.log(System.Logger.Level.INFO, "admin listening on {0}", ch.localAddress());
-            return new AdminServer(group, ch);
+            return new AdminServer(group, ch, jobs);
         } catch (BindException | RuntimeException | InterruptedException e) {
             group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
             throw e;
@@ -140,6 +145,9 @@ public final class AdminServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (jobs != null) {
+            jobs.cancelAll(); // their warm requests would fail against a proxy shutting down anyway
+        }
         channel.close().syncUninterruptibly();
         group.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
     }
@@ -165,7 +173,7 @@ public final class AdminServer implements AutoCloseable {
      * {@link MessageDigest#isEqual} (constant time for equal lengths): the time taken says nothing about the token,
      * its length included.
      */
-    static boolean authorized(FullHttpRequest req, byte[] tokenDigest) {
+    static boolean authorized(io.netty.handler.codec.http.HttpRequest req, byte[] tokenDigest) {
         if (tokenDigest == null) {
             return true;
         }
@@ -193,10 +201,12 @@ public final class AdminServer implements AutoCloseable {
         private final Supplier<String> health;
         private final byte[] tokenDigest;
         private final CacheApi api;
+        private final WarmJobs jobs;
         private final ConfigReload reload;
 
         Handler(AdminConnection conn, PrometheusMeterRegistry registry, Supplier<String> health, byte[] tokenDigest,
-                CacheApi api, ConfigReload reload) {
+                CacheApi api, WarmJobs jobs, ConfigReload reload) {
+            this.jobs = jobs;
             this.conn = conn;
             this.registry = registry;
             this.health = health;
@@ -244,8 +254,16 @@ public final class AdminServer implements AutoCloseable {
             if (!allowed.contains(req.method().name())) {
                 throw new ApiError(405, req.method().name() + " not allowed on " + path + " (allowed: " + allowed + ")");
             }
-            if (path.startsWith("/cache/") && api == null) {
+            if ((path.startsWith("/cache/") || path.equals("/jobs") || path.startsWith("/jobs/")) && api == null) {
                 throw ApiError.notFound("no cache here: no route caches, or cache.memory = 0");
+            }
+            if (path.startsWith("/jobs/")) {
+                param(uri, null, false);
+                WarmJob job = jobs.get(path.substring("/jobs/".length()));
+                if (req.method().equals(HttpMethod.DELETE)) {
+                    job.cancel();
+                }
+                return json(job.json());
             }
             return switch (path) {
                 case "/health" -> text(HttpResponseStatus.OK, health.get() + "\n", "application/json");
@@ -261,6 +279,12 @@ public final class AdminServer implements AutoCloseable {
                     }
                     yield ReloadApi.reload(reload, ByteBufUtil.getBytes(req.content()));
                 }
+                case "/jobs" -> {
+                    param(uri, null, false);
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("jobs", jobs.list());
+                    yield json(out);
+                }
                 case "/cache/stats" -> {
                     param(uri, null, false);
                     yield json(api.stats());
@@ -273,8 +297,10 @@ public final class AdminServer implements AutoCloseable {
         private static String allowed(String path) {
             return switch (path) {
                 case "/health", "/metrics", "/cache/entry", "/cache/entries", "/cache/stats" -> "GET, HEAD";
-                case "/cache/purge", "/config/reload" -> "POST";
-                default -> null;
+                case "/cache/purge", "/cache/warm", "/config/reload" -> "POST";
+                case "/jobs" -> "GET, HEAD";
+                default -> path.startsWith("/jobs/") && path.length() > 6 && path.indexOf('/', 6) < 0
+                        ? "GET, HEAD, DELETE" : null;
             };
         }
 

@@ -64,4 +64,43 @@ public interface CacheAdmin {
 
     /** Cache lookups since start by result (hit, miss, stale, pass, coalesced), all routes together. */
     Map<String, Long> lookups();
+
+    // ---------------------------------------------------------------- warm jobs
+
+    /**
+     * Where a warm fetch of a URL goes: the route that serves it, the Host to send, and the http listener serving
+     * that route (its bound address, a wildcard address replaced by loopback).
+     */
+    record WarmTarget(String route, String host, java.net.InetSocketAddress listener) {}
+
+    /**
+     * The warm target of {@code target} on {@code host}. With {@code host} null (a path given without one), the Host
+     * sent is the route's host when it names one host, else the listener's address as {@code host:port} (what
+     * {@code curl http://LISTENER/path} sends).
+     *
+     * @throws NoRoute when no route serves the URL, or the one that would serve it does not cache
+     */
+    WarmTarget warmTarget(String host, String target) throws NoRoute;
+
+    /** The value of {@code Sluice-Warm} that makes a request a warm request (a per-process secret). */
+    String warmToken();
+
+    /**
+     * Client requests waiting for an upstream response head now, all loops together (warm requests not counted):
+     * background warm jobs pause while it is above 0. Read racily, so it may be a moment out of date.
+     */
+    int clientsWaitingForUpstream();
+
+    /** cache.warm. */
+    dev.sluice.conf.SluiceConfig.WarmConfig warmConfig();
+
+    /**
+     * The route named {@code route} as an S3 upstream, for warm jobs over an S3 prefix: its upstream group's servers
+     * (in order, a wildcard address replaced by loopback) and the group's s3 credentials (null: unsigned).
+     */
+    record S3Upstream(String route, List<java.net.InetSocketAddress> servers,
+            dev.sluice.conf.SluiceConfig.S3Credentials credentials) {}
+
+    /** @throws NoRoute when no http listener has a route of that name, or it does not cache */
+    S3Upstream s3Upstream(String route) throws NoRoute;
 }

@@ -21,6 +21,8 @@ import dev.sluice.conf.SluiceConfig.CacheFill;
 import dev.sluice.conf.SluiceConfig.CacheLock;
 import dev.sluice.conf.SluiceConfig.CacheSend;
 import dev.sluice.conf.SluiceConfig.DemoConfig;
+import dev.sluice.conf.SluiceConfig.WarmConfig;
+import dev.sluice.conf.SluiceConfig.S3Credentials;
 import dev.sluice.conf.SluiceConfig.HeaderMatch;
 import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.LeakDetection;
@@ -323,7 +325,9 @@ public final class ConfigLoader {
                     bytes("cache.fill-on-abort-max", 0, Long.MAX_VALUE),
                     enumOf("cache.lock", CacheLock.class, CacheLock.TRY),
                     enumOf("cache.send", CacheSend.class, CacheSend.AUTO), notNegative("cache.hit-for-pass"),
-                    enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE), tagHeader("cache.tag-header"));
+                    enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE), tagHeader("cache.tag-header"),
+                    new WarmConfig(intAtLeast("cache.warm.max-jobs", 1), notNegative("cache.warm.keep-finished"),
+                            intAtLeast("cache.warm.max-in-flight", 1)));
             AdminConfig admin = admin();
             AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
                     enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
@@ -451,9 +455,41 @@ public final class ConfigLoader {
                 Duration connect = g.optionalDuration("connect-timeout", timeouts.connect());
                 Duration response = g.optionalDuration("response-timeout", timeouts.upstreamResponse());
                 out.put(name, new UpstreamConfig(name, balance, servers, connect, response,
-                        g.intAtLeast("pool.max-idle", 0), g.positive("pool.idle-timeout"), g.congestion()));
+                        g.intAtLeast("pool.max-idle", 0), g.positive("pool.idle-timeout"), g.congestion(), g.s3()));
             }
             return out;
+        }
+
+        /** The group's s3 section: null when all of it is "", else all three set and the secret file read. */
+        private S3Credentials s3() {
+            String region = string("s3.region");
+            String access = string("s3.access-key");
+            String file = string("s3.secret-key-file");
+            if (region == null || access == null || file == null) {
+                return null; // reported
+            }
+            if (region.isEmpty() && access.isEmpty() && file.isEmpty()) {
+                return null;
+            }
+            if (region.isEmpty() || access.isEmpty() || file.isEmpty()) {
+                problem("s3", "set all of region, access-key and secret-key-file, or none");
+                return null;
+            }
+            if (!region.matches("[a-z0-9-]{1,64}")) {
+                problem("s3.region", "a region is lowercase letters, digits and dashes, e.g. us-east-1");
+                return null;
+            }
+            try {
+                String secret = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+                if (secret.isEmpty()) {
+                    problem("s3.secret-key-file", file + " is empty");
+                    return null;
+                }
+                return new S3Credentials(region, access, secret);
+            } catch (java.io.IOException | RuntimeException e) {
+                problem("s3.secret-key-file", "cannot read " + file + ": " + e.getClass().getSimpleName());
+                return null;
+            }
         }
 
         private List<ServerConfig> readServers(Config defaults) {

@@ -71,9 +71,24 @@ public record SluiceConfig(
     /** tcpCongestion "" = the system's net.ipv4.tcp_congestion_control. */
     public record UpstreamConfig(String name, Balance balance, List<ServerConfig> servers,
             Duration connectTimeout, Duration responseTimeout, int poolMaxIdle, Duration poolIdleTimeout,
-            String tcpCongestion) {
+            String tcpCongestion, S3Credentials s3) {
         public UpstreamConfig {
             servers = List.copyOf(servers);
+        }
+
+        /** Without S3 credentials. */
+        public UpstreamConfig(String name, Balance balance, List<ServerConfig> servers, Duration connectTimeout,
+                Duration responseTimeout, int poolMaxIdle, Duration poolIdleTimeout, String tcpCongestion) {
+            this(name, balance, servers, connectTimeout, responseTimeout, poolMaxIdle, poolIdleTimeout, tcpCongestion,
+                    null);
+        }
+    }
+
+    /** An upstream group's s3 section: SigV4 credentials for warm jobs' listings. Never printed whole. */
+    public record S3Credentials(String region, String accessKey, String secretKey) {
+        @Override
+        public String toString() {
+            return "S3Credentials[region=" + region + ", accessKey=" + accessKey + ", secretKey=(set)]";
         }
     }
 
@@ -138,7 +153,22 @@ public record SluiceConfig(
      * by the proxy). tagHeader: the response field whose values tag entries for purges by tag ("" = none).
      */
     public record CacheConfig(long memory, long maxObjectSize, long fillOnAbortMax, CacheLock lock, CacheSend send,
-            Duration hitForPass, CacheFill fill, String tagHeader) {}
+            Duration hitForPass, CacheFill fill, String tagHeader, WarmConfig warm) {
+        /** With the default warm settings. */
+        public CacheConfig(long memory, long maxObjectSize, long fillOnAbortMax, CacheLock lock, CacheSend send,
+                Duration hitForPass, CacheFill fill, String tagHeader) {
+            this(memory, maxObjectSize, fillOnAbortMax, lock, send, hitForPass, fill, tagHeader, WarmConfig.DEFAULTS);
+        }
+    }
+
+    /**
+     * Warm jobs (POST /cache/warm): at most maxJobs at once (running ones and finished ones still kept), finished
+     * ones kept for keepFinished, and at most maxInFlight warm fetches of background jobs at once, all jobs together.
+     */
+    public record WarmConfig(int maxJobs, Duration keepFinished, int maxInFlight) {
+        /** reference.conf's values. */
+        public static final WarmConfig DEFAULTS = new WarmConfig(16, Duration.ofHours(1), 16);
+    }
 
     /** Whether the cache memory is mlocked: labels off | try | required. */
     public enum CacheLock { OFF, TRY, REQUIRED }

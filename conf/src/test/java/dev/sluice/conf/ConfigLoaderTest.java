@@ -106,6 +106,38 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void parse_cacheWarm_defaultsAndValues() {
+        assertEquals(SluiceConfig.WarmConfig.DEFAULTS, ConfigLoader.parse(MINIMAL, "w.conf").cache().warm());
+        String base = MINIMAL.replace("sluice {", "sluice {\n  cache.warm { %s }");
+        assertEquals(new SluiceConfig.WarmConfig(2, Duration.ZERO, 5), ConfigLoader.parse(
+                base.formatted("max-jobs = 2, keep-finished = 0s, max-in-flight = 5"), "w.conf").cache().warm());
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(base.formatted("max-jobs = 0"), "w.conf"));
+        assertTrue(e.problems().get(0).contains("sluice.cache.warm.max-jobs"), e.problems().toString());
+    }
+
+    @Test
+    void parse_upstreamS3_allOrNone_theSecretReadFromItsFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        assertEquals(null, ConfigLoader.parse(MINIMAL, "s.conf").upstreams().get("origin").s3());
+        java.nio.file.Path secret = dir.resolve("secret");
+        java.nio.file.Files.writeString(secret, "  s3cr3t\n");
+        String base = MINIMAL.replace("servers = [\"127.0.0.1:9000\"]", "servers = [\"127.0.0.1:9000\"], s3 { %s }");
+        SluiceConfig.S3Credentials c = ConfigLoader.parse(base.formatted("region = eu-west-1, access-key = AK, "
+                + "secret-key-file = \"" + secret + "\""), "s.conf").upstreams().get("origin").s3();
+        assertEquals(new SluiceConfig.S3Credentials("eu-west-1", "AK", "s3cr3t"), c);
+        assertFalse(c.toString().contains("s3cr3t"), "the secret is never printed");
+        ConfigException some = assertThrows(ConfigException.class,
+                () -> ConfigLoader.parse(base.formatted("region = eu-west-1"), "s.conf"));
+        assertTrue(some.problems().get(0).contains("set all of region, access-key and secret-key-file, or none"),
+                some.problems().toString());
+        ConfigException missing = assertThrows(ConfigException.class, () -> ConfigLoader.parse(base.formatted(
+                "region = eu-west-1, access-key = AK, secret-key-file = \"" + dir.resolve("nope") + "\""), "s.conf"));
+        assertTrue(missing.problems().get(0).contains("s3.secret-key-file: cannot read"), missing.problems().toString());
+        assertFalse(missing.problems().get(0).contains("s3cr3t"));
+    }
+
+    @Test
     void parse_cache_defaultsFromReferenceConf() {
         SluiceConfig c = ConfigLoader.parse(MINIMAL, "c.conf");
         assertEquals(new CacheConfig(256L << 20, 64L << 20, 4L << 20, CacheLock.TRY, CacheSend.AUTO,

@@ -68,6 +68,16 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
      * once its body is stored.
      */
     boolean warm;
+    /** Counted in {@link LoopContext#waitingHeads}: a client's request is upstream, its response head not yet here. */
+    private boolean waitingHead;
+
+    /** Keeps {@link LoopContext#waitingHeads} (the warm jobs' pressure signal) in step; warm requests are not counted. */
+    private void waitingHead(boolean now) {
+        if (now != waitingHead && !warm) {
+            waitingHead = now;
+            client.loop.waitingHeads += now ? 1 : -1;
+        }
+    }
     /** A response body sent from the cache's memory (a hit, or a fill this request leads or joined). */
     private ExtentSend cacheBody;
     private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
@@ -243,6 +253,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         }
         servers = new ServerAttempts(client.loop.group(route.group()));
         phase = Phase.CONNECT;
+        waitingHead(true);
         connect();
     }
 
@@ -399,6 +410,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
     // ---------------------------------------------------------------- RESPONSE
 
     private void responseHead(HttpHead h) {
+        waitingHead(false);
         resp = h;
         entry.status = h.status;
         BodyFraming bf;
@@ -686,6 +698,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
                 clientEnd != ClientEnd.KEEP_ALIVE);
         entry.bytesOut += out.readableBytes();
         phase = Phase.RESPONSE;
+        waitingHead(false);
         if (client.state != ClientConnection.State.CLOSED) {
             client.channel.writeAndFlush(out);
         } else {
@@ -701,6 +714,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
             return;
         }
         phase = Phase.DONE;
+        waitingHead(false);
         // A splice still in flight refers to the sockets' fds: nothing is closed or pooled until the
         // kernel has let go of them (a closed fd number is reused at once by the next accept).
         if (reqBody != null && reqBody.cancel(this::cancelled)) {

@@ -37,6 +37,11 @@ final class LoopContext {
     /** Fills receiving on this loop, watched for stalls. */
     final Set<Fill> fills = new HashSet<>();
     /**
+     * Client exchanges on this loop whose request went upstream and whose response head has not come yet. Written
+     * on the loop only; read racily by warm jobs (a stale value delays or hurries one warm fetch, nothing more).
+     */
+    int waitingHeads;
+    /**
      * Sends cache hits from shared memory: the loop's splicer where it can splice (then the same object as
      * {@link #splicer}), else one that only writes. Null when there is no cache.
      */

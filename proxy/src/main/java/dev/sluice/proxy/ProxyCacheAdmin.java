@@ -11,7 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.IntSupplier;
 import java.util.function.Predicate;
+import java.net.InetSocketAddress;
 
 /**
  * The proxy's side of the admin's cache API: URL to route to primary key by the routers of the http listeners (each
@@ -20,15 +22,96 @@ import java.util.function.Predicate;
  */
 final class ProxyCacheAdmin implements CacheAdmin {
     private final CacheContext cache;
-    /** The routers of the generation in effect (a reload may change them between two calls). */
-    private final java.util.function.Supplier<? extends java.util.Collection<Router>> routers;
+    /** The configuration in effect: its routers and upstream groups (a reload may change them between two calls). */
+    private final java.util.function.Supplier<Generation> generation;
+    /**
+     * The bound address of each http listener, by name in the file's order, a wildcard address replaced by loopback
+     * (fixed: listeners change only with a restart).
+     */
+    private final Map<String, InetSocketAddress> listeners;
     private final MeterRegistry registry;
+    private final IntSupplier waitingHeads;
 
-    ProxyCacheAdmin(CacheContext cache, java.util.function.Supplier<? extends java.util.Collection<Router>> routers,
-            MeterRegistry registry) {
+    ProxyCacheAdmin(CacheContext cache, java.util.function.Supplier<Generation> generation,
+            Map<String, InetSocketAddress> listeners, MeterRegistry registry, IntSupplier waitingHeads) {
         this.cache = cache;
-        this.routers = routers;
+        this.generation = generation;
+        this.listeners = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(listeners));
         this.registry = registry;
+        this.waitingHeads = waitingHeads;
+    }
+
+    @Override
+    public WarmTarget warmTarget(String host, String target) throws NoRoute {
+        int q = target.indexOf('?');
+        String path = q < 0 ? target : target.substring(0, q);
+        String routeHost = host == null ? null : Router.normalizeHost(host);
+        Generation g = generation.get();
+        for (Map.Entry<String, InetSocketAddress> listener : listeners.entrySet()) {
+            Router router = g.router(listener.getKey());
+            if (router == null) {
+                continue;
+            }
+            // with no host, the first route on the path whatever its host; a route with a header condition may not
+            // take a request without that field, so as in keysOf the search goes on past it
+            for (Router.Route r : routeHost == null ? router.onPath(path) : router.mayServe(routeHost, path)) {
+                if (r.cache() == null) {
+                    if (r.config().header() == null) {
+                        throw new NoRoute("the route serving " + path + " (" + r.name() + ") does not cache");
+                    }
+                    continue;
+                }
+                InetSocketAddress l = listener.getValue();
+                String h = host;
+                if (h == null) {
+                    String pattern = r.config().host();
+                    h = !pattern.isEmpty() && !pattern.startsWith("*.") ? pattern
+                            : (l.getAddress() instanceof java.net.Inet6Address ? "[" + l.getHostString() + "]"
+                                    : l.getHostString()) + ":" + l.getPort();
+                }
+                return new WarmTarget(r.name(), h, l);
+            }
+        }
+        throw new NoRoute("no route serves " + path + (routeHost == null ? "" : " on host " + routeHost));
+    }
+
+    @Override
+    public S3Upstream s3Upstream(String route) throws NoRoute {
+        Generation g = generation.get();
+        for (Router router : g.routers()) {
+            for (Router.Route r : router.routes()) {
+                if (!r.name().equals(route)) {
+                    continue;
+                }
+                if (r.cache() == null) {
+                    throw new NoRoute("route " + route + " does not cache");
+                }
+                dev.sluice.conf.SluiceConfig.UpstreamConfig u = g.config.upstreams().get(r.config().upstream());
+                List<InetSocketAddress> servers = new ArrayList<>();
+                for (var server : u.servers()) {
+                    String h = server.address().host();
+                    servers.add(new InetSocketAddress(h.equals("0.0.0.0") ? "127.0.0.1" : h.equals("::") ? "::1" : h,
+                            server.address().port()));
+                }
+                return new S3Upstream(route, servers, u.s3());
+            }
+        }
+        throw new NoRoute("no route named " + route + " on an http listener");
+    }
+
+    @Override
+    public String warmToken() {
+        return cache.warmToken;
+    }
+
+    @Override
+    public int clientsWaitingForUpstream() {
+        return Math.max(0, waitingHeads.getAsInt());
+    }
+
+    @Override
+    public dev.sluice.conf.SluiceConfig.WarmConfig warmConfig() {
+        return cache.config.warm();
     }
 
     @Override
@@ -43,7 +126,7 @@ final class ProxyCacheAdmin implements CacheAdmin {
         String path = q < 0 ? target : target.substring(0, q);
         List<RouteKey> out = new ArrayList<>();
         boolean any = false;
-        for (Router router : routers.get()) {
+        for (Router router : generation.get().routers()) {
             for (Router.Route r : router.mayServe(routeHost, path)) {
                 any = true;
                 if (r.cache() == null) {

@@ -58,6 +58,28 @@ final class Router {
         return out;
     }
 
+    /** Every route, in order. */
+    List<Route> routes() {
+        return List.of(routes);
+    }
+
+    /**
+     * The routes on {@code path} whatever the host (for a warm key given as a path alone), up to and with the first
+     * without a header condition.
+     */
+    List<Route> onPath(String path) {
+        List<Route> out = new java.util.ArrayList<>();
+        for (Route r : routes) {
+            if (path.startsWith(r.config.pathPrefix())) {
+                out.add(r);
+                if (r.config.header() == null) {
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
     static boolean hostMatches(String pattern, String host) {
         if (pattern.isEmpty()) {
             return true;

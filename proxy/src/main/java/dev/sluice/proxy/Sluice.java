@@ -152,6 +152,7 @@ public final class Sluice implements AutoCloseable {
                     + " Netty at once, so listeners cannot back off and their loops spin until fds are free again",
                     Transports.MULTISHOT_ACCEPT);
         }
+        Map<String, InetSocketAddress> httpListeners = new LinkedHashMap<>(); // for warm fetches, by listener name
         for (ListenerConfig l : config.listeners()) {
             if (l.mode() == ListenerMode.TCP) {
                 ProxyMetrics.RouteMeters m = context.metrics.routeMeters(l.name());
@@ -166,6 +167,7 @@ public final class Sluice implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "listener {0} has no routes: every request gets 404", l.name());
             }
             bind(l, ch -> ch.pipeline().addLast(new ClientConnection(context, l.name())));
+            httpListeners.put(l.name(), loopbackFor(l.address().host(), ports.get(l.name())));
         }
         reloader = new ConfigReloader(file, config, context, this::initSplice);
         if (config.admin().enabled()) {
@@ -175,13 +177,28 @@ public final class Sluice implements AutoCloseable {
             try {
                 admin = AdminServer.start(a.host(), a.port(), config.admin().eventLoops(), adminLimits, registry,
                         this::healthJson, config.admin().token(),
-                        context.cache == null ? null
-                                : new ProxyCacheAdmin(context.cache, () -> context.generation.routers(), registry),
+                        context.cache == null ? null : new ProxyCacheAdmin(context.cache, () -> context.generation,
+                                httpListeners, registry, this::waitingHeads),
                         reloader);
             } catch (java.net.BindException e) {
                 throw bindFailed("admin listener", a, e);
             }
         }
+    }
+
+    /** Where this process reaches a listener bound to {@code host}: a wildcard address becomes loopback. */
+    private static InetSocketAddress loopbackFor(String host, int port) {
+        String h = host.equals("0.0.0.0") || host.isEmpty() ? "127.0.0.1" : host.equals("::") ? "::1" : host;
+        return new InetSocketAddress(h, port);
+    }
+
+    /** Client exchanges waiting for an upstream response head, all loops (each loop's counter read racily). */
+    private int waitingHeads() {
+        int n = 0;
+        for (LoopContext lc : context.loops()) {
+            n += lc.waitingHeads;
+        }
+        return n;
     }
 
     private boolean needsSplice() {

@@ -30,13 +30,13 @@ import picocli.CommandLine.ScopeType;
  * {@code --json} prints the API's reply as it came. Exit status: 0 done, 1 the API refused or could not be reached,
  * 2 bad usage.
  *
- * <p>Meant to become a subcommand of the {@code sluice} command ({@code addSubcommand(new AdminCommand())}); until
- * then {@link #main} runs it alone.
+ * <p>The {@code sluice admin} subcommand (listed in proxy's {@code Main}); {@link #main} also runs it alone.
  */
-@Command(name = "admin", mixinStandardHelpOptions = true, subcommands = {PurgeCommand.class, InspectCommand.class,
-        EntriesCommand.class, StatsCommand.class, ReloadCommand.class},
-        description = "Talks to a running Sluice's admin API: purge, inspect, list and count what the cache holds;"
-                + " reload the configuration.")
+@Command(name = "admin", mixinStandardHelpOptions = true, subcommands = {WarmCommand.class, JobsCommand.class,
+        CancelCommand.class, PurgeCommand.class, InspectCommand.class, EntriesCommand.class, StatsCommand.class,
+        ReloadCommand.class},
+        description = "Talks to a running Sluice's admin API: warm, purge, inspect, list and count what the cache"
+                + " holds; reload the configuration.")
 public final class AdminCommand implements Callable<Integer> {
     /** The default admin address (reference.conf's, which the built-in demo keeps). */
     public static final String DEFAULT_ADDRESS = "127.0.0.1:9901";
@@ -87,6 +87,20 @@ public final class AdminCommand implements Callable<Integer> {
 
     /** One call of the API: its JSON reply, or a Failure saying why not. */
     Map<String, Object> call(String method, String pathAndQuery, Map<String, Object> body) throws Failure {
+        try {
+            return call(method, pathAndQuery, body == null ? null : HttpRequest.BodyPublishers.ofString(
+                    JSON.std.asString(body)), "application/json", Duration.ofSeconds(60));
+        } catch (IOException e) {
+            throw new Failure("cannot write the request: " + e);
+        }
+    }
+
+    /**
+     * One call with a body of any kind ({@code body} null: none), waiting up to {@code timeout} for the reply; any
+     * 2xx is success.
+     */
+    Map<String, Object> call(String method, String pathAndQuery, HttpRequest.BodyPublisher body, String type,
+            Duration timeout) throws Failure {
         String addr = address;
         String token = null;
         if (config != null) {
@@ -115,17 +129,17 @@ public final class AdminCommand implements Callable<Integer> {
         }
         try {
             HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + addr + pathAndQuery))
-                    .timeout(Duration.ofSeconds(60))
-                    .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                            : HttpRequest.BodyPublishers.ofString(JSON.std.asString(body)));
+                    .timeout(timeout)
+                    .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : body);
             if (body != null) {
-                b.header("Content-Type", "application/json");
+                b.header("Content-Type", type);
             }
             if (token != null) {
                 b.header("Authorization", "Bearer " + token);
             }
             HttpResponse<String> r;
-            try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
+            try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(Duration.ofSeconds(5)).build()) {
                 r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
             }
             Map<String, Object> reply;
@@ -137,7 +151,7 @@ public final class AdminCommand implements Callable<Integer> {
             if (json) {
                 spec.commandLine().getOut().println(r.body().strip());
             }
-            if (r.statusCode() != 200) {
+            if (r.statusCode() / 100 != 2) {
                 StringBuilder why = new StringBuilder(reply.get("error") + " (HTTP " + r.statusCode() + ")");
                 if (reply.get("problems") instanceof List<?> problems) { // an invalid configuration: file:line each
                     problems.forEach(p -> why.append(System.lineSeparator()).append("  ").append(p));
