@@ -10,9 +10,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
-import java.util.concurrent.TimeUnit;
 
 /**
  * An L4 (mode = tcp) connection: raw bytes both ways between a client and a server of the listener's
@@ -35,7 +33,6 @@ final class TcpRelay {
     /** The server connected to, or -1. */
     private int serverIndex = -1;
     private long lastActivityNanos = startNanos;
-    private ScheduledFuture<?> idleTimer;
     private boolean finished;
     private long lastSplicedTotal;
     /** Pumps being cancelled; the sockets close only when this reaches zero. */
@@ -96,13 +93,20 @@ final class TcpRelay {
                 });
     }
 
-    private void tick() {
+    /**
+     * From the loop's watchdog ({@link LoopContext#tick}), which walks this loop's relays: a relay has no timer of its
+     * own. Idle is judged for the pair, not per direction: one side may rightly be quiet for long.
+     */
+    void tick(long now) {
+        if (finished) {
+            return; // pumps being cancelled; release() takes it off the loop
+        }
         long moved = client.splicedNow() + (server == null ? 0 : server.splicedNow());
         if (moved != lastSplicedTotal) {
             lastSplicedTotal = moved;
-            lastActivityNanos = System.nanoTime();
+            lastActivityNanos = now;
         }
-        if (System.nanoTime() - lastActivityNanos > listener.idleTimeout().toNanos()) {
+        if (now - lastActivityNanos > listener.idleTimeout().toNanos()) {
             entry.reason = "idle timeout after " + listener.idleTimeout();
             finish();
         }
@@ -121,9 +125,6 @@ final class TcpRelay {
             return;
         }
         finished = true;
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-        }
         // a pump still in flight refers to both fds: close only once the kernel let go of them
         if (client.cancelPump()) {
             pendingCancels++;
@@ -198,8 +199,6 @@ final class TcpRelay {
                 if (channel.remoteAddress() instanceof InetSocketAddress a) {
                     entry.client = a.getAddress().getHostAddress();
                 }
-                long period = Math.clamp(listener.idleTimeout().toMillis() / 4, 10, 1000);
-                idleTimer = channel.eventLoop().scheduleAtFixedRate(TcpRelay.this::tick, period, period, TimeUnit.MILLISECONDS);
                 connect(channel);
             }
         }

@@ -13,12 +13,14 @@ import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -78,6 +80,14 @@ public final class Splicer {
     private int active;
     private boolean closed;
     private FallbackReason lastFallback;
+    /**
+     * How often the watchdog checks the live transfers and sends: it bounds how late an idle timeout fires and
+     * how late a stalled watched transfer starts watching its output ({@link Transfer#HANGUP_PROBE_NANOS}).
+     */
+    static final long TICK_NANOS = 50_000_000L;
+    private final Runnable tick = this::tick;
+    /** The watchdog while it runs (some slot is taken), else null. */
+    private ScheduledFuture<?> ticking;
 
     private static Throwable probe() {
         try {
@@ -344,7 +354,7 @@ public final class Splicer {
 
     private Transfer run(Transfer t) {
         slots[t.slot] = t;
-        active++;
+        occupied();
         t.start();
         return t;
     }
@@ -464,7 +474,7 @@ public final class Splicer {
             SendfileSend s = new SendfileSend(this, freeSlots[--freeCount], extent.store().fd(),
                     extent.offset() + position, length, out, outLease, idleTimeoutNanos, cb, release);
             slots[s.slot] = s;
-            active++;
+            occupied();
             s.start();
             return s;
         }
@@ -551,7 +561,7 @@ public final class Splicer {
         TeeFill t = new TeeFill(this, freeSlots[--freeCount], in, inLease, out, outLease, extent.store().fd(),
                 extent.offset() + position, count, inPipe, outPipe, listener);
         slots[t.slot] = t;
-        active++;
+        occupied();
         t.start();
         return t;
     }
@@ -657,6 +667,10 @@ public final class Splicer {
         if (active == 0) {
             registration.cancel();
         }
+        if (ticking != null) {
+            ticking.cancel(false);
+            ticking = null;
+        }
     }
 
     IoRegistration registration() {
@@ -674,6 +688,34 @@ public final class Splicer {
     /** Returns a pipe a {@link TeeFill} took, holding exactly {@code leftover} bytes (drained, or the pipe closed). */
     void returnPipe(Pipe p, long leftover) {
         pool.release(p, leftover);
+    }
+
+    /** A slot was just taken: count it, and make sure the watchdog runs while any slot is taken. */
+    private void occupied() {
+        active++;
+        if (ticking == null) {
+            ticking = loop.scheduleAtFixedRate(tick, TICK_NANOS, TICK_NANOS, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * The splice watchdog: one periodic task per loop, running while any slot is taken, that lets every holder check
+     * its deadlines ({@link SlotHolder#tick}): the idle timeout, and for a watched transfer when to watch its output.
+     * A transfer or send costs no timer of its own, like a connection in the proxy's loop watchdog. The task stops
+     * once no slot is taken, so an idle loop is not woken for it.
+     */
+    private void tick() {
+        if (active == 0) {
+            ticking.cancel(false);
+            ticking = null;
+            return;
+        }
+        long now = System.nanoTime();
+        for (SlotHolder h : slots) {
+            if (h != null) {
+                h.tick(now); // may end h (slot freed) or, from its callback, start another in a free slot
+            }
+        }
     }
 
     /** A transfer ended with every CQE in: free its slot and pipe. */

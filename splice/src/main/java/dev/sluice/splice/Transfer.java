@@ -7,12 +7,10 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.uring.IoUringIoOps;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.ArrayList;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One splice from an input socket through a pooled pipe to an output socket: either an exact byte count
@@ -65,7 +63,7 @@ import java.util.concurrent.TimeUnit;
  * only ever holds this transfer's bytes); completions arrive through the loop-wide handle with a short user_data of
  * slot and kind.
  */
-final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFutureListener {
+final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListener {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(Transfer.class);
     private static final java.util.concurrent.atomic.AtomicBoolean LOGGED_LOWAT_FAILURE =
             new java.util.concurrent.atomic.AtomicBoolean();
@@ -82,7 +80,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     static final int BATCH_TIMER = 7;
     /** The watch for the output's peer hanging up, and its cancellation (not counted in {@code outstanding}). */
     static final int POLL_HUP = 8;
-    /** A watched transfer that moved nothing for this long starts watching its output (see {@link #run}). */
+    /** A watched transfer that moved nothing for this long starts watching its output (see {@link #tick}). */
     static final long HANGUP_PROBE_MILLIS = 250;
     static final long HANGUP_PROBE_NANOS = HANGUP_PROBE_MILLIS * 1_000_000L;
 
@@ -198,7 +196,6 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     private boolean inputDone;
     private boolean fillWaitsForDrain;
     private long lastProgressNanos;
-    private ScheduledFuture<?> idleTimer;
 
     private Transfer(Splicer splicer, int slot, int source, Channel in, ChannelLease inLease, int inFd,
                      Channel out, ChannelLease outLease, boolean pump, long count, long idleTimeoutNanos,
@@ -308,7 +305,6 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
                 acquireRdHup(inLease, DISARM_IN);
             }
             acquireRdHup(outLease, DISARM_OUT);
-            scheduleTimer(0);
             if (state == STARTING && pendingLeases == 0) {
                 state = RUNNING;
                 advance();
@@ -882,37 +878,23 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     }
 
     /**
-     * Idle timer: fails the transfer when no byte moved for the idle timeout, and when the output is watched, arms the
-     * hang-up watch once nothing moved for {@link #HANGUP_PROBE_NANOS}. Why not at once: a POLL_ADD and its cancel
-     * per transfer would cost every healthy transfer two submissions; a stalled one pays them, and learns of its
-     * client leaving at most that much later.
+     * The splicer's watchdog: fails the transfer when no byte moved for the idle timeout, and when the output is
+     * watched, arms the hang-up watch once nothing moved for {@link #HANGUP_PROBE_NANOS}. Why not at once: a POLL_ADD
+     * and its cancel per transfer would cost every healthy transfer two submissions; a stalled one pays them, and
+     * learns of its client leaving at most that much (plus a watchdog period) later.
      */
     @Override
-    public void run() {
-        idleTimer = null;
+    public void tick(long now) {
         if (state != RUNNING && state != STARTING) {
             return;
         }
-        long idle = System.nanoTime() - lastProgressNanos;
+        long idle = now - lastProgressNanos;
         if (idleTimeoutNanos > 0 && idle >= idleTimeoutNanos) {
             fail(new SpliceTimeoutException(idleTimeoutNanos, moved));
             return;
         }
         if (watchOutput && !hupArmed && state == RUNNING && idle >= HANGUP_PROBE_NANOS) {
             armHangupWatch();
-        }
-        scheduleTimer(idle);
-    }
-
-    /** The next idle check, {@code idle} nanoseconds after the last progress; none when nothing is left to check. */
-    private void scheduleTimer(long idle) {
-        long next = idleTimeoutNanos > 0 ? idleTimeoutNanos - idle : Long.MAX_VALUE;
-        if (watchOutput && !hupArmed) {
-            // (still STARTING: check again a probe period later)
-            next = Math.min(next, idle < HANGUP_PROBE_NANOS ? HANGUP_PROBE_NANOS - idle : HANGUP_PROBE_NANOS);
-        }
-        if (next != Long.MAX_VALUE) {
-            idleTimer = eventLoop().schedule(this, next, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -966,10 +948,6 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
         }
         state = DONE;
         done = true;
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-            idleTimer = null;
-        }
         out.closeFuture().removeListener(this);
         boolean rearm = cause == null && !pump;
         if (rcvLowat != 1 && isOpen(in)) {
