@@ -218,10 +218,9 @@ final class TcpRelay {
         /** Both ends connected: splice this side's bytes to the peer if possible, else copy them. */
         void start() {
             LoopContext lc = proxy.loop(channel.eventLoop());
-            if (listener.zeroCopy() != dev.sluice.conf.SluiceConfig.ZeroCopy.COPY && lc.splicer != null
-                    && dev.sluice.splice.Splicer.canSplice(channel) && dev.sluice.splice.Splicer.canSplice(peer.channel)) {
+            if (listener.zeroCopy() != dev.sluice.conf.SluiceConfig.ZeroCopy.COPY && lc.zeroCopyForced != null) {
                 // idle is judged for the pair (tick), not per direction: one side may rightly be quiet for long
-                pump = lc.splicer.pump(channel, peer.channel, 0, this::pumped);
+                pump = lc.zeroCopyForced.pump(channel, peer.channel, this::pumped);
                 if (pump != null) {
                     return;
                 }
@@ -242,7 +241,7 @@ final class TcpRelay {
         }
 
         /** The pump ended: EOF passed on (the splicer shut the peer's output down), or a failure. */
-        private void pumped(long moved, Throwable cause) {
+        private void pumped(long moved, dev.sluice.splice.SpliceOutcome outcome, Throwable cause) {
             pump = null;
             spliced += moved;
             lastActivityNanos = System.nanoTime();
@@ -252,11 +251,11 @@ final class TcpRelay {
                 }
                 return;
             }
-            if (cause instanceof dev.sluice.splice.SpliceRefusedException) {
+            if (outcome == dev.sluice.splice.SpliceOutcome.REFUSED) {
                 channel.read(); // nothing moved: copy this direction instead
                 return;
             }
-            if (cause != null) {
+            if (outcome != dev.sluice.splice.SpliceOutcome.COMPLETED) {
                 entry.reason = (isClient ? "client to upstream" : "upstream to client") + " splice ended: " + cause.getMessage();
                 finish();
                 return;

@@ -258,7 +258,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, ChannelFutureLis
         } catch (Throwable t) {
             logger.warn("releasing the send's source failed", t);
         }
-        splicer.metrics.outcome(SpliceMetrics.Outcome.of(cause));
+        splicer.metrics.outcome(SpliceOutcome.of(cause));
         try {
             callback.done(moved, cause);
         } catch (Throwable t) {

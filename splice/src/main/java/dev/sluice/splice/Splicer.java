@@ -321,7 +321,7 @@ public final class Splicer {
         }
         if (!pump && count == 0) {
             Completed done = new Completed(cb);
-            metrics.outcome(SpliceMetrics.Outcome.COMPLETED);
+            metrics.outcome(SpliceOutcome.COMPLETED);
             loop.execute(done);
             return done;
         }

@@ -462,7 +462,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
         }
         releaseInput(cause == null);
         splicer.finished(slot);
-        splicer.metrics.outcome(SpliceMetrics.Outcome.of(cause));
+        splicer.metrics.outcome(SpliceOutcome.of(cause));
         try {
             listener.done(stored, cause);
         } catch (Throwable t) {

@@ -989,7 +989,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         }
         maybeRetire(); // before the callback, so the pipe is back in the pool for the caller's next transfer
         SpliceMetrics metrics = splicer.metrics;
-        metrics.outcome(SpliceMetrics.Outcome.of(cause));
+        metrics.outcome(SpliceOutcome.of(cause));
         if (cause instanceof SpliceRefusedException refused) {
             metrics.fallback(refused.reason());
         }
