@@ -84,7 +84,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, ChannelFutureLis
         this.callback = callback;
         this.onDone = onDone;
         this.sys = splicer.sys;
-        this.pollOutOp = UringOps.pollAdd(outFd, Transfer.POLLOUT, UringOps.userData(slot, Transfer.POLL_OUT));
+        this.pollOutOp = UringOps.pollAdd(outFd, UringOps.POLLOUT, UringOps.userData(slot, UringOps.POLL_OUT));
     }
 
     /** Called once by the splicer, on the loop, with the slot taken; the first sendfile runs from a task. */
@@ -123,7 +123,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, ChannelFutureLis
         if (state != RUNNING || pollOutId != 0) {
             return;
         }
-        long budget = Transfer.INLINE_BUDGET;
+        long budget = UringOps.INLINE_BUDGET;
         while (remaining > 0) {
             if (!((UnixChannel) out).fd().isOpen()) {
                 // Netty closed it (its close listener may not have run yet): the fd number may be reused.
@@ -178,7 +178,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, ChannelFutureLis
     @Override
     public void complete(int kind, int res, int flags) {
         outstanding--;
-        if (kind == Transfer.POLL_OUT) {
+        if (kind == UringOps.POLL_OUT) {
             pollOutId = 0;
             // res > 0 is the ready mask (maybe POLLERR/POLLHUP): the next sendfile reports the real outcome.
             if (res < 0 && res != -Syscalls.EINTR && state == RUNNING) {
@@ -202,7 +202,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, ChannelFutureLis
         if (pollOutId != 0) {
             // If the registration is gone the loop is shutting down, and Netty completes the poll anyway.
             long id = splicer.registration().submit(
-                    UringOps.asyncCancel(pollOutId, UringOps.userData(slot, Transfer.CANCEL)));
+                    UringOps.asyncCancel(pollOutId, UringOps.userData(slot, UringOps.CANCEL)));
             if (id != 0) {
                 outstanding++;
             }

@@ -66,7 +66,7 @@ public final class Splicer {
     final Syscalls.Splice inline;
     /** Direct syscalls on the loop (SO_RCVLOWAT for read batching); the same object as {@link #inline} there. */
     final Syscalls.Splice sys;
-    /** Address of the timespec bounding a batched wait ({@link Transfer#BATCH_HOLD_FACTOR} x batch-delay), or 0. */
+    /** Address of the timespec bounding a batched wait ({@link ReadBatching#HOLD_FACTOR} x batch-delay), or 0. */
     final long batchHoldTimespec;
     final SpliceMetrics metrics;
     /** Why this splicer cannot splice (host or loop), or null. */
@@ -236,7 +236,7 @@ public final class Splicer {
         this.inline = why == null && inlineMode() ? new Syscalls.Splice() : null;
         this.sys = inline != null ? inline : why == null ? new Syscalls.Splice() : null;
         this.batchHoldTimespec = sys != null && settings.batching()
-                ? sys.timespec(Transfer.BATCH_HOLD_FACTOR * settings.batchDelayNanos()) : 0L;
+                ? sys.timespec(ReadBatching.HOLD_FACTOR * settings.batchDelayNanos()) : 0L;
         if (why == null) {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
             // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
@@ -348,8 +348,8 @@ public final class Splicer {
             return fallback(pool.lastFailure());
         }
         int slot = freeSlots[--freeCount];
-        return run(Transfer.sockets(this, slot, in, inLease, out, outLease, pump, count, idleTimeoutNanos, watchOutput,
-                cb, pipe));
+        return run(new Transfer(this, slot, new TransferSpec(new TransferSpec.Source.Socket(in, inLease), out, outLease,
+                pump ? TransferSpec.UNTIL_EOF : count, idleTimeoutNanos, watchOutput, cb, null), pipe));
     }
 
     private Transfer run(Transfer t) {
@@ -481,8 +481,8 @@ public final class Splicer {
         if (mechanism == SendMechanism.SEND_ZC) {
             long address = extent.slice().address() + position;
             metrics.send(SendMechanism.SEND_ZC);
-            return run(Transfer.fromMemory(this, freeSlots[--freeCount], address, length, out, outLease,
-                    idleTimeoutNanos, cb, release));
+            return run(new Transfer(this, freeSlots[--freeCount], new TransferSpec(new TransferSpec.Source.Memory(address),
+                    out, outLease, length, idleTimeoutNanos, false, cb, release), null));
         }
         Pipe pipe = pool.acquire();
         if (pipe == null) {
@@ -492,8 +492,9 @@ public final class Splicer {
         // Before the first splice: the store must punch these pages out before reusing them (skbs keep them).
         extent.markSpliced();
         metrics.send(SendMechanism.SPLICE);
-        return run(Transfer.fromFile(this, freeSlots[--freeCount], extent.store().fd(), extent.offset() + position,
-                length, out, outLease, idleTimeoutNanos, cb, pipe, release));
+        TransferSpec.Source file = new TransferSpec.Source.StoreFile(extent.store().fd(), extent.offset() + position);
+        return run(new Transfer(this, freeSlots[--freeCount],
+                new TransferSpec(file, out, outLease, length, idleTimeoutNanos, false, cb, release), pipe));
     }
 
     /**
