@@ -1,6 +1,8 @@
 package dev.sluice.proxy;
 
 import dev.sluice.proxy.ProxyMetrics.Mechanism;
+import dev.sluice.splice.SpliceOutcome;
+import dev.sluice.splice.SpliceTransfer;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -43,7 +45,7 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
     private int pendingWrites;
     private boolean complete;
     private boolean finished;
-    private Object splice;
+    private SpliceTransfer splice;
     private Runnable afterCancel;
     /** The next copy read starts with a chunk size line: read it small, so the chunk's data is left to splice. */
     private boolean sizeLineNext;
@@ -78,7 +80,7 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
 
     /** Body bytes moved so far, including those of a splice still running. */
     long bytesSoFar() {
-        return splice == null ? bytes : bytes + zeroCopy.moved(splice);
+        return splice == null ? bytes : bytes + splice.bytesMoved();
     }
 
     Mechanism mechanism() {
@@ -200,7 +202,7 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         finished = true;
         if (splice != null) {
             afterCancel = then;
-            zeroCopy.cancel(splice);
+            splice.cancel();
             return true;
         }
         return false;
@@ -281,7 +283,7 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
     }
 
     @Override
-    public void spliced(long moved, Throwable cause) {
+    public void spliced(long moved, SpliceOutcome outcome, Throwable cause) {
         splice = null;
         bytes += moved;
         splicedBytes += moved;
@@ -302,32 +304,29 @@ final class BodyTransfer implements ChunkedScanner.PayloadSink, ZeroCopy.Callbac
         if (moved > 0) {
             owner.bodyProgress(this);
         }
-        if (cause instanceof dev.sluice.splice.SpliceRefusedException) {
+        if (outcome == SpliceOutcome.REFUSED) {
             readBody(); // nothing moved and nothing lost: copy the rest instead
             return;
         }
-        if (cause != null) {
-            fail(spliceFailure(cause));
+        if (outcome != SpliceOutcome.COMPLETED) {
+            fail(spliceFailure(outcome, cause));
             return;
         }
         complete = framing == Framing.LENGTH && remaining == 0; // a chunk's data is never a body's end
         next();
     }
 
-    private ProxyException spliceFailure(Throwable cause) {
-        if (cause instanceof dev.sluice.splice.PrematureEofException) {
-            return new ProxyException(request ? Failure.BAD_REQUEST : Failure.BAD_GATEWAY,
+    private ProxyException spliceFailure(SpliceOutcome outcome, Throwable cause) {
+        return switch (outcome) {
+            case PREMATURE_EOF -> new ProxyException(request ? Failure.BAD_REQUEST : Failure.BAD_GATEWAY,
                     (request ? "client" : "upstream") + " closed the connection " + progress());
-        }
-        if (cause instanceof dev.sluice.splice.OutputClosedException) {
             // the words the copy path logs when Netty sees the client's FIN (Exchange.clientClosed)
-            return new ProxyException(Failure.BAD_REQUEST, (request ? "upstream" : "client")
+            case OUTPUT_CLOSED -> new ProxyException(Failure.BAD_REQUEST, (request ? "upstream" : "client")
                     + " closed the connection during the " + (request ? "request body" : "response"));
-        }
-        if (cause instanceof dev.sluice.splice.SpliceTimeoutException) {
-            return new ProxyException(Failure.GATEWAY_TIMEOUT, "idle timeout: no body bytes moved (splice)");
-        }
-        return new ProxyException(request ? Failure.BAD_GATEWAY : Failure.BAD_REQUEST, "splice failed: " + cause.getMessage());
+            case TIMEOUT -> new ProxyException(Failure.GATEWAY_TIMEOUT, "idle timeout: no body bytes moved (splice)");
+            default -> new ProxyException(request ? Failure.BAD_GATEWAY : Failure.BAD_REQUEST,
+                    "splice failed: " + cause.getMessage());
+        };
     }
 
     private void fail(ProxyException e) {

@@ -799,10 +799,7 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
      * instead ({@code trailingBytes}).
      */
     private int bytesAfterBody(UpstreamConnection c) {
-        if (respBody.splicedBytes == 0 || client.loop.splicer == null) {
-            return 0;
-        }
-        return client.loop.splicer.queuedBytes(c.channel);
+        return respBody.splicedBytes == 0 ? 0 : ZeroCopy.queuedBytes(client.loop.zeroCopyForced, c.channel);
     }
 
     private static void count(io.micrometer.core.instrument.Counter[] byMechanism, BodyTransfer t) {

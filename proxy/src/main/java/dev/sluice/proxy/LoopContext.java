@@ -104,8 +104,10 @@ final class LoopContext {
     /**
      * The loop's watchdog, one scheduled task per loop rather than one per connection: checks every client
      * connection's deadlines (request head, keep-alive idle, and through the exchange the upstream response and body
-     * idle timeouts) and sweeps the upstream pools' idle connections. A connection costs no timer of its own (no
-     * scheduled task created and cancelled per accept), and the pools are swept even while no client is connected.
+     * idle timeouts), every L4 relay's idle timeout and every fill's stall, and sweeps the upstream pools' idle
+     * connections. A connection costs no timer of its own (no scheduled task created and cancelled per accept), and
+     * the pools are swept even while no client is connected. (Splices are watched the same way, by their
+     * {@link dev.sluice.splice.Splicer}'s own per-loop tick.)
      */
     void tick() {
         long now = System.nanoTime();
@@ -113,6 +115,11 @@ final class LoopContext {
             // a snapshot: a tick may close connections, which leave the set
             for (ClientConnection c : clients.toArray(new ClientConnection[0])) {
                 c.tick(now);
+            }
+        }
+        if (!relays.isEmpty()) {
+            for (TcpRelay r : relays.toArray(new TcpRelay[0])) {
+                r.tick(now);
             }
         }
         for (Upstreams.LoopGroup g : groups.values()) {
@@ -136,12 +143,17 @@ final class LoopContext {
         this.fillIdleNanos = idle.toNanos();
     }
 
-    /** The watchdog's period: a quarter of the shortest deadline it checks, within [10 ms, 1 s]. */
+    /** The watchdog's period: a quarter of the shortest deadline it checks (L4 listeners' too), within [10 ms, 1 s]. */
     static long watchdogPeriodMillis(dev.sluice.conf.SluiceConfig config) {
         var t = config.timeouts();
         long min = Math.min(Math.min(t.requestHead().toMillis(), t.idle().toMillis()), t.upstreamResponse().toMillis());
         for (var u : config.upstreams().values()) {
             min = Math.min(min, u.responseTimeout().toMillis());
+        }
+        for (var l : config.listeners()) {
+            if (l.mode() == dev.sluice.conf.SluiceConfig.ListenerMode.TCP) {
+                min = Math.min(min, l.idleTimeout().toMillis());
+            }
         }
         return Math.clamp(min / 4, 10, 1000);
     }

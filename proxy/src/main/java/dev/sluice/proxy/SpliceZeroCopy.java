@@ -1,5 +1,6 @@
 package dev.sluice.proxy;
 
+import dev.sluice.splice.SpliceOutcome;
 import dev.sluice.splice.SpliceTransfer;
 import dev.sluice.splice.Splicer;
 import io.netty.channel.Channel;
@@ -20,20 +21,24 @@ final class SpliceZeroCopy implements ZeroCopy {
     }
 
     @Override
-    public Object start(Channel src, Channel dst, long count, boolean watchDst, Callback callback) {
+    public SpliceTransfer start(Channel src, Channel dst, long count, boolean watchDst, Callback callback) {
         if (count < minBytes || !Splicer.canSplice(src) || !Splicer.canSplice(dst)) {
             return null;
         }
-        return splicer.transfer(src, dst, count, idleTimeoutNanos, watchDst, callback::spliced);
+        return splicer.transfer(src, dst, count, idleTimeoutNanos, watchDst,
+                (moved, cause) -> callback.spliced(moved, SpliceOutcome.of(cause), cause));
     }
 
     @Override
-    public void cancel(Object transfer) {
-        ((SpliceTransfer) transfer).cancel();
+    public SpliceTransfer pump(Channel src, Channel dst, Callback callback) {
+        if (!Splicer.canSplice(src) || !Splicer.canSplice(dst)) {
+            return null;
+        }
+        return splicer.pump(src, dst, 0, (moved, cause) -> callback.spliced(moved, SpliceOutcome.of(cause), cause));
     }
 
     @Override
-    public long moved(Object transfer) {
-        return ((SpliceTransfer) transfer).bytesMoved();
+    public int queuedBytes(Channel ch) {
+        return splicer.queuedBytes(ch);
     }
 }

@@ -10,9 +10,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
-import java.util.concurrent.TimeUnit;
 
 /**
  * An L4 (mode = tcp) connection: raw bytes both ways between a client and a server of the listener's
@@ -36,7 +34,6 @@ final class TcpRelay {
     /** The server connected to, or -1. */
     private int serverIndex = -1;
     private long lastActivityNanos = startNanos;
-    private ScheduledFuture<?> idleTimer;
     private boolean finished;
     private long lastSplicedTotal;
     /** Pumps being cancelled; the sockets close only when this reaches zero. */
@@ -97,13 +94,20 @@ final class TcpRelay {
                 });
     }
 
-    private void tick() {
+    /**
+     * From the loop's watchdog ({@link LoopContext#tick}), which walks this loop's relays: a relay has no timer of its
+     * own. Idle is judged for the pair, not per direction: one side may rightly be quiet for long.
+     */
+    void tick(long now) {
+        if (finished) {
+            return; // pumps being cancelled; release() takes it off the loop
+        }
         long moved = client.splicedNow() + (server == null ? 0 : server.splicedNow());
         if (moved != lastSplicedTotal) {
             lastSplicedTotal = moved;
-            lastActivityNanos = System.nanoTime();
+            lastActivityNanos = now;
         }
-        if (System.nanoTime() - lastActivityNanos > listener.idleTimeout().toNanos()) {
+        if (now - lastActivityNanos > listener.idleTimeout().toNanos()) {
             entry.reason = "idle timeout after " + listener.idleTimeout();
             finish();
         }
@@ -122,9 +126,6 @@ final class TcpRelay {
             return;
         }
         finished = true;
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-        }
         // a pump still in flight refers to both fds: close only once the kernel let go of them
         if (client.cancelPump()) {
             pendingCancels++;
@@ -199,8 +200,6 @@ final class TcpRelay {
                 if (channel.remoteAddress() instanceof InetSocketAddress a) {
                     entry.client = a.getAddress().getHostAddress();
                 }
-                long period = Math.clamp(listener.idleTimeout().toMillis() / 4, 10, 1000);
-                idleTimer = channel.eventLoop().scheduleAtFixedRate(TcpRelay.this::tick, period, period, TimeUnit.MILLISECONDS);
                 connect(channel);
             }
         }
@@ -220,10 +219,9 @@ final class TcpRelay {
         /** Both ends connected: splice this side's bytes to the peer if possible, else copy them. */
         void start() {
             LoopContext lc = proxy.loop(channel.eventLoop());
-            if (listener.zeroCopy() != dev.sluice.conf.SluiceConfig.ZeroCopy.COPY && lc.splicer != null
-                    && dev.sluice.splice.Splicer.canSplice(channel) && dev.sluice.splice.Splicer.canSplice(peer.channel)) {
+            if (listener.zeroCopy() != dev.sluice.conf.SluiceConfig.ZeroCopy.COPY && lc.zeroCopyForced != null) {
                 // idle is judged for the pair (tick), not per direction: one side may rightly be quiet for long
-                pump = lc.splicer.pump(channel, peer.channel, 0, this::pumped);
+                pump = lc.zeroCopyForced.pump(channel, peer.channel, this::pumped);
                 if (pump != null) {
                     return;
                 }
@@ -244,7 +242,7 @@ final class TcpRelay {
         }
 
         /** The pump ended: EOF passed on (the splicer shut the peer's output down), or a failure. */
-        private void pumped(long moved, Throwable cause) {
+        private void pumped(long moved, dev.sluice.splice.SpliceOutcome outcome, Throwable cause) {
             pump = null;
             spliced += moved;
             lastActivityNanos = System.nanoTime();
@@ -254,11 +252,11 @@ final class TcpRelay {
                 }
                 return;
             }
-            if (cause instanceof dev.sluice.splice.SpliceRefusedException) {
+            if (outcome == dev.sluice.splice.SpliceOutcome.REFUSED) {
                 channel.read(); // nothing moved: copy this direction instead
                 return;
             }
-            if (cause != null) {
+            if (outcome != dev.sluice.splice.SpliceOutcome.COMPLETED) {
                 entry.reason = (isClient ? "client to upstream" : "upstream to client") + " splice ended: " + cause.getMessage();
                 finish();
                 return;

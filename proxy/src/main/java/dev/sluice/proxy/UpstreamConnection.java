@@ -33,7 +33,7 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         channel = ctx.channel();
         // A read is armed whenever this connection must see the server leave: in the pool (idle()) and while a
         // response head is awaited. Netty's POLLRDHUP adds nothing, so splices leave it off.
-        dev.sluice.splice.Splicer.leaveRdHupOff(channel);
+        ZeroCopy.ownerWatchesHangup(channel);
         if (group.group.congestion != null) {
             group.group.congestion.apply(channel); // registered, not yet connected
         }

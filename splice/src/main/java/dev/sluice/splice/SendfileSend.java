@@ -6,11 +6,9 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.EventLoop;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.uring.IoUringIoOps;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@link SendMechanism#SENDFILE}: sendfile(2) from a shm store's fd at a 64-bit offset to a non-blocking socket,
@@ -36,7 +34,7 @@ import java.util.concurrent.TimeUnit;
  * allocation per chunk: the poll's SQE is built once per send, the syscall's arguments live in the loop's
  * {@link Syscalls.Splice}.
  */
-final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, ChannelFutureListener {
+final class SendfileSend implements SpliceTransfer, SlotHolder, ChannelFutureListener {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(SendfileSend.class);
 
     private static final int RUNNING = 0;
@@ -71,7 +69,6 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
     private long pollOutId;
     private boolean resumeQueued;
     private long lastProgressNanos;
-    private ScheduledFuture<?> idleTimer;
 
     SendfileSend(Splicer splicer, int slot, int fileFd, long fileOffset, long length, Channel out,
                  ChannelLease outLease, long idleTimeoutNanos, SpliceCallback callback, Runnable onDone) {
@@ -87,7 +84,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
         this.callback = callback;
         this.onDone = onDone;
         this.sys = splicer.sys;
-        this.pollOutOp = UringOps.pollAdd(outFd, Transfer.POLLOUT, UringOps.userData(slot, Transfer.POLL_OUT));
+        this.pollOutOp = UringOps.pollAdd(outFd, UringOps.POLLOUT, UringOps.userData(slot, UringOps.POLL_OUT));
     }
 
     /** Called once by the splicer, on the loop, with the slot taken; the first sendfile runs from a task. */
@@ -97,9 +94,6 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
             lastProgressNanos = System.nanoTime();
             outLease.beginUse(false);
             out.closeFuture().addListener(this); // (runs at once if the channel closed already)
-            if (idleTimeoutNanos > 0 && state == RUNNING) {
-                idleTimer = eventLoop().schedule(this, idleTimeoutNanos, TimeUnit.NANOSECONDS);
-            }
             // Not here: a small region would be sent, and the callback run, inside Splicer.send.
             queueResume();
         } finally {
@@ -129,7 +123,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
         if (state != RUNNING || pollOutId != 0) {
             return;
         }
-        long budget = Transfer.INLINE_BUDGET;
+        long budget = UringOps.INLINE_BUDGET;
         while (remaining > 0) {
             if (!((UnixChannel) out).fd().isOpen()) {
                 // Netty closed it (its close listener may not have run yet): the fd number may be reused.
@@ -184,7 +178,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
     @Override
     public void complete(int kind, int res, int flags) {
         outstanding--;
-        if (kind == Transfer.POLL_OUT) {
+        if (kind == UringOps.POLL_OUT) {
             pollOutId = 0;
             // res > 0 is the ready mask (maybe POLLERR/POLLHUP): the next sendfile reports the real outcome.
             if (res < 0 && res != -Syscalls.EINTR && state == RUNNING) {
@@ -208,7 +202,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
         if (pollOutId != 0) {
             // If the registration is gone the loop is shutting down, and Netty completes the poll anyway.
             long id = splicer.registration().submit(
-                    UringOps.asyncCancel(pollOutId, UringOps.userData(slot, Transfer.CANCEL)));
+                    UringOps.asyncCancel(pollOutId, UringOps.userData(slot, UringOps.CANCEL)));
             if (id != 0) {
                 outstanding++;
             }
@@ -236,18 +230,11 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
         fail(new SpliceCancelledException("send cancelled"));
     }
 
-    /** Idle timer: fails the send when no byte went out for the idle timeout. */
+    /** The splicer's watchdog: fails the send when no byte went out for the idle timeout. */
     @Override
-    public void run() {
-        idleTimer = null;
-        if (state != RUNNING) {
-            return;
-        }
-        long idle = System.nanoTime() - lastProgressNanos;
-        if (idle >= idleTimeoutNanos) {
+    public void tick(long now) {
+        if (state == RUNNING && idleTimeoutNanos > 0 && now - lastProgressNanos >= idleTimeoutNanos) {
             fail(new SpliceTimeoutException(idleTimeoutNanos, moved));
-        } else {
-            idleTimer = eventLoop().schedule(this, idleTimeoutNanos - idle, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -263,10 +250,6 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
     private void finish(Throwable cause) {
         state = DONE;
         done = true;
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-            idleTimer = null;
-        }
         out.closeFuture().removeListener(this);
         outLease.endUse(false, cause == null);
         splicer.finished(slot);
@@ -275,7 +258,7 @@ final class SendfileSend implements SpliceTransfer, SlotHolder, Runnable, Channe
         } catch (Throwable t) {
             logger.warn("releasing the send's source failed", t);
         }
-        splicer.metrics.outcome(SpliceMetrics.Outcome.of(cause));
+        splicer.metrics.outcome(SpliceOutcome.of(cause));
         try {
             callback.done(moved, cause);
         } catch (Throwable t) {

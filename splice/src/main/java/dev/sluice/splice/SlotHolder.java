@@ -14,4 +14,8 @@ interface SlotHolder {
      * holder's in-flight operations have completed.
      */
     void fail(Throwable cause);
+
+    /** From the splicer's watchdog, every {@link Splicer#TICK_NANOS} while the slot is taken: check deadlines. */
+    default void tick(long now) {
+    }
 }

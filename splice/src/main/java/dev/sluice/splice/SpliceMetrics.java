@@ -24,50 +24,6 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class SpliceMetrics {
 
-    /** How a transfer ended; {@link #tag()} is the metrics tag value. */
-    public enum Outcome {
-        COMPLETED("completed"),
-        PREMATURE_EOF("premature_eof"),
-        TIMEOUT("timeout"),
-        CANCELLED("cancelled"),
-        /** The output's peer hung up while the transfer stalled ({@link OutputClosedException}). */
-        OUTPUT_CLOSED("output_closed"),
-        ERROR("error"),
-        REFUSED("refused");
-
-        private final String tag;
-
-        Outcome(String tag) {
-            this.tag = tag;
-        }
-
-        public String tag() {
-            return tag;
-        }
-
-        static Outcome of(Throwable cause) {
-            if (cause == null) {
-                return COMPLETED;
-            }
-            if (cause instanceof PrematureEofException) {
-                return PREMATURE_EOF;
-            }
-            if (cause instanceof SpliceTimeoutException) {
-                return TIMEOUT;
-            }
-            if (cause instanceof SpliceCancelledException) {
-                return CANCELLED;
-            }
-            if (cause instanceof OutputClosedException) {
-                return OUTPUT_CLOSED;
-            }
-            if (cause instanceof SpliceRefusedException) {
-                return REFUSED;
-            }
-            return ERROR;
-        }
-    }
-
     private final LongAdder bytesSpliced = new LongAdder();
     private final LongAdder pipesInUse = new LongAdder();
     private final LongAdder pipesOpen = new LongAdder();
@@ -83,7 +39,7 @@ public final class SpliceMetrics {
     private final LongAdder[] sendBytes = adders(SendMechanism.values().length);
     private final LongAdder[] sends = adders(SendMechanism.values().length);
     private final LongAdder sendZcCopied = new LongAdder();
-    private final LongAdder[] outcomes = adders(Outcome.values().length);
+    private final LongAdder[] outcomes = adders(SpliceOutcome.values().length);
 
     private static LongAdder[] adders(int n) {
         LongAdder[] a = new LongAdder[n];
@@ -151,7 +107,7 @@ public final class SpliceMetrics {
         fallbacks[reason.ordinal()].increment();
     }
 
-    void outcome(Outcome outcome) {
+    void outcome(SpliceOutcome outcome) {
         outcomes[outcome.ordinal()].increment();
     }
 
@@ -234,15 +190,15 @@ public final class SpliceMetrics {
         return n;
     }
 
-    public long transfers(Outcome outcome) {
+    public long transfers(SpliceOutcome outcome) {
         return outcomes[outcome.ordinal()].sum();
     }
 
-    /** Transfers that ended in any failure (everything but {@link Outcome#COMPLETED}). */
+    /** Transfers that ended in any failure (everything but {@link SpliceOutcome#COMPLETED}). */
     public long transfersFailed() {
         long n = 0;
-        for (Outcome o : Outcome.values()) {
-            if (o != Outcome.COMPLETED) {
+        for (SpliceOutcome o : SpliceOutcome.values()) {
+            if (o != SpliceOutcome.COMPLETED) {
                 n += outcomes[o.ordinal()].sum();
             }
         }
@@ -310,7 +266,7 @@ public final class SpliceMetrics {
         FunctionCounter.builder("sluice.splice.send.zc.copied", sendZcCopied, LongAdder::sum)
                 .description("SEND_ZC notifications reporting that the kernel copied").tags(base)
                 .register(registry);
-        for (Outcome o : Outcome.values()) {
+        for (SpliceOutcome o : SpliceOutcome.values()) {
             FunctionCounter.builder("sluice.splice.transfers", outcomes[o.ordinal()], LongAdder::sum)
                     .description("splice transfers by outcome").tags(base.and("outcome", o.tag()))
                     .register(registry);

@@ -13,12 +13,14 @@ import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -64,7 +66,7 @@ public final class Splicer {
     final Syscalls.Splice inline;
     /** Direct syscalls on the loop (SO_RCVLOWAT for read batching); the same object as {@link #inline} there. */
     final Syscalls.Splice sys;
-    /** Address of the timespec bounding a batched wait ({@link Transfer#BATCH_HOLD_FACTOR} x batch-delay), or 0. */
+    /** Address of the timespec bounding a batched wait ({@link ReadBatching#HOLD_FACTOR} x batch-delay), or 0. */
     final long batchHoldTimespec;
     final SpliceMetrics metrics;
     /** Why this splicer cannot splice (host or loop), or null. */
@@ -78,6 +80,14 @@ public final class Splicer {
     private int active;
     private boolean closed;
     private FallbackReason lastFallback;
+    /**
+     * How often the watchdog checks the live transfers and sends: it bounds how late an idle timeout fires and
+     * how late a stalled watched transfer starts watching its output ({@link Transfer#HANGUP_PROBE_NANOS}).
+     */
+    static final long TICK_NANOS = 50_000_000L;
+    private final Runnable tick = this::tick;
+    /** The watchdog while it runs (some slot is taken), else null. */
+    private ScheduledFuture<?> ticking;
 
     private static Throwable probe() {
         try {
@@ -226,7 +236,7 @@ public final class Splicer {
         this.inline = why == null && inlineMode() ? new Syscalls.Splice() : null;
         this.sys = inline != null ? inline : why == null ? new Syscalls.Splice() : null;
         this.batchHoldTimespec = sys != null && settings.batching()
-                ? sys.timespec(Transfer.BATCH_HOLD_FACTOR * settings.batchDelayNanos()) : 0L;
+                ? sys.timespec(ReadBatching.HOLD_FACTOR * settings.batchDelayNanos()) : 0L;
         if (why == null) {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
             // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
@@ -311,7 +321,7 @@ public final class Splicer {
         }
         if (!pump && count == 0) {
             Completed done = new Completed(cb);
-            metrics.outcome(SpliceMetrics.Outcome.COMPLETED);
+            metrics.outcome(SpliceOutcome.COMPLETED);
             loop.execute(done);
             return done;
         }
@@ -338,13 +348,13 @@ public final class Splicer {
             return fallback(pool.lastFailure());
         }
         int slot = freeSlots[--freeCount];
-        return run(Transfer.sockets(this, slot, in, inLease, out, outLease, pump, count, idleTimeoutNanos, watchOutput,
-                cb, pipe));
+        return run(new Transfer(this, slot, new TransferSpec(new TransferSpec.Source.Socket(in, inLease), out, outLease,
+                pump ? TransferSpec.UNTIL_EOF : count, idleTimeoutNanos, watchOutput, cb, null), pipe));
     }
 
     private Transfer run(Transfer t) {
         slots[t.slot] = t;
-        active++;
+        occupied();
         t.start();
         return t;
     }
@@ -464,15 +474,15 @@ public final class Splicer {
             SendfileSend s = new SendfileSend(this, freeSlots[--freeCount], extent.store().fd(),
                     extent.offset() + position, length, out, outLease, idleTimeoutNanos, cb, release);
             slots[s.slot] = s;
-            active++;
+            occupied();
             s.start();
             return s;
         }
         if (mechanism == SendMechanism.SEND_ZC) {
             long address = extent.slice().address() + position;
             metrics.send(SendMechanism.SEND_ZC);
-            return run(Transfer.fromMemory(this, freeSlots[--freeCount], address, length, out, outLease,
-                    idleTimeoutNanos, cb, release));
+            return run(new Transfer(this, freeSlots[--freeCount], new TransferSpec(new TransferSpec.Source.Memory(address),
+                    out, outLease, length, idleTimeoutNanos, false, cb, release), null));
         }
         Pipe pipe = pool.acquire();
         if (pipe == null) {
@@ -482,8 +492,9 @@ public final class Splicer {
         // Before the first splice: the store must punch these pages out before reusing them (skbs keep them).
         extent.markSpliced();
         metrics.send(SendMechanism.SPLICE);
-        return run(Transfer.fromFile(this, freeSlots[--freeCount], extent.store().fd(), extent.offset() + position,
-                length, out, outLease, idleTimeoutNanos, cb, pipe, release));
+        TransferSpec.Source file = new TransferSpec.Source.StoreFile(extent.store().fd(), extent.offset() + position);
+        return run(new Transfer(this, freeSlots[--freeCount],
+                new TransferSpec(file, out, outLease, length, idleTimeoutNanos, false, cb, release), pipe));
     }
 
     /**
@@ -551,7 +562,7 @@ public final class Splicer {
         TeeFill t = new TeeFill(this, freeSlots[--freeCount], in, inLease, out, outLease, extent.store().fd(),
                 extent.offset() + position, count, inPipe, outPipe, listener);
         slots[t.slot] = t;
-        active++;
+        occupied();
         t.start();
         return t;
     }
@@ -657,6 +668,10 @@ public final class Splicer {
         if (active == 0) {
             registration.cancel();
         }
+        if (ticking != null) {
+            ticking.cancel(false);
+            ticking = null;
+        }
     }
 
     IoRegistration registration() {
@@ -674,6 +689,34 @@ public final class Splicer {
     /** Returns a pipe a {@link TeeFill} took, holding exactly {@code leftover} bytes (drained, or the pipe closed). */
     void returnPipe(Pipe p, long leftover) {
         pool.release(p, leftover);
+    }
+
+    /** A slot was just taken: count it, and make sure the watchdog runs while any slot is taken. */
+    private void occupied() {
+        active++;
+        if (ticking == null) {
+            ticking = loop.scheduleAtFixedRate(tick, TICK_NANOS, TICK_NANOS, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * The splice watchdog: one periodic task per loop, running while any slot is taken, that lets every holder check
+     * its deadlines ({@link SlotHolder#tick}): the idle timeout, and for a watched transfer when to watch its output.
+     * A transfer or send costs no timer of its own, like a connection in the proxy's loop watchdog. The task stops
+     * once no slot is taken, so an idle loop is not woken for it.
+     */
+    private void tick() {
+        if (active == 0) {
+            ticking.cancel(false);
+            ticking = null;
+            return;
+        }
+        long now = System.nanoTime();
+        for (SlotHolder h : slots) {
+            if (h != null) {
+                h.tick(now); // may end h (slot freed) or, from its callback, start another in a free slot
+            }
+        }
     }
 
     /** A transfer ended with every CQE in: free its slot and pipe. */

@@ -124,8 +124,8 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
         this.outPipe = outPipe;
         this.listener = listener;
         this.sys = splicer.sys;
-        this.pollInOp = UringOps.pollAdd(inFd, Transfer.POLLIN, UringOps.userData(slot, Transfer.POLL_IN));
-        this.pollOutOp = UringOps.pollAdd(outFd, Transfer.POLLOUT, UringOps.userData(slot, Transfer.POLL_OUT));
+        this.pollInOp = UringOps.pollAdd(inFd, UringOps.POLLIN, UringOps.userData(slot, UringOps.POLL_IN));
+        this.pollOutOp = UringOps.pollAdd(outFd, UringOps.POLLOUT, UringOps.userData(slot, UringOps.POLL_OUT));
     }
 
     /** Called once by the splicer, on the loop, with the slot and pipes taken; the first splice runs from a task. */
@@ -139,7 +139,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
             if (inLease.rdhup == ChannelLease.RDHUP_NETTY) {
                 // The splicer checked that it is armed. Take it away and start once the kernel confirmed.
                 long id = splicer.registration().submit(UringOps.asyncCancel(NettyUring.pollRdhupId(in),
-                        UringOps.userData(slot, Transfer.DISARM_IN)));
+                        UringOps.userData(slot, UringOps.DISARM_IN)));
                 if (id == 0) {
                     fail(new SpliceCancelledException("event loop is shutting down"));
                 } else {
@@ -177,13 +177,13 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
 
     /** Moves bytes until every side would block, the budget is spent (then a task), or the tee ends. */
     private void advance() {
-        long budget = Transfer.INLINE_BUDGET;
+        long budget = UringOps.INLINE_BUDGET;
         while (state == RUNNING) {
             boolean progress = false;
             if (inPipeBytes > 0) {
                 long n = inPipeBytes; // without an output: stored straight from the in pipe
                 if (out != null) {
-                    n = sys.tee(inPipe.readFd, outPipe.writeFd, inPipeBytes, Transfer.SPLICE_F_NONBLOCK);
+                    n = sys.tee(inPipe.readFd, outPipe.writeFd, inPipeBytes, UringOps.SPLICE_F_NONBLOCK);
                     if (n == -Syscalls.EAGAIN && outPipeBytes > 0) {
                         n = 0; // the out pipe is full: the output must take some first
                     } else if (n <= 0 && n != -Syscalls.EINTR) {
@@ -205,7 +205,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
             if (state == RUNNING && inPipeBytes == 0 && read < count && pollInId == 0) {
                 long want = Math.min(count - read, inPipe.capacity - (out != null ? outPipeBytes : 0));
                 if (want > 0) {
-                    long r = sys.splice(inFd, inPipe.writeFd, want, Transfer.SPLICE_F_MOVE | Transfer.SPLICE_F_NONBLOCK);
+                    long r = sys.splice(inFd, inPipe.writeFd, want, UringOps.SPLICE_F_MOVE | UringOps.SPLICE_F_NONBLOCK);
                     if (r > 0) {
                         read += r;
                         inPipeBytes = r;
@@ -237,7 +237,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
     /** Stores the next {@code n} bytes of the in pipe into the file; false when the tee failed. */
     private boolean store(long n) {
         for (long left = n; left > 0; ) {
-            long r = sys.spliceTo(inPipe.readFd, fileFd, fileOffset + stored, left, Transfer.SPLICE_F_MOVE);
+            long r = sys.spliceTo(inPipe.readFd, fileFd, fileOffset + stored, left, UringOps.SPLICE_F_MOVE);
             if (r > 0) {
                 stored += r;
                 inPipeBytes -= r;
@@ -261,7 +261,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
             endOutput(new SpliceCancelledException("output channel closed"), true);
             return true;
         }
-        long r = sys.splice(outPipe.readFd, outFd, outPipeBytes, Transfer.SPLICE_F_MOVE | Transfer.SPLICE_F_NONBLOCK);
+        long r = sys.splice(outPipe.readFd, outFd, outPipeBytes, UringOps.SPLICE_F_MOVE | UringOps.SPLICE_F_NONBLOCK);
         if (r > 0) {
             sent += r;
             outPipeBytes -= r;
@@ -363,7 +363,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
 
     private void cancel(long target) {
         // If the registration is gone the loop is shutting down, and Netty completes the operation anyway.
-        if (splicer.registration().submit(UringOps.asyncCancel(target, UringOps.userData(slot, Transfer.CANCEL))) != 0) {
+        if (splicer.registration().submit(UringOps.asyncCancel(target, UringOps.userData(slot, UringOps.CANCEL))) != 0) {
             outstanding++;
         }
     }
@@ -372,7 +372,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
     public void complete(int kind, int res, int flags) {
         outstanding--;
         switch (kind) {
-            case Transfer.DISARM_IN -> {
+            case UringOps.DISARM_IN -> {
                 // 0: cancelled. -ENOENT/-EALREADY: it fired already, and Netty is reading the input itself.
                 inLease.rdhup = res == 0 ? ChannelLease.RDHUP_DISARMED : ChannelLease.RDHUP_NETTY;
                 if (state == STARTING) {
@@ -383,13 +383,13 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
                     }
                 }
             }
-            case Transfer.POLL_IN -> {
+            case UringOps.POLL_IN -> {
                 pollInId = 0;
                 if (res < 0 && res != -Syscalls.EINTR && state == RUNNING) {
                     fail(new SpliceIoException("poll input", -res));
                 }
             }
-            case Transfer.POLL_OUT -> {
+            case UringOps.POLL_OUT -> {
                 pollOutId = 0;
                 if (out == null) {
                     Runnable freed = outputFreed;
@@ -462,7 +462,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
         }
         releaseInput(cause == null);
         splicer.finished(slot);
-        splicer.metrics.outcome(SpliceMetrics.Outcome.of(cause));
+        splicer.metrics.outcome(SpliceOutcome.of(cause));
         try {
             listener.done(stored, cause);
         } catch (Throwable t) {

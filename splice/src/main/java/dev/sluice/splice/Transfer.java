@@ -7,12 +7,12 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.uring.IoUringIoOps;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.ArrayList;
-import java.util.concurrent.TimeUnit;
+
+import static dev.sluice.splice.UringOps.*;
 
 /**
  * One splice from an input socket through a pooled pipe to an output socket: either an exact byte count
@@ -25,17 +25,17 @@ import java.util.concurrent.TimeUnit;
  * <b>inline</b> (default): fills and drains are plain splice(2) calls made on the loop thread through FFM, looping
  * until both would block, then a one-shot IORING_OP_POLL_ADD waits for the socket ({@link #advanceInline}); this is
  * HAProxy's approach. <b>uring</b>: every fill and drain is an IORING_OP_SPLICE, which io_uring always runs on an
- * io-wq worker thread. Inline is the default because the kernel work per byte is the same either way, but each
- * io-wq hop adds a worker wake-up, a context switch and a completion for the loop to reap, so uring costs more CPU
- * per GiB (figures in loadtest/FINDINGS.md, "Splice mode: inline against io_uring"). Inline moves at most
- * {@link #INLINE_BUDGET} bytes per loop turn and then continues from a task, so one fast transfer cannot starve
- * the loop's other channels (1 MiB instead of 4 did not lower the p50 of small requests mixed with 64 MiB ones, and
- * cost more CPU). The io_uring mode stays for comparison and as a fallback.
+ * io-wq worker thread. The kernel work per byte is the same either way, but each io-wq hop adds a worker wake-up, a
+ * context switch and a completion for the loop to reap, so inline costs less CPU per byte and is the default
+ * (figures in loadtest/FINDINGS.md, "Splice mode: inline against io_uring"). Inline moves at most
+ * {@link UringOps#INLINE_BUDGET} bytes per loop turn and then continues from a task, so one fast transfer cannot
+ * starve the loop's other channels. The io_uring mode stays for comparison and as a fallback.
  *
- * <p>Caveat for comparisons on loopback: a receiver's TCP work runs in the sender's context, so CPU per process
- * depends on who sends when. HAProxy (epoll, reads as soon as data arrives) costs itself ~0.2 CPU-s/GiB but its
- * origin 2x what ours does; proxy + origin CPU per GiB, same runs: inline 0.60-0.62, copy 0.60-0.61, uring
- * 0.70-0.71, HAProxy splice 0.73-0.74.
+ * <h2>What varies</h2>
+ * The source ({@link TransferSpec.Source}): a socket (the only one that can run dry: POLLIN waits, {@link ReadBatching}
+ * for a counted body, pumping to EOF), the store's file (fills at explicit offsets; never blocks), or memory (no pipe:
+ * DRAIN is a SEND_ZC). Fills and drains of both modes end in the same two routines, {@link #filled} and
+ * {@link #drained}. A response body's transfer may also watch its output ({@link HangupWatch}).
  *
  * <h2>How it moves bytes (uring mode)</h2>
  * Two splices, each driven from the other's completions (no linked SQE chains: a short splice would fail the rest
@@ -64,59 +64,26 @@ import java.util.concurrent.TimeUnit;
  * only ever holds this transfer's bytes); completions arrive through the loop-wide handle with a short user_data of
  * slot and kind.
  */
-final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFutureListener {
+final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListener {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(Transfer.class);
-    private static final java.util.concurrent.atomic.AtomicBoolean LOGGED_LOWAT_FAILURE =
-            new java.util.concurrent.atomic.AtomicBoolean();
 
-    // Operation kinds, the low 4 bits of the user_data.
-    static final int FILL = 0;
-    static final int DRAIN = 1;
-    static final int POLL_IN = 2;
-    static final int POLL_OUT = 3;
-    static final int CANCEL = 4;
-    static final int DISARM_IN = 5;
-    static final int DISARM_OUT = 6;
-    /** The timer bounding a batched input wait, and its removal (not counted in {@code outstanding}). */
-    static final int BATCH_TIMER = 7;
-    /** The watch for the output's peer hanging up, and its cancellation (not counted in {@code outstanding}). */
-    static final int POLL_HUP = 8;
-    /** A watched transfer that moved nothing for this long starts watching its output (see {@link #run}). */
+    /** A watched transfer that moved nothing for this long starts watching its output (see {@link #tick}). */
     static final long HANGUP_PROBE_MILLIS = 250;
     static final long HANGUP_PROBE_NANOS = HANGUP_PROBE_MILLIS * 1_000_000L;
 
-    static final byte OP_TIMEOUT = 11;
-    static final byte OP_TIMEOUT_REMOVE = 12;
-    /** A batched wait lasts at most this many batch delays; then any queued byte wakes the loop. */
-    static final int BATCH_HOLD_FACTOR = 2;
-    static final byte OP_SPLICE = 30;
-    static final byte OP_SEND_ZC = 47;
-    static final int CQE_F_MORE = 1 << 1;
-    static final int CQE_F_NOTIF = 1 << 3;
-    /** In a SEND_ZC notification's res: the kernel copied the bytes after all (e.g. loopback). */
-    static final int NOTIF_USAGE_ZC_COPIED = 1 << 31;
-    static final int MSG_NOSIGNAL = 0x4000;
-    /** SEND_ZC flag (in ioprio): the notification reports whether the kernel copied after all. */
-    static final short SEND_ZC_REPORT_USAGE = 1 << 3;
-    /** Inline mode (and every sendfile): bytes moved in one go before yielding the loop to its other channels. */
-    static final long INLINE_BUDGET = 4L << 20;
     /** Largest single SEND_ZC; the rest follows from the completion. */
     private static final int MAX_SEND = 1 << 30;
 
     static final int SRC_SOCKET = 0;
     static final int SRC_FILE = 1;
     static final int SRC_MEMORY = 2;
-    static final int SPLICE_F_MOVE = 1;
-    static final int SPLICE_F_NONBLOCK = 2;
-    static final int POLLIN = 0x1;
-    static final int POLLOUT = 0x4;
-    static final int POLLRDHUP = 0x2000;
 
-    private static final int STARTING = 0;
-    private static final int RUNNING = 1;
-    private static final int FAILING = 2;
-    private static final int SHUTTING_OUTPUT = 3;
-    private static final int DONE = 4;
+    /**
+     * STARTING until Netty's POLLRDHUP is off both channels, RUNNING while bytes move, then either FAILING (cancels
+     * in flight, waiting for their CQEs) or SHUTTING_OUTPUT (a pump passing its input's EOF on), and DONE once the
+     * callback ran. Only ever moves forward in this order.
+     */
+    private enum State { STARTING, RUNNING, FAILING, SHUTTING_OUTPUT, DONE }
 
     private final Splicer splicer;
     final int slot;
@@ -132,12 +99,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     private final boolean pump;
     private final long count;
     private final long idleTimeoutNanos;
-    /** Fail with OutputClosedException if the output's peer hangs up while the transfer stalls. */
-    private final boolean watchOutput;
-    /** The pending POLL_ADD(POLLRDHUP) on the output (0: none), whether one was ever armed, CQEs it still owes. */
-    private long hupId;
-    private boolean hupArmed;
-    private int hupCqes;
+    /** Fail with OutputClosedException if the output's peer hangs up while the transfer stalls; null: not watched. */
+    private final HangupWatch hangupWatch;
     private final SpliceCallback callback;
     /** The pipe, or null for SEND_ZC. */
     final Pipe pipe;
@@ -155,18 +118,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     private final Runnable resume = this::resumeInline;
     private boolean resumeQueued;
 
-    /** Read batching (see {@link #armPollIn}): largest SO_RCVLOWAT, 0 when off for this transfer. */
-    private int batchMax;
-    private final long batchDelayNanos;
-    /** SO_RCVLOWAT now set on the input socket (1 is the kernel's default, which Netty expects back). */
-    private int rcvLowat = 1;
-    /** When the previous input poll was armed (at first: when the transfer started) and the bytes then still owed. */
-    private long armNanos;
-    private long armRemaining;
-    /** The pending IORING_OP_TIMEOUT bounding a batched wait (0: none), and CQEs still owed to this slot by it. */
-    private long batchTimerId;
-    private int timerCqes;
-    private final IoUringIoOps batchTimerOp;
+    /** Read batching of a counted socket input (see {@link ReadBatching}); null when this transfer does not batch. */
+    private final ReadBatching batching;
 
     private final IoUringIoOps fillOp;
     private final IoUringIoOps drainOp;
@@ -175,8 +128,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     private IoUringIoOps tailFillOp;
     private int tailFillLen;
 
-    private int state = STARTING;
-    /** state == DONE, readable from any thread. */
+    private State state = State.STARTING;
+    /** state == State.DONE, readable from any thread. */
     private volatile boolean done;
     private boolean inStart;
     private Throwable failure;
@@ -197,88 +150,70 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     private boolean inputDone;
     private boolean fillWaitsForDrain;
     private long lastProgressNanos;
-    private ScheduledFuture<?> idleTimer;
 
-    private Transfer(Splicer splicer, int slot, int source, Channel in, ChannelLease inLease, int inFd,
-                     Channel out, ChannelLease outLease, boolean pump, long count, long idleTimeoutNanos,
-                     boolean watchOutput, SpliceCallback callback, Pipe pipe, long fileOffset, long address,
-                     Runnable onDone) {
+    /** Called by the {@link Splicer} with the slot (and the pipe, except for a memory source) taken. */
+    Transfer(Splicer splicer, int slot, TransferSpec spec, Pipe pipe) {
         this.splicer = splicer;
         this.slot = slot;
-        this.source = source;
-        this.in = in;
-        this.out = out;
-        this.inLease = inLease;
-        this.outLease = outLease;
-        this.inFd = inFd;
+        this.out = spec.out();
+        this.outLease = spec.outLease();
         this.outFd = outLease.fd;
-        this.pump = pump;
-        this.count = count;
+        this.pump = spec.pump();
+        this.count = spec.count();
         this.remaining = pump ? Long.MAX_VALUE : count;
-        this.idleTimeoutNanos = idleTimeoutNanos;
-        this.watchOutput = watchOutput;
-        this.callback = callback;
+        this.idleTimeoutNanos = spec.idleTimeoutNanos();
+        this.hangupWatch = spec.watchOutput() ? new HangupWatch(splicer, outFd, userData(POLL_HUP)) : null;
+        this.callback = spec.callback();
+        this.onDone = spec.onDone();
         this.pipe = pipe;
         this.pipeCap = pipe == null ? 0 : pipe.capacity;
-        this.fileOffset = fileOffset;
-        this.address = address;
-        this.onDone = onDone;
+        switch (spec.source()) {
+            case TransferSpec.Source.Socket(Channel ch, ChannelLease lease) -> {
+                source = SRC_SOCKET;
+                in = ch;
+                inLease = lease;
+                inFd = lease.fd;
+                fileOffset = -1L;
+                address = 0L;
+            }
+            case TransferSpec.Source.StoreFile(int fd, long offset) -> {
+                source = SRC_FILE;
+                in = null;
+                inLease = null;
+                inFd = fd;
+                fileOffset = offset;
+                address = 0L;
+            }
+            case TransferSpec.Source.Memory(long addr) -> {
+                source = SRC_MEMORY;
+                in = null;
+                inLease = null;
+                inFd = -1;
+                fileOffset = -1L;
+                address = addr;
+            }
+        }
+        assert (pipe == null) == (source == SRC_MEMORY) : "a pipe exactly when the source is not memory";
         this.inline = pipe == null ? null : splicer.inline;
         SpliceSettings settings = splicer.settings;
         boolean batch = source == SRC_SOCKET && !pump && settings.batching() && splicer.sys != null;
-        this.batchMax = batch ? settings.batchMax() : 0;
-        this.batchDelayNanos = settings.batchDelayNanos();
-        this.batchTimerOp = batch
-                ? new IoUringIoOps(OP_TIMEOUT, (byte) 0, (short) 0, -1, 0L, splicer.batchHoldTimespec, 1, 0,
-                        userData(BATCH_TIMER), (short) 0, (short) 0, 0, 0L)
-                : null;
+        this.batching = batch ? new ReadBatching(splicer, inLease, userData(BATCH_TIMER)) : null;
         this.fillOp = source == SRC_SOCKET ? splice(inFd, -1L, pipe.writeFd, pipeCap, FILL) : null;
         this.drainOp = pipe == null ? null : splice(pipe.readFd, -1L, outFd, pipeCap, DRAIN);
         this.pollInOp = source == SRC_SOCKET ? pollAdd(inFd, POLLIN, POLL_IN) : null;
         this.pollOutOp = pollAdd(outFd, POLLOUT, POLL_OUT);
     }
 
-    /** Socket to socket through a pipe: {@code count} bytes, or until EOF when {@code pump}. */
-    static Transfer sockets(Splicer splicer, int slot, Channel in, ChannelLease inLease, Channel out,
-                            ChannelLease outLease, boolean pump, long count, long idleTimeoutNanos,
-                            boolean watchOutput, SpliceCallback callback, Pipe pipe) {
-        return new Transfer(splicer, slot, SRC_SOCKET, in, inLease, inLease.fd, out, outLease, pump, count,
-                idleTimeoutNanos, watchOutput, callback, pipe, -1L, 0L, null);
-    }
-
-    /** {@code length} bytes of the file {@code fd} from {@code offset}, through a pipe, to the socket. */
-    static Transfer fromFile(Splicer splicer, int slot, int fd, long offset, long length, Channel out,
-                             ChannelLease outLease, long idleTimeoutNanos, SpliceCallback callback, Pipe pipe,
-                             Runnable onDone) {
-        return new Transfer(splicer, slot, SRC_FILE, null, null, fd, out, outLease, false, length,
-                idleTimeoutNanos, false, callback, pipe, offset, 0L, onDone);
-    }
-
-    /** {@code length} bytes at native {@code address} to the socket with SEND_ZC; no pipe. */
-    static Transfer fromMemory(Splicer splicer, int slot, long address, long length, Channel out,
-                               ChannelLease outLease, long idleTimeoutNanos, SpliceCallback callback,
-                               Runnable onDone) {
-        return new Transfer(splicer, slot, SRC_MEMORY, null, null, -1, out, outLease, false, length,
-                idleTimeoutNanos, false, callback, null, -1L, address, onDone);
-    }
-
     private long userData(int kind) {
         return UringOps.userData(slot, kind);
     }
 
-    // IoUringIoOps(opcode, flags, ioPrio, fd, union1, union2, len, union3, userData, union4, personality, union5,
-    // union6). For SPLICE: fd = fd_out, union1 = off_out, union2 = off_in (both -1: pipes and sockets have no
-    // offset), union3 = splice_flags, union5 = splice_fd_in. Mirrors Netty's IoUringIoOps.newSplice.
     private IoUringIoOps splice(int fdIn, long offIn, int fdOut, int len, int kind) {
-        return new IoUringIoOps(OP_SPLICE, (byte) 0, (short) 0, fdOut, -1L, offIn, len,
-                SPLICE_F_MOVE | SPLICE_F_NONBLOCK, userData(kind), (short) 0, (short) 0, fdIn, 0L);
+        return UringOps.splice(fdIn, offIn, fdOut, len, userData(kind));
     }
 
-    // SEND_ZC as Netty's IoUringIoOps.newSendZc: ioPrio = zero-copy flags, union2 = buffer address,
-    // union3 = msg_flags. MSG_NOSIGNAL: a reset peer must not raise SIGPIPE.
     private IoUringIoOps sendZc(long addr, int len) {
-        return new IoUringIoOps(OP_SEND_ZC, (byte) 0, SEND_ZC_REPORT_USAGE, outFd, 0L, addr, len, MSG_NOSIGNAL,
-                userData(DRAIN), (short) 0, (short) 0, 0, 0L);
+        return UringOps.sendZc(outFd, addr, len, userData(DRAIN));
     }
 
     private IoUringIoOps pollAdd(int fd, int mask, int kind) {
@@ -296,9 +231,9 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
         inStart = true;
         try {
             lastProgressNanos = System.nanoTime();
-            // The first wait's batch comes from the rate since the start (see armPollIn).
-            armNanos = lastProgressNanos;
-            armRemaining = remaining;
+            if (batching != null) {
+                batching.started(lastProgressNanos, remaining); // the first wait's batch: the rate since the start
+            }
             out.closeFuture().addListener(this);
             outLease.beginUse(false);
             if (in != null) {
@@ -307,15 +242,14 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
                 acquireRdHup(inLease, DISARM_IN);
             }
             acquireRdHup(outLease, DISARM_OUT);
-            scheduleTimer(0);
-            if (state == STARTING && pendingLeases == 0) {
-                state = RUNNING;
+            if (state == State.STARTING && pendingLeases == 0) {
+                state = State.RUNNING;
                 advance();
             }
         } finally {
             inStart = false;
         }
-        if (state == FAILING && outstanding == 0) {
+        if (state == State.FAILING && outstanding == 0) {
             // Never run the callback from inside transfer()/pump(): defer it to a task.
             eventLoop().execute(this::maybeFinish);
         }
@@ -327,7 +261,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
 
     /** Takes Netty's POLLRDHUP away from the channel for the duration (see {@link NettyUring}). */
     private void acquireRdHup(ChannelLease lease, int kind) {
-        if (state != STARTING) {
+        if (state != State.STARTING) {
             return;
         }
         switch (lease.rdhup) {
@@ -372,15 +306,15 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     }
 
     private void leaseSettled(ChannelLease lease, boolean ok) {
-        if (state == DONE) {
+        if (state == State.DONE) {
             return;
         }
         pendingLeases--;
         if (!ok && lease == inLease) {
             fail(new SpliceRefusedException(FallbackReason.PEER_CLOSING));
         }
-        if (state == STARTING && pendingLeases == 0) {
-            state = RUNNING;
+        if (state == State.STARTING && pendingLeases == 0) {
+            state = State.RUNNING;
             advance();
         }
         maybeFinish();
@@ -391,6 +325,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     /** A CQE for this transfer's slot; runs on the loop. */
     @Override
     public void complete(int kind, int res, int flags) {
+        assert eventLoop().inEventLoop();
         if ((flags & CQE_F_NOTIF) != 0) {
             // The kernel let go of the pages of an earlier SEND_ZC. Only the source's release waits for this; the
             // callback does not (like Netty's write future), so a send to a stalled peer can still time out.
@@ -402,7 +337,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
             return;
         }
         if (kind == BATCH_TIMER) {
-            onBatchTimer(res);
+            batching.onTimer(res, state == State.RUNNING && pollInId != 0);
+            maybeRetire();
             return;
         }
         if (kind == POLL_HUP) {
@@ -410,18 +346,13 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
             return;
         }
         outstanding--;
+        assert outstanding >= 0 : "a CQE for an operation never submitted: " + this;
         if ((flags & CQE_F_MORE) != 0) {
             pendingNotifs++; // a SEND_ZC result announcing its notification
         }
         switch (kind) {
             case FILL -> onFill(res);
-            case DRAIN -> {
-                if (source == SRC_MEMORY) {
-                    onSendZc(res);
-                } else {
-                    onDrain(res);
-                }
-            }
+            case DRAIN -> onDrain(res);
             case POLL_IN -> {
                 pollInId = 0;
                 onPoll(res, "poll input");
@@ -442,17 +373,28 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
 
     private void onFill(int res) {
         fillId = 0;
+        filled(res);
         if (res > 0) {
-            remaining -= res;
-            pipeBytes += res;
-            fileOffset += res;
             lastProgressNanos = System.nanoTime();
-        } else if (res == 0) {
+        }
+    }
+
+    /**
+     * The result of one fill ({@code in -> pipe}) in either mode. EAGAIN with bytes in the pipe, or a drain or POLLOUT
+     * pending, may mean the pipe's slots are full: the fill waits for the next drain (in inline mode the drain runs
+     * again in the same turn, or after its POLLOUT). With an empty, idle pipe the input is empty: wait for it.
+     */
+    private void filled(long r) {
+        if (r > 0) {
+            remaining -= r;
+            pipeBytes += r;
+            fileOffset += r;
+            assert remaining >= 0 : "a fill never asks for more than is owed: " + this;
+        } else if (r == 0) {
             inputDone = true;
-        } else if (res == -Syscalls.EAGAIN) {
-            if (state == RUNNING) {
+        } else if (r == -Syscalls.EAGAIN) {
+            if (state == State.RUNNING) {
                 if (pipeBytes > 0 || drainId != 0 || pollOutId != 0) {
-                    // Maybe the pipe's slots are full: retry when the drain has made room.
                     fillWaitsForDrain = true;
                 } else if (source == SRC_SOCKET) {
                     armPollIn();
@@ -462,56 +404,59 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
                 }
             }
         } else {
-            onError(res, source == SRC_SOCKET ? "splice socket->pipe" : "splice file->pipe");
+            onError((int) r, source == SRC_SOCKET ? "splice socket->pipe" : "splice file->pipe");
         }
     }
 
     private void onDrain(int res) {
         drainId = 0;
         fillWaitsForDrain = false;
-        if (res > 0) {
-            pipeBytes -= res;
-            moved += res;
-            if (source == SRC_SOCKET) {
-                splicer.metrics.bytesSpliced(res);
-            } else {
-                splicer.metrics.sendBytes(SendMechanism.SPLICE, res);
-            }
+        if (drained(res) > 0) {
             lastProgressNanos = System.nanoTime();
-        } else if (res == -Syscalls.EAGAIN) {
-            if (state == RUNNING) {
-                pollOutId = submitOrFail(pollOutOp);
-                splicer.metrics.pollOut();
-            }
-        } else if (res == 0) {
-            // Only possible if the pipe were empty, which pipeBytes > 0 rules out: treat as a broken output.
-            if (state == RUNNING) {
-                fail(new SpliceIoException("splice pipe->socket returned 0 with bytes in the pipe", Syscalls.EPIPE));
-            }
-        } else {
-            onError(res, "splice pipe->socket");
         }
     }
 
-    private void onSendZc(int res) {
-        drainId = 0;
-        if (res > 0) {
-            remaining -= res;
-            moved += res;
-            splicer.metrics.sendBytes(SendMechanism.SEND_ZC, res);
-            lastProgressNanos = System.nanoTime();
-        } else if (res == -Syscalls.EAGAIN) {
-            if (state == RUNNING) {
+    /**
+     * The result of one drain in either mode: a splice {@code pipe -> out}, or for a memory source a SEND_ZC. Returns
+     * the bytes it moved (0 when none). EAGAIN means the output is full: wait for POLLOUT. A drain is only issued
+     * while there are bytes to move, so 0 can only mean a broken output.
+     */
+    private long drained(long r) {
+        if (r > 0) {
+            moved += r;
+            if (pipe == null) {
+                remaining -= r;
+                splicer.metrics.sendBytes(SendMechanism.SEND_ZC, r);
+            } else {
+                pipeBytes -= r;
+                if (source == SRC_SOCKET) {
+                    splicer.metrics.bytesSpliced(r);
+                } else {
+                    splicer.metrics.sendBytes(SendMechanism.SPLICE, r);
+                }
+            }
+            // (In uring mode a drain may take bytes of a fill whose CQE is still to come: pipeBytes is exact only
+            // with nothing in flight, see checkEnd.)
+            assert inline == null || pipeBytes >= 0 : "a drain never moves more than the pipe held: " + this;
+            assert remaining >= 0 : this;
+            assert pump || moved <= count : "never more than the count: " + this;
+            return r;
+        }
+        if (r == -Syscalls.EAGAIN) {
+            if (state == State.RUNNING) {
+                assert pollOutId == 0 : this;
                 pollOutId = submitOrFail(pollOutOp);
                 splicer.metrics.pollOut();
             }
-        } else if (res == 0) {
-            if (state == RUNNING) {
-                fail(new SpliceIoException("send_zc sent 0 bytes", Syscalls.EPIPE));
+        } else if (r == 0) {
+            if (state == State.RUNNING) {
+                fail(new SpliceIoException(pipe == null ? "send_zc sent 0 bytes"
+                        : "splice pipe->socket returned 0 with bytes in the pipe", Syscalls.EPIPE));
             }
         } else {
-            onError(res, "send_zc");
+            onError((int) r, pipe == null ? "send_zc" : "splice pipe->socket");
         }
+        return 0;
     }
 
     private void onPoll(int res, String what) {
@@ -525,7 +470,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
         if (res == -Syscalls.EINTR) {
             return; // advance() retries
         }
-        if (state != RUNNING) {
+        if (state != State.RUNNING) {
             return; // ECANCELED after our own cancel, or anything once we are failing already
         }
         if (res == -Syscalls.ECANCELED) {
@@ -538,7 +483,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     // ---------------------------------------------------------------- driving
 
     private void advance() {
-        if (state != RUNNING) {
+        if (state != State.RUNNING) {
             return;
         }
         if (source == SRC_MEMORY) {
@@ -565,7 +510,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
                 return;
             }
             drainId = submitOrFail(drainOp);
-            if (state != RUNNING) {
+            if (state != State.RUNNING) {
                 return;
             }
         }
@@ -581,7 +526,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
             } else {
                 fillId = submitOrFail(remaining >= pipeCap ? fillOp : tailFill((int) remaining));
             }
-            if (state != RUNNING) {
+            if (state != State.RUNNING) {
                 return;
             }
         }
@@ -590,6 +535,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
 
     /** With nothing in flight and the pipe empty: the body is complete, or the input ended. */
     private void checkEnd() {
+        assert outstanding != 0 || (pipeBytes >= 0 && pipeBytes <= pipeCap)
+                : "with nothing in flight pipeBytes is what the pipe holds: " + this;
         if (outstanding == 0 && pipeBytes == 0) {
             if (!pump && remaining == 0) {
                 finish(null);
@@ -617,34 +564,17 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
             return;
         }
         long budget = INLINE_BUDGET;
-        while (state == RUNNING) {
+        while (state == State.RUNNING) {
             boolean progress = false;
             if (pipeBytes > 0 && pollOutId == 0) {
                 if (!isOpen(out)) {
                     fail(new SpliceCancelledException("output channel closed"));
                     return;
                 }
-                long r = inline.splice(pipe.readFd, outFd, pipeBytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                if (r > 0) {
-                    pipeBytes -= r;
-                    moved += r;
-                    budget -= r;
-                    progress = true;
-                    if (source == SRC_SOCKET) {
-                        splicer.metrics.bytesSpliced(r);
-                    } else {
-                        splicer.metrics.sendBytes(SendMechanism.SPLICE, r);
-                    }
-                } else if (r == -Syscalls.EAGAIN) {
-                    pollOutId = submitOrFail(pollOutOp);
-                    splicer.metrics.pollOut();
-                } else if (r == 0) {
-                    fail(new SpliceIoException("splice pipe->socket returned 0 with bytes in the pipe",
-                            Syscalls.EPIPE));
-                } else if (r != -Syscalls.EINTR) {
-                    onError((int) r, "splice pipe->socket");
-                }
-                if (state != RUNNING) {
+                long r = drained(inline.splice(pipe.readFd, outFd, pipeBytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+                budget -= r;
+                progress |= r > 0;
+                if (state != State.RUNNING) {
                     return;
                 }
             }
@@ -659,26 +589,9 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
                 } else {
                     r = inline.splice(inFd, pipe.writeFd, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 }
-                if (r > 0) {
-                    remaining -= r;
-                    pipeBytes += r;
-                    fileOffset += r;
-                    progress = true;
-                } else if (r == 0) {
-                    inputDone = true;
-                } else if (r == -Syscalls.EAGAIN) {
-                    if (pipeBytes == 0) {
-                        if (source == SRC_SOCKET) {
-                            armPollIn();
-                        } else {
-                            fail(new SpliceIoException("splice file->pipe", Syscalls.EAGAIN));
-                        }
-                    }
-                    // else the pipe's slots may be full: the drain above runs again or waits for POLLOUT.
-                } else if (r != -Syscalls.EINTR) {
-                    onError((int) r, source == SRC_SOCKET ? "splice socket->pipe" : "splice file->pipe");
-                }
-                if (state != RUNNING) {
+                filled(r);
+                progress |= r > 0;
+                if (state != State.RUNNING) {
                     return;
                 }
             }
@@ -695,95 +608,13 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
         checkEnd();
     }
 
-    /**
-     * The input is empty: wait for it with a POLL_ADD, and for a counted body wait for a batch rather than the first
-     * segment. Waking up is the costliest part of a splice pass-through here (a sleep and a wake-up per arriving
-     * segment: ~40% of the proxy's CPU at 64 MiB bodies), so SO_RCVLOWAT makes the kernel wake the loop only once
-     * that many bytes are queued (tcp_data_ready and tcp_poll both honour it; FIN, errors and memory pressure still
-     * wake at once). The batch is what the input delivered during the last {@code batchDelay} at its rate over the
-     * previous wait, rounded down to a power of two, capped by {@code batchMax} and by the bytes still owed: a fast
-     * upstream is read in big batches, a slow one is forwarded as it trickles in, and the last bytes of a body never
-     * wait for bytes that will not come. A batched wait is bounded by an IORING_OP_TIMEOUT of
-     * {@link #BATCH_HOLD_FACTOR} x {@code batchDelay} ({@link #onBatchTimer}), so a sender that slows or pauses is
-     * not held back. The first wait takes its rate from the bytes moved since the transfer started (a body that
-     * was already queued over-estimates it; the hold bound limits what that costs, once); when none moved yet it
-     * batches nothing. The socket gets its default
-     * back when the transfer ends ({@link #finish}).
-     */
+    /** The input is empty: wait for it with a POLL_ADD, for a batch when this transfer batches. */
     private void armPollIn() {
-        if (batchMax > 0) {
-            long now = System.nanoTime();
-            int lowat = 1;
-            if (armNanos != 0) {
-                long bytes = armRemaining - remaining;
-                long elapsed = now - armNanos;
-                if (bytes > 0 && elapsed > 0) {
-                    double batch = (double) bytes * batchDelayNanos / elapsed;
-                    if (batch >= 2) {
-                        lowat = Integer.highestOneBit((int) Math.min(batch, batchMax));
-                    }
-                }
-            }
-            armNanos = now;
-            armRemaining = remaining;
-            if (lowat > 1) {
-                if (lowat > inLease.lowatCap) {
-                    // Re-read only when a larger batch is wanted: autotuning grows the buffer as the flow speeds up
-                    // (and never shrinks it), so the cap kept from earlier transfers on this socket still holds.
-                    int rcvbuf = splicer.sys.getsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVBUF);
-                    inLease.lowatCap = Math.max(1, rcvbuf >> 2);
-                }
-                lowat = Math.min(lowat, inLease.lowatCap);
-            }
-            setLowat((int) Math.min(lowat, remaining));
-            if (rcvLowat > 1) {
-                splicer.metrics.batchedPoll();
-                if (batchTimerId == 0 && state == RUNNING) {
-                    batchTimerId = splicer.registration().submit(batchTimerOp);
-                    if (batchTimerId != 0) {
-                        timerCqes++;
-                    } else {
-                        setLowat(1);
-                    }
-                }
-            }
+        if (batching != null) {
+            batching.beforePoll(remaining, state == State.RUNNING);
         }
         pollInId = submitOrFail(pollInOp);
         splicer.metrics.pollIn();
-    }
-
-    /**
-     * The timer of a batched wait fired (-ETIME), was removed (-ECANCELED), or this is the removal's own CQE. When a
-     * batched wait is still pending, the batch did not fill in time (the sender slowed or paused): lower SO_RCVLOWAT
-     * to 1, which makes the kernel wake the poll at once if any byte is queued (tcp_set_rcvlowat checks), so bytes
-     * are never held longer than the bound.
-     */
-    private void onBatchTimer(int res) {
-        timerCqes--;
-        if (res == -Syscalls.ETIME || res == -Syscalls.ECANCELED) {
-            batchTimerId = 0;
-        }
-        if (res == -Syscalls.ETIME && state == RUNNING && pollInId != 0 && rcvLowat > 1) {
-            setLowat(1);
-            splicer.metrics.batchTimeout();
-        }
-        maybeRetire();
-    }
-
-    private void setLowat(int lowat) {
-        if (lowat == rcvLowat) {
-            return;
-        }
-        int r = splicer.sys.setsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVLOWAT, Math.max(1, lowat));
-        if (r < 0) {
-            batchMax = 0; // wake per segment, as without batching
-            if (LOGGED_LOWAT_FAILURE.compareAndSet(false, true)) {
-                logger.info("SO_RCVLOWAT refused ({}): splices wake for every arriving segment",
-                        Syscalls.errnoName(-r));
-            }
-            return;
-        }
-        rcvLowat = lowat;
     }
 
     private void queueResume() {
@@ -828,13 +659,13 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     }
 
     private void shutdownOutput() {
-        state = SHUTTING_OUTPUT;
+        state = State.SHUTTING_OUTPUT;
         if (!out.isActive()) {
             finish(new SpliceCancelledException("output channel closed before its output was shut down"));
             return;
         }
         ((DuplexChannel) out).shutdownOutput().addListener((ChannelFutureListener) f -> {
-            if (state == DONE) {
+            if (state == State.DONE) {
                 return;
             }
             finish(f.isSuccess() ? null : new SpliceIoException("shutdownOutput", f.cause()));
@@ -845,11 +676,11 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
 
     @Override
     public void fail(Throwable cause) {
-        if (state != STARTING && state != RUNNING) {
+        if (state != State.STARTING && state != State.RUNNING) {
             return;
         }
         failure = cause;
-        state = FAILING;
+        state = State.FAILING;
         cancelInFlight(fillId);
         cancelInFlight(drainId);
         cancelInFlight(pollInId);
@@ -865,7 +696,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     }
 
     private void maybeFinish() {
-        if (state == FAILING && outstanding == 0 && !inStart) {
+        if (state == State.FAILING && outstanding == 0 && !inStart) {
             finish(failure);
         }
     }
@@ -881,71 +712,30 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     }
 
     /**
-     * Idle timer: fails the transfer when no byte moved for the idle timeout, and when the output is watched, arms the
-     * hang-up watch once nothing moved for {@link #HANGUP_PROBE_NANOS}. Why not at once: a POLL_ADD and its cancel
-     * per transfer would cost every healthy transfer two submissions; a stalled one pays them, and learns of its
-     * client leaving at most that much later.
+     * The splicer's watchdog: fails the transfer when no byte moved for the idle timeout, and when the output is
+     * watched, arms the {@link HangupWatch} once nothing moved for {@link #HANGUP_PROBE_NANOS}.
      */
     @Override
-    public void run() {
-        idleTimer = null;
-        if (state != RUNNING && state != STARTING) {
+    public void tick(long now) {
+        if (state != State.RUNNING && state != State.STARTING) {
             return;
         }
-        long idle = System.nanoTime() - lastProgressNanos;
+        long idle = now - lastProgressNanos;
         if (idleTimeoutNanos > 0 && idle >= idleTimeoutNanos) {
             fail(new SpliceTimeoutException(idleTimeoutNanos, moved));
             return;
         }
-        if (watchOutput && !hupArmed && state == RUNNING && idle >= HANGUP_PROBE_NANOS) {
-            armHangupWatch();
-        }
-        scheduleTimer(idle);
-    }
-
-    /** The next idle check, {@code idle} nanoseconds after the last progress; none when nothing is left to check. */
-    private void scheduleTimer(long idle) {
-        long next = idleTimeoutNanos > 0 ? idleTimeoutNanos - idle : Long.MAX_VALUE;
-        if (watchOutput && !hupArmed) {
-            // (still STARTING: check again a probe period later)
-            next = Math.min(next, idle < HANGUP_PROBE_NANOS ? HANGUP_PROBE_NANOS - idle : HANGUP_PROBE_NANOS);
-        }
-        if (next != Long.MAX_VALUE) {
-            idleTimer = eventLoop().schedule(this, next, TimeUnit.NANOSECONDS);
+        if (hangupWatch != null && !hangupWatch.armed() && state == State.RUNNING && idle >= HANGUP_PROBE_NANOS) {
+            hangupWatch.arm();
         }
     }
 
-    /**
-     * One POLL_ADD(POLLRDHUP) on the output for the rest of the transfer (POLLHUP and POLLERR are always reported):
-     * the peer sent FIN or reset. For a response body that is the client gone, or half-closed, which HTTP/1.1 proxies
-     * treat alike (Sluice aborts on a client's FIN while waiting for a response head, and Netty does on a copied
-     * body). Not counted in {@code outstanding}: the transfer may end with it pending; {@link #finish} cancels it and
-     * the slot waits for its CQEs.
-     */
-    private void armHangupWatch() {
-        hupArmed = true;
-        long id = splicer.registration().submit(pollAdd(outFd, POLLRDHUP, POLL_HUP));
-        if (id != 0) {
-            hupId = id;
-            hupCqes++;
-            splicer.metrics.hangupWatch();
-        }
-    }
-
-    /**
-     * A CQE of the hang-up watch: the poll's own (a ready mask, or -ECANCELED after our cancel) or its cancel's (0,
-     * -ENOENT, -EALREADY).
-     */
     private void onHangupWatch(int res) {
-        hupCqes--;
-        boolean cancelResult = res == 0 || res == -Syscalls.ENOENT || res == -Syscalls.EALREADY;
-        if (!cancelResult) {
-            hupId = 0;
-            if (res > 0 && state == RUNNING) {
-                fail(new OutputClosedException(String.format(
-                        "the output's peer closed the connection (poll mask 0x%x) after %d bytes, while no byte moved",
-                        res, moved)));
-            }
+        int mask = hangupWatch.onCompletion(res);
+        if (mask > 0 && state == State.RUNNING) {
+            fail(new OutputClosedException(String.format(
+                    "the output's peer closed the connection (poll mask 0x%x) after %d bytes, while no byte moved",
+                    mask, moved)));
         }
         maybeRetire();
     }
@@ -953,64 +743,44 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
     /** closeFuture of either channel. */
     @Override
     public void operationComplete(ChannelFuture future) {
-        if (state == STARTING || state == RUNNING) {
+        if (state == State.STARTING || state == State.RUNNING) {
             fail(new SpliceCancelledException(
                     (future.channel() == in ? "input" : "output") + " channel closed during the transfer"));
         }
     }
 
     private void finish(Throwable cause) {
-        if (state == DONE) {
+        if (state == State.DONE) {
             return;
         }
-        state = DONE;
+        // The callback may close the channels: no splice or poll of ours may still refer to their fds.
+        assert outstanding == 0 : "finishing with operations in flight: " + this;
+        assert cause != null || pump || (moved == count && pipeBytes == 0) : "success moved every byte: " + this;
+        state = State.DONE;
         done = true;
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-            idleTimer = null;
-        }
         out.closeFuture().removeListener(this);
         boolean rearm = cause == null && !pump;
-        if (rcvLowat != 1 && isOpen(in)) {
-            // Netty waits for single bytes (the next response head) on this socket again.
-            int r = splicer.sys.setsockopt(inFd, Syscalls.SOL_SOCKET, Syscalls.SO_RCVLOWAT, 1);
+        if (batching != null) {
+            int r = batching.restore(isOpen(in));
             if (r < 0 && rearm) {
                 logger.warn("could not restore SO_RCVLOWAT on {} ({}); closing it", in, Syscalls.errnoName(-r));
                 in.close();
             }
-            rcvLowat = 1;
         }
         if (in != null) {
             in.closeFuture().removeListener(this);
             releaseLease(inLease, true, rearm);
         }
         releaseLease(outLease, false, rearm);
-        if (batchTimerId != 0) {
-            // The slot stays taken until the timer's CQEs are in; the pipe does not need to wait for them.
-            IoUringIoOps remove = new IoUringIoOps(OP_TIMEOUT_REMOVE, (byte) 0, (short) 0, -1, 0L, batchTimerId, 0, 0,
-                    userData(BATCH_TIMER), (short) 0, (short) 0, 0, 0L);
-            if (splicer.registration().submit(remove) != 0) {
-                timerCqes++;
-            } else {
-                timerCqes = 0; // the registration is gone (loop shutting down): no CQE will come for this slot
-            }
-            batchTimerId = 0;
+        if (hangupWatch != null) {
+            hangupWatch.cancel();
         }
-        if (hupId != 0) {
-            IoUringIoOps cancel = asyncCancel(hupId, POLL_HUP);
-            if (splicer.registration().submit(cancel) != 0) {
-                hupCqes++;
-            } else {
-                hupCqes = 0; // the registration is gone (loop shutting down): no CQE will come for this slot
-            }
-            hupId = 0;
-        }
-        if (timerCqes > 0 || hupCqes > 0) {
+        if (cqesOwedBesideOutstanding() > 0) {
             splicer.releasePipe(this, pipeBytes);
         }
         maybeRetire(); // before the callback, so the pipe is back in the pool for the caller's next transfer
         SpliceMetrics metrics = splicer.metrics;
-        metrics.outcome(SpliceMetrics.Outcome.of(cause));
+        metrics.outcome(SpliceOutcome.of(cause));
         if (cause instanceof SpliceRefusedException refused) {
             metrics.fallback(refused.reason());
         }
@@ -1026,7 +796,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
      * pending: until then CQEs still arrive for the slot and the kernel may still read the source's pages.
      */
     private void maybeRetire() {
-        if (state != DONE || pendingNotifs > 0 || timerCqes > 0 || hupCqes > 0 || retired) {
+        if (state != State.DONE || pendingNotifs > 0 || cqesOwedBesideOutstanding() > 0 || retired) {
             return;
         }
         retired = true;
@@ -1038,6 +808,11 @@ final class Transfer implements SpliceTransfer, SlotHolder, Runnable, ChannelFut
                 logger.warn("releasing the send's source failed", t);
             }
         }
+    }
+
+    /** CQEs of the batch timer and the hang-up watch still to come (not counted in {@code outstanding}). */
+    private int cqesOwedBesideOutstanding() {
+        return (batching == null ? 0 : batching.cqesOwed()) + (hangupWatch == null ? 0 : hangupWatch.cqesOwed());
     }
 
     private void releaseLease(ChannelLease lease, boolean reading, boolean rearm) {

@@ -37,7 +37,7 @@ class HangupWatchTest extends LoopTestBase {
         assertEquals(100_000, r.moved());
         assertTrue(elapsed < IDLE / 2, () -> "noticed after " + elapsed / MS + " ms");
         assertEquals(1, metrics.hangupWatches());
-        assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.OUTPUT_CLOSED));
+        assertEquals(1, metrics.transfers(SpliceOutcome.OUTPUT_CLOSED));
         assertEquals(0, metrics.pipesInUse());
     }
 

@@ -101,7 +101,7 @@ class SendfileSendTest extends LoopTestBase {
         assertEquals(1, metrics.sends(SendMechanism.SENDFILE));
         assertEquals(0, metrics.sendBytes(SendMechanism.WRITE));
         assertEquals(0, metrics.fallbacksTotal());
-        assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.COMPLETED));
+        assertEquals(1, metrics.transfers(SpliceOutcome.COMPLETED));
         assertEquals(0, metrics.pipesCreated(), "sendfile needs no pipe of ours");
         if (reader == Reader.SLOW && len >= (1L << 20)) {
             assertTrue(metrics.eagainPollsOut() > 0, "a slow reader fills the socket: the send waited for POLLOUT");
@@ -140,11 +140,11 @@ class SendfileSendTest extends LoopTestBase {
         if (how == Leaving.RESET) {
             SpliceIoException io = assertInstanceOf(SpliceIoException.class, r.cause());
             assertTrue(io.errno() == Syscalls.ECONNRESET || io.errno() == Syscalls.EPIPE, io::getMessage);
-            assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.ERROR));
+            assertEquals(1, metrics.transfers(SpliceOutcome.ERROR));
         } else {
             assertInstanceOf(SpliceCancelledException.class, r.cause());
             assertFalse(rig.b.isOpen(), "Netty closed the channel on the peer's FIN");
-            assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.CANCELLED));
+            assertEquals(1, metrics.transfers(SpliceOutcome.CANCELLED));
         }
         assertTrue(r.moved() >= (1 << 20) && r.moved() < len, () -> "moved " + r.moved());
         assertEquals(1, o.calls.get());
@@ -173,7 +173,7 @@ class SendfileSendTest extends LoopTestBase {
         assertTrue(r.moved() > 0 && r.moved() < len, () -> "moved " + r.moved());
         assertEquals(1, o.calls.get());
         assertEquals(0, e.refCnt());
-        assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.CANCELLED));
+        assertEquals(1, metrics.transfers(SpliceOutcome.CANCELLED));
         assertEquals(0, Rig.onLoop(splicer::activeTransfers));
         assertDeliveredExactly(rig.sink, r.moved());
         t.cancel(); // idempotent: no second callback
@@ -202,7 +202,7 @@ class SendfileSendTest extends LoopTestBase {
         assertTrue(r.moved() > 0 && r.moved() < len);
         // Unlike SEND_ZC there is no notification to wait for: the punch covers what the socket still holds.
         assertEquals(0, e.refCnt());
-        assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.TIMEOUT));
+        assertEquals(1, metrics.transfers(SpliceOutcome.TIMEOUT));
         assertEquals(0, Rig.onLoop(splicer::activeTransfers));
         assertDeliveredExactly(rig.sink, r.moved());
         e.free();

@@ -47,7 +47,7 @@ class SpliceFaultTest extends LoopTestBase {
         assertEquals(300_000, eof.received());
         assertEquals(300_000, r.moved());
         assertEquals(-1L, got.get(10, TimeUnit.SECONDS), "the sink got every byte that arrived, in order");
-        assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.PREMATURE_EOF));
+        assertEquals(1, metrics.transfers(SpliceOutcome.PREMATURE_EOF));
         assertEquals(0, rig.recA.size());
     }
 
@@ -69,7 +69,7 @@ class SpliceFaultTest extends LoopTestBase {
         assertTrue(io.errno() == Syscalls.ECONNRESET || io.errno() == Syscalls.EPIPE,
                 () -> "errno " + io.errno() + ": " + io.getMessage());
         assertTrue(r.moved() >= 1024 * 1024 && r.moved() < n, () -> "moved " + r.moved());
-        assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.ERROR));
+        assertEquals(1, metrics.transfers(SpliceOutcome.ERROR));
         assertEquals(1, o.calls.get());
     }
 
@@ -90,7 +90,7 @@ class SpliceFaultTest extends LoopTestBase {
         assertEquals(1000, r.moved());
         assertTrue(elapsed >= 300 * MS, () -> "fired after " + elapsed / MS + " ms");
         assertEquals(-1L, Bytes.readAndVerify(rig.sink.getInputStream(), 0, 1000));
-        assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.TIMEOUT));
+        assertEquals(1, metrics.transfers(SpliceOutcome.TIMEOUT));
         assertTrue(metrics.eagainPollsIn() >= 1, "the stalled input was polled, not spun on");
         assertEquals(0, metrics.pipesInUse());
         // the proxy closes both channels now; the base class checks their fds are gone
@@ -169,7 +169,7 @@ class SpliceFaultTest extends LoopTestBase {
         assertEquals(1, o.calls.get(), "callback calls");
         assertEquals(0, Rig.onLoop(splicer::activeTransfers));
         assertEquals(1, Rig.onLoop(splicer::idlePipes), "the clean pipe went back to the pool");
-        assertEquals(1, metrics.transfers(SpliceMetrics.Outcome.CANCELLED));
+        assertEquals(1, metrics.transfers(SpliceOutcome.CANCELLED));
         // the input is intact: Netty reads what the source sends next
         rig.source.getOutputStream().write(new byte[] {1, 2, 3});
         Rig.onLoop(() -> rig.a.read());

@@ -90,7 +90,7 @@ class SpliceTransferTest extends LoopTestBase {
         assertEquals(pos + back, metrics.bytesSpliced());
         assertEquals(1, metrics.pipesCreated(), "sequential transfers reuse one pipe");
         assertEquals(1, Rig.onLoop(splicer::idlePipes));
-        assertEquals(5, metrics.transfers(SpliceMetrics.Outcome.COMPLETED));
+        assertEquals(5, metrics.transfers(SpliceOutcome.COMPLETED));
         assertNettyOwnsSockets(rig);
         // and the other way round: Netty reads b and writes a
         rig.sink.getOutputStream().write(7);
