@@ -52,9 +52,11 @@ class WarmStreamTest {
     void aStreamedListOf100kKeys_isReadOnlyAsFastAsItIsFetched_andCancelEndsIt() throws Exception {
         try (Fixture f = AdminCacheApiTest.fixture(""); Socket s = adminSocket(f)) {
             int keys = 100_000;
+            // long lines (~0.5 KiB): the ~10 MiB loopback's socket buffers take in are well under half of the list
+            String params = "size=1k&cc=max-age%3D600&delay=50&pad=" + "x".repeat(400);
             long length = 0;
             for (int i = 0; i < keys; i++) {
-                length += line(i, "size=1k&cc=max-age%3D600&delay=50").length();
+                length += line(i, params).length();
             }
             OutputStream out = s.getOutputStream();
             out.write(head(f, "?host=test&concurrency=1&priority=normal", length));
@@ -63,7 +65,7 @@ class WarmStreamTest {
                 try {
                     StringBuilder b = new StringBuilder();
                     for (int i = 0; i < keys; i++) {
-                        b.append(line(i, "size=1k&cc=max-age%3D600&delay=50"));
+                        b.append(line(i, params));
                         if (b.length() > 16 * 1024 || i == keys - 1) {
                             out.write(b.toString().getBytes(StandardCharsets.ISO_8859_1));
                             written.addAndGet(b.length());
