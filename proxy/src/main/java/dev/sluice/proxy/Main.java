@@ -48,7 +48,15 @@ public final class Main implements Callable<Integer> {
 
     /** Runs the command line; returns the exit status. Output goes to System.out and System.err as they are now. */
     static int run(String[] args) {
-        return new CommandLine(new Main()).execute(args);
+        CommandLine cl = new CommandLine(new Main());
+        shareVersion(cl, new Version());
+        return cl.execute(args);
+    }
+
+    /** Every subcommand's {@code -V} prints Sluice's version too (picocli gives each command its own provider). */
+    private static void shareVersion(CommandLine cl, CommandLine.IVersionProvider version) {
+        cl.getCommandSpec().versionProvider(version);
+        cl.getSubcommands().values().forEach(sub -> shareVersion(sub, version));
     }
 
     @Override

@@ -94,5 +94,10 @@ class MainTest {
         String pom = Files.readString(Path.of("pom.xml"));
         String version = pom.substring(pom.indexOf("<version>") + 9, pom.indexOf("</version>"));
         assertEquals("sluice " + version, out.toString(StandardCharsets.UTF_8).strip());
+        for (String[] sub : new String[][] {{"run", "-V"}, {"admin", "--version"}, {"admin", "stats", "-V"}}) {
+            ByteArrayOutputStream subOut = new ByteArrayOutputStream();
+            assertEquals(0, run(subOut, new ByteArrayOutputStream(), sub), String.join(" ", sub));
+            assertEquals("sluice " + version, subOut.toString(StandardCharsets.UTF_8).strip(), String.join(" ", sub));
+        }
     }
 }
