@@ -16,7 +16,9 @@ import java.util.Locale;
  * head alone once the body is in the cache; so for stored keys no body crosses loopback. The head's Cache-Status
  * says what happened ({@link #classify}).
  */
-final class WarmFetch {
+public final class WarmFetch {
+    /** The request field that makes a request a warm request; its value is the process's token. */
+    public static final String FIELD = "Sluice-Warm";
     static final int CONNECT_TIMEOUT_MILLIS = 5_000;
     /**
      * The proxy answers a stored key once its whole body is in: a large object over a slow upstream may take this
@@ -29,22 +31,36 @@ final class WarmFetch {
     static final int MAX_REASON_BODY = 200;
 
     /** What a fetch did: cached (stored now, or collapsed onto a fill), skipped (already fresh), or failed. */
-    enum Outcome { CACHED, SKIPPED, FAILED }
+    public enum Outcome { CACHED, SKIPPED, FAILED }
 
     /** @param bytes the body's length (Content-Length), counted for cached and skipped keys; reason for failures */
-    record Result(Outcome outcome, long bytes, String reason) {}
+    public record Result(Outcome outcome, long bytes, String reason) {}
 
     private WarmFetch() {}
 
-    /** The request: GET, Host, the warm token, the job as user agent, no-cache when revalidating. */
+    /** A job's request: GET, Host, the warm token, the job as user agent, no-cache when revalidating. */
     static byte[] request(String host, String target, String token, String jobId, boolean revalidate) {
+        return request(host, target, token, "sluice-warm/" + jobId, revalidate, java.util.List.of());
+    }
+
+    /**
+     * A warm request: GET {@code target} with Host, the user agent, {@code fields} (name/value pairs, e.g. the
+     * values a stored response varies on), no-cache when it is to validate a stored response, and the warm token.
+     * Names and values must be valid field syntax (they come from a parsed request or were checked).
+     */
+    public static byte[] request(String host, String target, String token, String userAgent, boolean revalidate,
+            java.util.List<String[]> fields) {
         StringBuilder b = new StringBuilder(128 + target.length()).append("GET ").append(target).append(" HTTP/1.1\r\n")
-                .append("Host: ").append(host).append("\r\nUser-Agent: sluice-warm/").append(jobId)
+                .append("Host: ").append(host).append("\r\nUser-Agent: ").append(userAgent)
                 .append("\r\nConnection: close\r\n");
+        for (String[] f : fields) {
+            b.append(f[0]).append(": ").append(f[1]).append("\r\n");
+        }
         if (revalidate) {
             b.append("Cache-Control: no-cache\r\n"); // validated with the origin: a 304 refreshes the stored head
         }
-        b.append("Sluice-Warm: ").append(token).append("\r\n\r\n");
+        b.append(FIELD).append(": ").append(token).append("\r\n\r\n");
+        // ISO-8859-1: a parsed head's bytes came off the wire that way and go back the same way
         return b.toString().getBytes(StandardCharsets.ISO_8859_1);
     }
 
@@ -54,10 +70,16 @@ final class WarmFetch {
      */
     static Result fetch(InetSocketAddress listener, byte[] request, java.util.function.Consumer<Socket> socket)
             throws IOException {
+        return fetch(listener, request, socket, READ_TIMEOUT_MILLIS);
+    }
+
+    /** As {@link #fetch(InetSocketAddress, byte[], java.util.function.Consumer)}, giving up after {@code readTimeoutMillis} without a byte. */
+    public static Result fetch(InetSocketAddress listener, byte[] request, java.util.function.Consumer<Socket> socket,
+            int readTimeoutMillis) throws IOException {
         try (Socket s = new Socket()) {
             socket.accept(s);
             s.connect(listener, CONNECT_TIMEOUT_MILLIS);
-            s.setSoTimeout(READ_TIMEOUT_MILLIS);
+            s.setSoTimeout(readTimeoutMillis);
             OutputStream out = s.getOutputStream();
             out.write(request);
             out.flush();

@@ -1,14 +1,13 @@
 package dev.sluice.proxy;
 
+import dev.sluice.admin.WarmFetch;
 import dev.sluice.cache.StoredResponse;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.SocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -30,7 +29,6 @@ final class BackgroundRevalidation {
     static final String USER_AGENT = "sluice-revalidate";
     /** Most background validations at once: beyond it, stale responses are still served, validated later. */
     static final int MAX_IN_FLIGHT = 256;
-    private static final int CONNECT_TIMEOUT_MILLIS = 5_000;
 
     private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
     private final int readTimeoutMillis;
@@ -55,7 +53,8 @@ final class BackgroundRevalidation {
         byte[] request = request(r, req, warmToken);
         Thread.ofVirtual().name("sluice-revalidate").start(() -> {
             try {
-                fetch(address, request);
+                // the answer needs nothing done: the cache stored (or refreshed) the response on its way here
+                WarmFetch.fetch(address, request, socket -> { }, readTimeoutMillis);
             } catch (IOException | RuntimeException e) {
                 long more = failures.admit();
                 if (more >= 0) {
@@ -74,36 +73,17 @@ final class BackgroundRevalidation {
         return inFlight.size();
     }
 
+    /** The request: the same target and Host, the request's values of the fields the response varies on. */
     private static byte[] request(StoredResponse r, HttpHead req, String warmToken) {
-        StringBuilder b = new StringBuilder(256).append("GET ").append(req.target).append(" HTTP/1.1\r\n");
-        String host = req.get("Host");
-        b.append("Host: ").append(host == null ? "" : host).append("\r\n");
+        List<String[]> vary = new ArrayList<>();
         for (String name : r.varyNames()) {
             for (int i = 0; i < req.size(); i++) {
                 if (req.names.get(i).equalsIgnoreCase(name)) {
-                    b.append(req.names.get(i)).append(": ").append(req.values.get(i)).append("\r\n");
+                    vary.add(new String[] {req.names.get(i), req.values.get(i)});
                 }
             }
         }
-        b.append("Cache-Control: no-cache\r\nUser-Agent: ").append(USER_AGENT).append("\r\nConnection: close\r\n");
-        // a warm request: answered with the head once the response is stored, so no body crosses loopback
-        b.append(CacheContext.WARM_FIELD).append(": ").append(warmToken).append("\r\n\r\n");
-        // the parsed head's bytes came off the wire as ISO-8859-1 and go back the same way
-        return b.toString().getBytes(StandardCharsets.ISO_8859_1);
-    }
-
-    private void fetch(InetSocketAddress listener, byte[] request) throws IOException {
-        try (Socket s = new Socket()) {
-            s.connect(listener, CONNECT_TIMEOUT_MILLIS);
-            s.setSoTimeout(readTimeoutMillis);
-            OutputStream out = s.getOutputStream();
-            out.write(request);
-            out.flush();
-            InputStream in = s.getInputStream();
-            byte[] sink = new byte[16 * 1024];
-            while (in.read(sink) >= 0) {
-                // the response went into the cache on its way here; Connection: close ends it
-            }
-        }
+        String host = req.get("Host");
+        return WarmFetch.request(host == null ? "" : host, req.target, warmToken, USER_AGENT, true, vary);
     }
 }

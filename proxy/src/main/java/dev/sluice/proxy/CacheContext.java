@@ -49,7 +49,7 @@ final class CacheContext implements AutoCloseable {
      * background validation's). It carries {@link #warmToken}, which only this process knows; a request with the
      * wrong value is an ordinary request, and the field is removed from every request before it goes on.
      */
-    static final String WARM_FIELD = "Sluice-Warm";
+    static final String WARM_FIELD = dev.sluice.admin.WarmFetch.FIELD;
     /** This process's warm token: 128 random bits, hex. */
     final String warmToken;
     /** Validations running after their stale response was sent (stale-while-revalidate). */
