@@ -11,4 +11,26 @@ public interface Fields {
 
     /** How many field lines carry {@code name}. */
     int count(String name);
+
+    /** {@link #joined} over parallel lists of field names and values, for implementations that keep them so. */
+    static String joined(java.util.List<String> names, java.util.List<String> values, String name) {
+        String out = null;
+        for (int i = 0; i < names.size(); i++) {
+            if (names.get(i).equalsIgnoreCase(name)) {
+                out = out == null ? values.get(i) : out + ", " + values.get(i);
+            }
+        }
+        return out;
+    }
+
+    /** {@link #count} over a list of field names. */
+    static int count(java.util.List<String> names, String name) {
+        int n = 0;
+        for (int i = 0; i < names.size(); i++) {
+            if (names.get(i).equalsIgnoreCase(name)) {
+                n++;
+            }
+        }
+        return n;
+    }
 }

@@ -14,24 +14,12 @@ public final class Revalidation {
     public record Head(List<String> names, List<String> values) implements Fields {
         @Override
         public String joined(String name) {
-            String out = null;
-            for (int i = 0; i < names.size(); i++) {
-                if (names.get(i).equalsIgnoreCase(name)) {
-                    out = out == null ? values.get(i) : out + ", " + values.get(i);
-                }
-            }
-            return out;
+            return Fields.joined(names, values, name);
         }
 
         @Override
         public int count(String name) {
-            int n = 0;
-            for (String s : names) {
-                if (s.equalsIgnoreCase(name)) {
-                    n++;
-                }
-            }
-            return n;
+            return Fields.count(names, name);
         }
     }
 

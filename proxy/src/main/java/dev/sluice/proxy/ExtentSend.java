@@ -123,19 +123,7 @@ final class ExtentSend implements SpliceCallback, Fill.Waiter, Fill.TeeClient {
             next();
             return;
         }
-        // zero-copy sends write to the socket themselves: only once the head is out
-        inFlightSinceNanos = System.nanoTime();
-        out.writeAndFlush(head).addListener((ChannelFuture f) -> {
-            inFlightSinceNanos = 0;
-            if (finished) {
-                return;
-            }
-            if (f.isSuccess()) {
-                next();
-            } else {
-                failed(new ProxyException(Failure.BAD_REQUEST, "client write failed: " + f.cause()));
-            }
-        });
+        writeThenNext(head); // zero-copy sends write to the socket themselves: only once the head is out
     }
 
     /**

@@ -39,25 +39,13 @@ final class HttpHead implements dev.sluice.cache.Fields {
 
     @Override
     public int count(String name) {
-        int n = 0;
-        for (int i = 0; i < names.size(); i++) {
-            if (names.get(i).equalsIgnoreCase(name)) {
-                n++;
-            }
-        }
-        return n;
+        return dev.sluice.cache.Fields.count(names, name);
     }
 
     /** All values of a header joined with ", " (the list form of RFC 9110 5.3), or null. */
     @Override
     public String joined(String name) {
-        String out = null;
-        for (int i = 0; i < names.size(); i++) {
-            if (names.get(i).equalsIgnoreCase(name)) {
-                out = out == null ? values.get(i) : out + ", " + values.get(i);
-            }
-        }
-        return out;
+        return dev.sluice.cache.Fields.joined(names, values, name);
     }
 
     void add(String name, String value) {
