@@ -22,8 +22,6 @@ import javax.xml.stream.XMLStreamException;
 import javax.xml.stream.XMLStreamReader;
 import software.amazon.awssdk.http.SdkHttpMethod;
 import software.amazon.awssdk.http.SdkHttpRequest;
-import software.amazon.awssdk.http.auth.aws.signer.AwsV4HttpSigner;
-import software.amazon.awssdk.identity.spi.AwsCredentialsIdentity;
 
 /**
  * Warm jobs over an S3 prefix: {@code {"route": R, "bucket": B, "prefix": P, ...options}}. The keys are listed
@@ -39,7 +37,6 @@ final class WarmS3 {
     /** Keys per listing page asked for (S3's most). */
     static final int PAGE = 1000;
     private static final JSON READER = JSON.std.with(JSON.Feature.FAIL_ON_DUPLICATE_MAP_KEYS);
-    private static final String EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     private WarmS3() {}
 
@@ -165,16 +162,8 @@ final class WarmS3 {
 
     /** The signed request's fields: SigV4 over GET, the URI, Host and an empty payload's hash. */
     static Map<String, List<String>> sign(URI uri, S3Credentials c) {
-        SdkHttpRequest req = SdkHttpRequest.builder().method(SdkHttpMethod.GET).uri(uri)
-                .putHeader("x-amz-content-sha256", EMPTY_SHA256).build();
-        return AwsV4HttpSigner.create().sign(r -> r
-                .identity(AwsCredentialsIdentity.create(c.accessKey(), c.secretKey()))
-                .request(req)
-                .putProperty(AwsV4HttpSigner.SERVICE_SIGNING_NAME, "s3")
-                .putProperty(AwsV4HttpSigner.REGION_NAME, c.region())
-                .putProperty(AwsV4HttpSigner.DOUBLE_URL_ENCODE, false) // S3 encodes once
-                .putProperty(AwsV4HttpSigner.NORMALIZE_PATH, false))
-                .request().headers();
+        return S3Signature.sign(SdkHttpRequest.builder().method(SdkHttpMethod.GET).uri(uri).build(),
+                S3Signature.EMPTY_SHA256, c, java.time.Clock.systemUTC());
     }
 
     /** ListBucketResult's keys and continuation; anything else is an IOException saying what came. */

@@ -49,6 +49,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -465,10 +466,14 @@ public final class ConfigLoader {
             String region = string("s3.region");
             String access = string("s3.access-key");
             String file = string("s3.secret-key-file");
+            Set<String> methods = methods("s3.signed-methods");
             if (region == null || access == null || file == null) {
                 return null; // reported
             }
             if (region.isEmpty() && access.isEmpty() && file.isEmpty()) {
+                if (!methods.isEmpty()) {
+                    problem("s3.signed-methods", "signing needs region, access-key and secret-key-file");
+                }
                 return null;
             }
             if (region.isEmpty() || access.isEmpty() || file.isEmpty()) {
@@ -485,7 +490,7 @@ public final class ConfigLoader {
                     problem("s3.secret-key-file", file + " is empty");
                     return null;
                 }
-                return new S3Credentials(region, access, secret);
+                return new S3Credentials(region, access, secret, methods);
             } catch (java.io.IOException | RuntimeException e) {
                 problem("s3.secret-key-file", "cannot read " + file + ": " + e.getClass().getSimpleName());
                 return null;
@@ -644,6 +649,26 @@ public final class ConfigLoader {
             }
             problem(key, "must be an object, e.g. " + example);
             return false;
+        }
+
+        private static final String SIGNED_METHODS = "GET|HEAD|PUT|POST|DELETE|PATCH|OPTIONS";
+
+        /** A list of request methods S3 signs (the signer knows these), each once. */
+        private Set<String> methods(String key) {
+            Set<String> out = new LinkedHashSet<>();
+            ConfigList list = get(key, c::getList);
+            if (list == null) {
+                return out;
+            }
+            for (int i = 0; i < list.size(); i++) {
+                ConfigValue v = list.get(i);
+                if (v.unwrapped() instanceof String m && m.matches(SIGNED_METHODS) && out.add(m)) {
+                    continue;
+                }
+                problems.add(at(v.origin()) + path + "." + key + "[" + i + "]: one of "
+                        + SIGNED_METHODS.replace("|", ", ") + ", each once, got " + v.render());
+            }
+            return out;
         }
 
         /** A list of response status codes, each from 200 to 599. */

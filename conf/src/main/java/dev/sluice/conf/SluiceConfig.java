@@ -3,6 +3,7 @@ package dev.sluice.conf;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The whole validated configuration, immutable. Built by {@link ConfigLoader}; every default comes
@@ -84,11 +85,29 @@ public record SluiceConfig(
         }
     }
 
-    /** An upstream group's s3 section: SigV4 credentials for warm jobs' listings. Never printed whole. */
-    public record S3Credentials(String region, String accessKey, String secretKey) {
+    /**
+     * An upstream group's s3 section: SigV4 credentials for warm jobs' listings, and for the requests of the methods
+     * in {@code signedMethods} (uppercase; empty = requests go as clients send them). Never printed whole.
+     */
+    public record S3Credentials(String region, String accessKey, String secretKey, Set<String> signedMethods) {
+        public S3Credentials {
+            signedMethods = Set.copyOf(signedMethods);
+        }
+
+        /** Listings only: no request is signed. */
+        public S3Credentials(String region, String accessKey, String secretKey) {
+            this(region, accessKey, secretKey, Set.of());
+        }
+
+        /** Whether requests of this method are sent signed with these credentials. */
+        public boolean signs(String method) {
+            return signedMethods.contains(method);
+        }
+
         @Override
         public String toString() {
-            return "S3Credentials[region=" + region + ", accessKey=" + accessKey + ", secretKey=(set)]";
+            return "S3Credentials[region=" + region + ", accessKey=" + accessKey + ", secretKey=(set), signedMethods="
+                    + new java.util.TreeSet<>(signedMethods) + "]";
         }
     }
 

@@ -138,6 +138,32 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void parse_upstreamS3SignedMethods_needCredentials_eachAMethodTheSignerKnows(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path secret = dir.resolve("secret");
+        java.nio.file.Files.writeString(secret, "s3cr3t");
+        String base = MINIMAL.replace("servers = [\"127.0.0.1:9000\"]", "servers = [\"127.0.0.1:9000\"], s3 { %s }");
+        String creds = "region = eu-west-1, access-key = AK, secret-key-file = \"" + secret + "\", ";
+        SluiceConfig.S3Credentials c = ConfigLoader.parse(base.formatted(creds + "signed-methods = [GET, HEAD]"),
+                "s.conf").upstreams().get("origin").s3();
+        assertEquals(java.util.Set.of("GET", "HEAD"), c.signedMethods());
+        assertTrue(c.signs("HEAD") && !c.signs("PUT") && !c.signs("get"));
+        assertFalse(ConfigLoader.parse(base.formatted(creds), "s.conf").upstreams().get("origin").s3().signs("GET"),
+                "no method is signed by default: clients' own signatures pass");
+        String[][] bad = {
+            {creds + "signed-methods = [get]", "s3.signed-methods[0]: one of GET, HEAD, PUT, POST, DELETE, PATCH, OPTIONS"},
+            {creds + "signed-methods = [GET, GET]", "s3.signed-methods[1]: one of GET"},
+            {creds + "signed-methods = [PROPFIND]", "s3.signed-methods[0]: one of GET"},
+            {"signed-methods = [GET]", "s3.signed-methods: signing needs region, access-key and secret-key-file"},
+        };
+        for (String[] b : bad) {
+            ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(base.formatted(b[0]), "s.conf"));
+            assertTrue(e.problems().get(0).startsWith("s.conf:"), e.problems().toString());
+            assertTrue(e.problems().get(0).contains(b[1]), b[0] + " -> " + e.problems());
+        }
+    }
+
+    @Test
     void parse_cache_defaultsFromReferenceConf() {
         SluiceConfig c = ConfigLoader.parse(MINIMAL, "c.conf");
         assertEquals(new CacheConfig(256L << 20, 64L << 20, 4L << 20, CacheLock.TRY, CacheSend.AUTO,

@@ -1,6 +1,7 @@
 package dev.sluice.proxy;
 
 import dev.sluice.cache.StoredResponse;
+import dev.sluice.conf.SluiceConfig.S3Credentials;
 import dev.sluice.proxy.BodyTransfer.Framing;
 import dev.sluice.shm.Extent;
 import io.netty.buffer.ByteBuf;
@@ -251,6 +252,11 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         if (cache != null) {
             cache.forwarding();
         }
+        if (servers == null) {
+            // the first time this request goes upstream; sent again (another server, a fresh connection, asked
+            // again after a validation) it carries these fields once
+            HeaderRules.forUpstream(req, reqFraming.transferEncoding(), client.clientIp);
+        }
         servers = new ServerAttempts(client.loop.group(route.group()));
         phase = Phase.CONNECT;
         waitingHead(true);
@@ -306,8 +312,10 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         entry.upstream = c.label();
         upParser = new HeadParser(false, gen.maxResponseHeaderSize, Integer.MAX_VALUE);
 
-        HeaderRules.forUpstream(req, reqFraming.transferEncoding(), client.clientIp, c.label());
-        ByteBuf head = req.encodeRequest(client.channel.alloc());
+        ByteBuf head = upstreamHead(c);
+        if (head == null) {
+            return;
+        }
         if (reqFraming.framing() == Framing.NONE) {
             up.channel.writeAndFlush(head);
             requestComplete();
@@ -322,6 +330,26 @@ final class Exchange implements BodyTransfer.Owner, UpstreamConnection.User, Ext
         }
         ReadSizes.head(up.channel);
         up.channel.read(); // the response head; an upstream may answer before the body is complete
+    }
+
+    /**
+     * The request head for the server of {@code c}: as forwarded, with the server's address as Host for an HTTP/1.0
+     * request that had none, and signed where the group signs this method. Null when it cannot be signed (the
+     * exchange failed with 502).
+     */
+    private ByteBuf upstreamHead(UpstreamConnection c) {
+        String host = req.get("Host") == null ? c.label() : null;
+        S3Credentials s3 = servers.group.group.config.s3();
+        if (s3 == null || !s3.signs(req.method)) {
+            return req.encodeRequest(client.channel.alloc(), host);
+        }
+        try {
+            return S3Signing.encode(req, host, reqFraming.framing() != Framing.NONE, s3, client.channel.alloc());
+        } catch (IllegalArgumentException e) {
+            fail(new ProxyException(Failure.BAD_GATEWAY, "cannot sign the request for upstream group "
+                    + servers.group.group.name + ": " + e.getMessage()));
+            return null;
+        }
     }
 
     /** The route's choice: copy, splice above the size threshold (auto), or splice whatever the size. */

@@ -54,10 +54,11 @@ final class HeaderRules {
 
     /**
      * Rewrites a request head for the upstream: hop-by-hop fields out, chunked framing kept ({@code transferEncoding}
-     * non-null), X-Forwarded-For appended, X-Forwarded-Proto and -Host set, Via added. An HTTP/1.0 request without
-     * Host gets the server's address as Host.
+     * non-null), X-Forwarded-For appended, X-Forwarded-Proto and -Host set, Via added. Once per request: the fields
+     * appended would be appended again. (An HTTP/1.0 request without Host is given the server's address as Host when
+     * its head is encoded for that server.)
      */
-    static void forUpstream(HttpHead h, String transferEncoding, String clientIp, String serverLabel) {
+    static void forUpstream(HttpHead h, String transferEncoding, String clientIp) {
         String originalHost = h.get("Host");
         stripHopByHop(h);
         if (transferEncoding != null) {
@@ -68,8 +69,6 @@ final class HeaderRules {
         h.set("X-Forwarded-Proto", "http");
         if (originalHost != null) {
             h.set("X-Forwarded-Host", originalHost);
-        } else {
-            h.add("Host", serverLabel); // HTTP/1.0 without Host: name the server we talk to
         }
         addVia(h, h.minorVersion);
     }

@@ -87,10 +87,37 @@ final class HttpHead implements dev.sluice.cache.Fields {
      * pay a bounds and session check each).
      */
     ByteBuf encodeRequest(ByteBufAllocator alloc) {
+        return encodeRequest(alloc, null);
+    }
+
+    /** The request head as bytes, with {@code host} (if not null) as a Host field after the others. */
+    ByteBuf encodeRequest(ByteBufAllocator alloc, String host) {
         Scratch o = Scratch.get();
         o.ascii(method).put(' ').ascii(target).ascii(" HTTP/1.1\r\n");
-        encodeHeaders(o);
-        return o.toBuffer(alloc);
+        for (int i = 0; i < names.size(); i++) {
+            o.field(names.get(i), values.get(i));
+        }
+        if (host != null) {
+            o.field("Host", host);
+        }
+        return o.ascii("\r\n").toBuffer(alloc);
+    }
+
+    /**
+     * A request head as bytes: {@code target} instead of this head's, this head's fields but those {@code keep}
+     * refuses, then {@code extra}'s (several values of a name: one line each).
+     */
+    ByteBuf encodeRequest(ByteBufAllocator alloc, String target, java.util.function.Predicate<String> keep,
+            java.util.Map<String, java.util.List<String>> extra) {
+        Scratch o = Scratch.get();
+        o.ascii(method).put(' ').ascii(target).ascii(" HTTP/1.1\r\n");
+        for (int i = 0; i < names.size(); i++) {
+            if (keep.test(names.get(i))) {
+                o.field(names.get(i), values.get(i));
+            }
+        }
+        extra.forEach((name, list) -> list.forEach(v -> o.field(name, v)));
+        return o.ascii("\r\n").toBuffer(alloc);
     }
 
     /** The status line (as HTTP/1.1) and headers. */
@@ -104,7 +131,7 @@ final class HttpHead implements dev.sluice.cache.Fields {
 
     private void encodeHeaders(Scratch o) {
         for (int i = 0; i < names.size(); i++) {
-            o.ascii(names.get(i)).put(':').put(' ').ascii(values.get(i)).ascii("\r\n");
+            o.field(names.get(i), values.get(i));
         }
         o.ascii("\r\n");
     }
@@ -146,6 +173,11 @@ final class HttpHead implements dev.sluice.cache.Fields {
             s.getBytes(0, len, b, n);
             n += len;
             return this;
+        }
+
+        /** One field line: "name: value" and CRLF. */
+        Scratch field(String name, String value) {
+            return ascii(name).put(':').put(' ').ascii(value).ascii("\r\n");
         }
 
         ByteBuf toBuffer(ByteBufAllocator alloc) {

@@ -174,4 +174,30 @@ class DesyncTest {
             assertTrue(interim > 0 && interim <= Exchange.MAX_INTERIM_RESPONSES, interim + " interim responses relayed");
         }
     }
+
+    /**
+     * A GET sent on a pooled connection the origin had closed is sent again on a fresh one, with the same head: the
+     * forwarding fields are added once per request, not once per attempt (X-Forwarded-For named the client twice).
+     */
+    @Test
+    void aRequestSentAgainOnAFreshConnection_carriesTheForwardingFieldsOnce() throws Exception {
+        try (RawOrigin origin = new RawOrigin(x -> {
+                    if (x.conn == 0 && x.index == 1) {
+                        x.socket.close(); // closed as the second request arrived: nothing answered
+                    } else {
+                        x.ok("ok " + x.conn);
+                    }
+                });
+                Fixture f = new Fixture(origin.config("sluice.event-loops = 1"), "unused");
+                TestClient c = f.client()) {
+            assertEquals("ok 0", c.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\n").read().bodyText());
+            assertEquals("ok 1", c.send("GET /b HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 192.0.2.7\r\n\r\n")
+                    .read().bodyText());
+            assertEquals(3, origin.heads.size(), origin.heads.toString());
+            String again = origin.heads.get(2);
+            assertEquals(origin.heads.get(1), again, "the head sent again is the head sent first");
+            assertEquals("192.0.2.7, 127.0.0.1", RawOrigin.header(again, "X-Forwarded-For"), again);
+            assertEquals("1.1 sluice", RawOrigin.header(again, "Via"), again);
+        }
+    }
 }

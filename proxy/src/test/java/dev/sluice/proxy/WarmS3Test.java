@@ -77,6 +77,9 @@ class WarmS3Test {
         for (int i = 0; i < 200; i++) {
             put(blobs, "pub", "a/" + i);
         }
+        for (String k : new String[] {"odd/a b+c(1)!*',;=.bin", "odd/\u00fcn\u00ef.bin", "odd/100%.bin", "odd/dots/./x"}) {
+            put(blobs, "pub", k);
+        }
         open = start(blobs, AuthenticationType.NONE);
         signed = start(blobs, AuthenticationType.AWS_V2_OR_V4);
         junk = new ServerSocket(0);
@@ -117,18 +120,22 @@ class WarmS3Test {
         return new Fixture(Fixture.simple("""
                 sluice.upstreams {
                   s3 { servers = ["127.0.0.1:%d"] }
-                  s3signed { servers = ["127.0.0.1:%d"], s3 { region = us-east-1, access-key = %s, secret-key-file = "%s" } }
+                  s3signed { servers = ["127.0.0.1:%d"], s3 { region = us-east-1, access-key = %s, secret-key-file = "%s",
+                             signed-methods = [GET, HEAD, PUT] } }
+                  s3listing { servers = ["127.0.0.1:%d"], s3 { region = us-east-1, access-key = %s, secret-key-file = "%s" } }
                   s3wrong { servers = ["127.0.0.1:%d"], s3 { region = us-east-1, access-key = %s, secret-key-file = "%s" } }
                   junk { servers = ["127.0.0.1:%d"] }
                 }
                 sluice.routes = [
                   { name = plain, host = test, path-prefix = "/media/", upstream = s3, ROUTE,
+                  { name = listing, host = listing, path-prefix = "/pub/", upstream = s3listing, ROUTE,
                   { name = signed, host = test, path-prefix = "/pub/", upstream = s3signed, ROUTE,
                   { name = wrong, host = test, path-prefix = "/nope/", upstream = s3wrong, ROUTE,
                   { name = junk, host = test, path-prefix = "/junk/", upstream = junk, ROUTE,
                   { name = main, upstream = origin } ]
                 sluice.cache.memory = 64MiB
-                """.formatted(open.getPort(), signed.getPort(), ACCESS, secret, signed.getPort(), ACCESS, wrong,
+                """.formatted(open.getPort(), signed.getPort(), ACCESS, secret, signed.getPort(), ACCESS, secret, signed.getPort(),
+                ACCESS, wrong,
                 junk.getLocalPort()).replace("ROUTE", route).replace("%", "%%")), "o1");
     }
 
@@ -179,8 +186,15 @@ class WarmS3Test {
         try (Fixture f = fixture(dir)) {
             Map<String, Object> job = warm(f, "{\"route\": \"signed\", \"bucket\": \"pub\", \"prefix\": \"a/\","
                     + " \"host\": \"test\"}");
-            // the signed listing found every key; the objects' fetches are not signed (the proxy forwards requests
-            // as clients send them), and this S3Proxy refuses unsigned reads of any bucket: each key fails with 403
+            // the signed listing found every key, and the group signs GETs: every object is fetched and stored
+            assertEquals("done", job.get("state"), job.toString());
+            assertEquals(200, n(keys(job), "listed"), job.toString());
+            assertEquals(200, n(keys(job), "cached"), job.toString());
+            assertTrue(get(f, "pub", "a/7", "/pub/a/7").startsWith("sluice; hit"), LAST);
+
+            // a group with credentials but no signed methods signs its listings only: the objects' fetches go as
+            // clients send them, and this S3Proxy refuses unsigned reads of any bucket: each key fails with 403
+            job = warm(f, "{\"route\": \"listing\", \"bucket\": \"pub\", \"prefix\": \"a/\", \"host\": \"listing\"}");
             assertEquals("done", job.get("state"), job.toString());
             assertEquals(200, n(keys(job), "listed"), job.toString());
             assertEquals(200, n(keys(job), "failed"), job.toString());
@@ -193,6 +207,61 @@ class WarmS3Test {
             job = warm(f, "{\"route\": \"junk\", \"bucket\": \"junk\", \"host\": \"test\"}");
             assertEquals("failed", job.get("state"), job.toString());
             assertTrue(((String) job.get("error")).contains("not a ListObjectsV2 result"), job.toString());
+        }
+    }
+
+    /**
+     * A group's signed methods read and write a bucket that refuses anonymous requests, for clients without a key:
+     * however a client writes an object's name (raw reserved bytes, lowercase or needless escapes), the target is
+     * sent in the canonical form that was signed; a client's own Authorization and x-amz-date are replaced.
+     */
+    @Test
+    void signedMethods_readAndWriteAPrivateBucket_whateverFormTheClientWritesTheKeyIn(@TempDir Path dir)
+            throws Exception {
+        try (Fixture f = fixture(dir)) {
+            String[][] forms = {
+                {"odd/a b+c(1)!*',;=.bin", "/pub/odd/a%20b+c(1)!*',;=.bin"},
+                {"odd/a b+c(1)!*',;=.bin", "/pub/odd/a%20b%2bc%281%29%21%2A%27%2C%3B%3D.bin"},
+                {"odd/\u00fcn\u00ef.bin", "/pub/odd/%c3%bcn%C3%AF.bin"},
+                {"odd/100%.bin", "/pub/odd/100%25.bin"},
+                {"odd/dots/./x", "/pub/odd/dots/./x"},
+                {"a/7", "/pub/%61/7?x-id=GetObject&unused"},
+            };
+            for (String[] k : forms) {
+                String cs = get(f, "pub", k[0], k[1]);
+                assertTrue(cs.contains("fwd=uri-miss") || cs.startsWith("sluice; hit"), k[1] + ": " + cs);
+            }
+            try (TestClient c = f.client()) {
+                TestClient.Response r = c.send("HEAD /pub/a/8 HTTP/1.1\r\nHost: test\r\n\r\n").read(true, null, 0);
+                assertEquals(200, r.status, r.toString());
+                assertEquals(String.valueOf(body("a/8").length), r.header("Content-Length"), r.toString());
+                r = c.send("GET /pub/a/9 HTTP/1.1\r\nHost: test\r\nAuthorization: AWS4-HMAC-SHA256 Credential=NOPE/x,"
+                        + " SignedHeaders=host, Signature=00\r\nX-Amz-Date: 20000101T000000Z\r\n"
+                        + "x-amz-content-sha256: UNSIGNED-PAYLOAD\r\n\r\n").read();
+                assertEquals(200, r.status, r.toString());
+                assertArrayEquals(body("a/9"), r.body);
+                // a listing through the route, its query signed (the prefix's '/' encoded)
+                r = c.send("GET /pub/?list-type=2&prefix=a/1 HTTP/1.1\r\nHost: test\r\n\r\n").read();
+                assertEquals(200, r.status, r.toString());
+                assertEquals(111, r.bodyText().split("<Key>", -1).length - 1, r.bodyText());
+
+                byte[] upload = "uploaded through the proxy\n".repeat(1000).getBytes(StandardCharsets.UTF_8);
+                c.send("PUT /pub/up/new%20one.bin HTTP/1.1\r\nHost: test\r\nContent-Length: " + upload.length
+                        + "\r\n\r\n").send(upload);
+                r = c.read();
+                assertEquals(200, r.status, r.toString());
+            }
+            try (InputStream in = store.getBlobStore().getBlob("pub", "up/new one.bin").getPayload().openStream()) {
+                assertArrayEquals("uploaded through the proxy\n".repeat(1000).getBytes(StandardCharsets.UTF_8),
+                        in.readAllBytes());
+            }
+            // the same bucket through a group that signs no method: refused to the anonymous request
+            try (TestClient c = f.client()) {
+                assertEquals(403, c.send("GET /pub/a/7 HTTP/1.1\r\nHost: listing\r\n\r\n").read().status);
+                // and a DELETE is not signed by the group that signs GET, HEAD and PUT
+                assertEquals(403, c.send("DELETE /pub/a/7 HTTP/1.1\r\nHost: test\r\n\r\n").read().status);
+            }
+            assertTrue(store.getBlobStore().blobExists("pub", "a/7"));
         }
     }
 
