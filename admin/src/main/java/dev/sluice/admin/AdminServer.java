@@ -107,8 +107,9 @@ public final class AdminServer implements AutoCloseable {
             Supplier<String> health, String token, CacheAdmin cache, ConfigReload reload)
             throws BindException, InterruptedException {
         byte[] tokenDigest = token.isEmpty() ? null : sha256(token.getBytes(StandardCharsets.UTF_8));
-        CacheApi api = cache == null ? null : new CacheApi(cache);
-        WarmJobs jobs = cache == null ? null : new WarmJobs(cache);
+        AdminMetrics metrics = cache == null ? null : new AdminMetrics(registry);
+        CacheApi api = cache == null ? null : new CacheApi(cache, metrics);
+        WarmJobs jobs = cache == null ? null : new WarmJobs(cache, metrics);
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads,
                 Thread.ofPlatform().name("sluice-admin-", 0).daemon().factory(), NioIoHandler.newFactory());
         try {

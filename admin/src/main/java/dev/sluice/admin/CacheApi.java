@@ -33,9 +33,11 @@ final class CacheApi {
     private static final JSON WRITER = JSON.std.with(JSON.Feature.WRITE_NULL_PROPERTIES);
 
     private final CacheAdmin cache;
+    private final AdminMetrics metrics;
 
-    CacheApi(CacheAdmin cache) {
+    CacheApi(CacheAdmin cache, AdminMetrics metrics) {
         this.cache = cache;
+        this.metrics = metrics;
     }
 
     // ---------------------------------------------------------------- POST /cache/purge
@@ -61,6 +63,7 @@ final class CacheApi {
         }
         Purged p;
         String what;
+        String kind = req.containsKey("url") ? "url" : req.containsKey("prefix") ? "prefix" : "tag";
         if (req.containsKey("url")) {
             String url = string(req, "url");
             p = purgeUrl(AdminUrl.parse(url), soft);
@@ -82,6 +85,7 @@ final class CacheApi {
         }
         LOG.log(System.Logger.Level.INFO, "admin: {0}purge by {1}: {2} entries, {3} bytes", soft ? "soft " : "", what,
                 p.entries(), p.bytes());
+        metrics.purged(kind, soft, p.entries(), p.bytes());
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("entries", p.entries());
         out.put("bytes", p.bytes());

@@ -197,6 +197,14 @@ final class WarmJob {
         return finished != null;
     }
 
+    boolean paused() {
+        return paused;
+    }
+
+    State state() {
+        return state;
+    }
+
     long finishedNanos() {
         return finishedNanos;
     }
@@ -261,6 +269,8 @@ final class WarmJob {
                 case CACHED -> {
                     cached.incrementAndGet();
                     bytes.addAndGet(r.bytes());
+                    jobs.metrics.keysCached.increment();
+                    jobs.metrics.bytesStored.increment(r.bytes());
                     if (bucket != null) {
                         bucket.take(r.bytes() - reserved);
                         reserved = 0;
@@ -268,6 +278,7 @@ final class WarmJob {
                 }
                 case SKIPPED -> {
                     skipped.incrementAndGet();
+                    jobs.metrics.keysSkipped.increment();
                     bytesSkipped.addAndGet(r.bytes());
                 }
                 case FAILED -> fail(k.key(), r.reason());
@@ -290,6 +301,7 @@ final class WarmJob {
 
     private synchronized void fail(String key, String reason) {
         failed.incrementAndGet();
+        jobs.metrics.keysFailed.increment();
         Map<String, Object> e = new LinkedHashMap<>();
         e.put("key", ApiError.quote(key));
         e.put("reason", reason == null ? "unknown" : reason.length() > 300 ? reason.substring(0, 300) + "..." : reason);

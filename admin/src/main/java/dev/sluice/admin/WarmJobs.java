@@ -22,13 +22,21 @@ final class WarmJobs {
     private final WarmConfig config;
     /** Warm fetches of background jobs in flight, all jobs together: cache.warm.max-in-flight. */
     final Semaphore inFlight;
+    final AdminMetrics metrics;
     private final Map<String, WarmJob> jobs = new LinkedHashMap<>();
     private long nextId = 1;
 
-    WarmJobs(CacheAdmin admin) {
+    WarmJobs(CacheAdmin admin, AdminMetrics metrics) {
         this.admin = admin;
         this.config = admin.warmConfig();
         this.inFlight = new Semaphore(config.maxInFlight());
+        this.metrics = metrics;
+        metrics.jobs(() -> count(false), () -> count(true), () -> config.maxInFlight() - inFlight.availablePermits());
+    }
+
+    /** Jobs running now ({@code paused}: of those, the ones waiting for clients). */
+    private synchronized long count(boolean paused) {
+        return jobs.values().stream().filter(j -> !j.finished() && (!paused || j.paused())).count();
     }
 
     CacheAdmin admin() {
@@ -38,7 +46,7 @@ final class WarmJobs {
     /** A new job, not yet started; 429 when max-jobs run already. */
     synchronized WarmJob create(WarmOptions options, String source) throws ApiError {
         expire();
-        long running = jobs.values().stream().filter(j -> !j.finished()).count();
+        long running = count(false);
         if (running >= config.maxJobs()) {
             throw new ApiError(429, running + " warm jobs are running, the most cache.warm.max-jobs allows: wait for"
                     + " one to finish, or cancel one (DELETE /jobs/ID)");
@@ -76,6 +84,7 @@ final class WarmJobs {
 
     /** Called by a job as it finishes. */
     void ended(WarmJob job) {
+        metrics.ended(job.state());
         Map<String, Object> s = job.json();
         LOG.log(System.Logger.Level.INFO, "warm job {0} {1}: keys {2}, {3} bytes stored{4}", job.id, s.get("state"),
                 s.get("keys"), s.get("bytes"), s.get("error") == null ? "" : ": " + s.get("error"));

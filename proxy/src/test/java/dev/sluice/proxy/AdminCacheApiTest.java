@@ -109,6 +109,11 @@ class AdminCacheApiTest {
             assertTrue(status(get(f, a)).contains("fwd=uri-miss"));
             assertTrue(status(get(f, c)).contains("hit"), "another prefix: kept");
             assertEquals(7, f.upstreamRequests());
+            assertEquals(1.0, CacheFillTest.metric(f, "sluice_cache_purges_total{kind=\"tag\",mode=\"remove\"}"));
+            assertEquals(1.0, CacheFillTest.metric(f, "sluice_cache_purges_total{kind=\"prefix\",mode=\"remove\"}"));
+            assertEquals(4.0, CacheFillTest.metric(f, "sluice_cache_purged_entries_total{mode=\"remove\"}"));
+            assertEquals(num(tag, "bytes") + num(prefix, "bytes"),
+                    CacheFillTest.metric(f, "sluice_cache_purged_bytes_total{mode=\"remove\"}"));
         }
     }
 
@@ -123,6 +128,8 @@ class AdminCacheApiTest {
             Reply r = purge(f, "{\"url\": \"http://test" + target + "\", \"soft\": true}");
             assertEquals(1, num(r, "entries"), r.body());
             assertEquals(1, num(purge(f, "{\"url\": \"http://test" + strict + "\", \"soft\": true}"), "entries"));
+            assertEquals(2.0, CacheFillTest.metric(f, "sluice_cache_purges_total{kind=\"url\",mode=\"soft\"}"));
+            assertEquals(2.0, CacheFillTest.metric(f, "sluice_cache_purged_entries_total{mode=\"soft\"}"));
             assertEquals(2, f.upstreamRequests());
 
             TestClient.Response stale = get(f, target, "Cache-Control: max-stale=3600");

@@ -147,6 +147,14 @@ class WarmJobTest {
             for (int i = 1; i <= 3; i++) {
                 assertTrue(status(get(f, target(i))).startsWith("sluice; hit"));
             }
+            // the same, added up over jobs in the metrics
+            assertEquals(3.0, CacheFillTest.metric(f, "sluice_warm_keys_total{outcome=\"cached\"}"));
+            assertEquals(4.0, CacheFillTest.metric(f, "sluice_warm_keys_total{outcome=\"failed\"}"));
+            assertEquals(0.0, CacheFillTest.metric(f, "sluice_warm_keys_total{outcome=\"skipped\"}"));
+            assertEquals(((Number) job.get("bytes")).doubleValue(), CacheFillTest.metric(f, "sluice_warm_bytes_total"));
+            assertEquals(1.0, CacheFillTest.metric(f, "sluice_warm_jobs_ended_total{state=\"done\"}"));
+            assertEquals(0.0, CacheFillTest.metric(f, "sluice_warm_jobs{state=\"running\"}"));
+            assertEquals(0.0, CacheFillTest.metric(f, "sluice_warm_fetches_in_flight"));
         }
     }
 
@@ -160,12 +168,15 @@ class WarmJobTest {
             AdminCacheApiTest.Reply r = warm(f, "?host=test&concurrency=2", list.toString());
             String id = (String) r.json().get("id");
             Thread.sleep(300);
+            assertEquals(1.0, CacheFillTest.metric(f, "sluice_warm_jobs{state=\"running\"}"));
+            assertEquals(2.0, CacheFillTest.metric(f, "sluice_warm_fetches_in_flight"), "the job's concurrency");
             long t0 = System.nanoTime();
             AdminCacheApiTest.Reply d = admin(f, "DELETE", "/jobs/" + id, null);
             assertEquals(200, d.status(), d.body());
             Map<String, Object> job = await(f, id);
             assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "cancel waited for the fetches in flight");
             assertEquals("cancelled", job.get("state"));
+            assertEquals(1.0, CacheFillTest.metric(f, "sluice_warm_jobs_ended_total{state=\"cancelled\"}"));
             assertEquals(0, n(keys(job), "cached"));
             assertTrue(n(keys(job), "not-fetched") >= 48, job.toString());
             assertTrue(f.upstreamRequests() <= 2, "only the two in flight reached the origin: " + f.upstreamRequests());
