@@ -4,7 +4,7 @@
 #
 #   proxy/fuzz.sh [TARGET|all] [DURATION]
 #     TARGET     HeadFuzzTest#requestHead, HeadFuzzTest#responseHead, ChunkedFuzzTest#requestBody,
-#                ChunkedFuzzTest#responseBody, RangeFuzzTest#parse, or all (default)
+#                ChunkedFuzzTest#responseBody, RangeFuzzTest#parse, S3SigningFuzzTest#sign, or all (default)
 #     DURATION   per target, as Jazzer reads it: 90s, 10m, 1h, "1h 30m" (default 10m)
 #
 # The corpus a run grows is kept in proxy/.cifuzz-corpus/ (not in git) and the next run starts from it. A finding
@@ -16,7 +16,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-all=(HeadFuzzTest#requestHead HeadFuzzTest#responseHead ChunkedFuzzTest#requestBody ChunkedFuzzTest#responseBody RangeFuzzTest#parse)
+all=(HeadFuzzTest#requestHead HeadFuzzTest#responseHead ChunkedFuzzTest#requestBody ChunkedFuzzTest#responseBody RangeFuzzTest#parse
+     S3SigningFuzzTest#sign)
 
 target="${1:-all}"
 duration="${2:-10m}"
