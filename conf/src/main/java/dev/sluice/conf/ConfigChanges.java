@@ -120,7 +120,7 @@ public record ConfigChanges(List<String> applied, List<String> restartRequired) 
                 continue;
             }
             String key = path + "." + KEYS.getOrDefault(c.getName(), kebab(c.getName()));
-            if (key.equals("admin.token")) {
+            if (key.equals("admin.token") || key.endsWith(".secret-key")) {
                 out.add(key + ": changed"); // a secret: never in a reply or a log line
             } else if (x instanceof Record rx && y instanceof Record ry && !(x instanceof SluiceConfig.HostPort)
                     && !(x instanceof SluiceConfig.ServerConfig) && !(x instanceof SluiceConfig.QueryKey)) {

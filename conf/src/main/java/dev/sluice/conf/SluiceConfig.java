@@ -91,7 +91,7 @@ public record SluiceConfig(
      */
     public record S3Credentials(String region, String accessKey, String secretKey, Set<String> signedMethods) {
         public S3Credentials {
-            signedMethods = Set.copyOf(signedMethods);
+            signedMethods = java.util.Collections.unmodifiableSortedSet(new java.util.TreeSet<>(signedMethods));
         }
 
         /** Listings only: no request is signed. */
@@ -107,7 +107,7 @@ public record SluiceConfig(
         @Override
         public String toString() {
             return "S3Credentials[region=" + region + ", accessKey=" + accessKey + ", secretKey=(set), signedMethods="
-                    + new java.util.TreeSet<>(signedMethods) + "]";
+                    + signedMethods + "]";
         }
     }
 

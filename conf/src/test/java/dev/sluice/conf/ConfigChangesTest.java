@@ -97,4 +97,24 @@ class ConfigChangesTest {
         ConfigChanges c = ConfigChanges.between(started, moved, parse(BASE.replace("upstream = a }", "upstream = b }")));
         assertTrue(c.none(), c.toString());
     }
+
+    /** An S3 secret rotated by replacing its file and reloading: applied, and never shown (nor the old one). */
+    @Test
+    void anS3SecretKeyChange_isAppliedAndNeverShown(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path secret = dir.resolve("secret");
+        java.nio.file.Files.writeString(secret, "old-s3-secret");
+        String signed = BASE.replace("a { servers = [\"127.0.0.1:9001\"] }", "a { servers = [\"127.0.0.1:9001\"], s3 {"
+                + " region = us-east-1, access-key = AK, secret-key-file = \"" + secret + "\" } }");
+        SluiceConfig before = parse(signed);
+        java.nio.file.Files.writeString(secret, "new-s3-secret");
+        ConfigChanges c = ConfigChanges.between(before, before, parse(signed.replace("access-key = AK",
+                "access-key = AK, signed-methods = [GET]")));
+        assertEquals(List.of("upstreams.a.s3.secret-key: changed", "upstreams.a.s3.signed-methods: [] -> [GET]"),
+                c.applied());
+        ConfigChanges added = ConfigChanges.between(parse(BASE), parse(BASE), before);
+        assertEquals(1, added.applied().size(), added.applied().toString());
+        String all = c.applied() + " " + added.applied() + " " + c.restartRequired();
+        assertFalse(all.contains("old-s3-secret") || all.contains("new-s3-secret"), all);
+    }
 }
