@@ -10,8 +10,6 @@ import io.netty.channel.uring.IoUringIoOps;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import java.util.ArrayList;
-
 import static dev.sluice.splice.UringOps.*;
 
 /**
@@ -259,53 +257,15 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         return out.eventLoop();
     }
 
-    /** Takes Netty's POLLRDHUP away from the channel for the duration (see {@link NettyUring}). */
+    /** Takes Netty's POLLRDHUP away from the channel for the duration (see {@link ChannelLease#takeRdHup}). */
     private void acquireRdHup(ChannelLease lease, int kind) {
-        if (state != State.STARTING) {
-            return;
-        }
-        switch (lease.rdhup) {
-            case ChannelLease.RDHUP_NETTY -> {
-                long id = NettyUring.pollRdhupId(lease.channel);
-                if (id == 0) {
-                    // Fired already. For the input the Splicer refused before getting here; for the output Netty
-                    // may read its EOF and close it, which our close listener turns into a cancel.
-                    return;
-                }
-                long sqe = submit(asyncCancel(id, kind));
-                if (sqe == 0) {
-                    fail(new SpliceCancelledException("event loop is shutting down"));
-                    return;
-                }
-                lease.rdhup = ChannelLease.RDHUP_DISARMING;
-                pendingLeases++;
-            }
-            case ChannelLease.RDHUP_DISARMING -> {
-                lease.addWaiter(this);
-                pendingLeases++;
-            }
-            default -> {
-                // DISARMED: nothing to do.
-            }
+        if (state == State.STARTING && lease.takeRdHup(this, kind)) {
+            pendingLeases++;
         }
     }
 
-    /** The result of the ASYNC_CANCEL of Netty's POLLRDHUP, delivered to every transfer waiting on it. */
-    private void disarmed(ChannelLease lease, int res) {
-        // 0: cancelled, Netty will see -ECANCELED. -ENOENT/-EALREADY: the poll already fired and Netty reads.
-        lease.rdhup = res == 0 ? ChannelLease.RDHUP_DISARMED : ChannelLease.RDHUP_NETTY;
-        boolean ok = res == 0;
-        ArrayList<Transfer> waiters = lease.waiters;
-        lease.waiters = null;
-        leaseSettled(lease, ok);
-        if (waiters != null) {
-            for (Transfer t : waiters) {
-                t.leaseSettled(lease, ok);
-            }
-        }
-    }
-
-    private void leaseSettled(ChannelLease lease, boolean ok) {
+    /** Netty's POLLRDHUP on {@code lease}'s channel is ours ({@code ok}), or stays Netty's. */
+    void leaseSettled(ChannelLease lease, boolean ok) {
         if (state == State.DONE) {
             return;
         }
@@ -361,8 +321,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
                 pollOutId = 0;
                 onPoll(res, "poll output");
             }
-            case DISARM_IN -> disarmed(inLease, res);
-            case DISARM_OUT -> disarmed(outLease, res);
+            case DISARM_IN -> inLease.rdHupCancelled(this, res);
+            case DISARM_OUT -> outLease.rdHupCancelled(this, res);
             default -> {
                 // CANCEL: 0, -ENOENT (target already completed) or -EALREADY (running; its CQE follows).
             }
@@ -650,7 +610,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         return id;
     }
 
-    private long submitOrFail(IoUringIoOps op) {
+    long submitOrFail(IoUringIoOps op) {
         long id = submit(op);
         if (id == 0) {
             fail(new SpliceCancelledException("event loop is shutting down"));
