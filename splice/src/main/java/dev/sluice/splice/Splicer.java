@@ -320,7 +320,7 @@ public final class Splicer {
             return fallback(FallbackReason.CHANNEL);
         }
         if (!pump && count == 0) {
-            Completed done = new Completed(cb);
+            CompletedTransfer done = new CompletedTransfer(cb);
             metrics.outcome(SpliceOutcome.COMPLETED);
             loop.execute(done);
             return done;
@@ -398,7 +398,7 @@ public final class Splicer {
                     "out must be registered on the splicer's loop %s, is on %s", loop, out.eventLoop()));
         }
         if (length == 0) {
-            Completed done = new Completed(cb);
+            CompletedTransfer done = new CompletedTransfer(cb);
             metrics.send(mechanism);
             loop.execute(done);
             return done;
@@ -754,41 +754,6 @@ public final class Splicer {
         public void close() {
             // Netty closes every registered handle when the loop shuts down.
             Splicer.this.close();
-        }
-    }
-
-    /** A zero-byte transfer: nothing to splice, the callback runs from a task. */
-    private static final class Completed implements SpliceTransfer, Runnable {
-        private final SpliceCallback cb;
-        private volatile boolean done;
-
-        Completed(SpliceCallback cb) {
-            this.cb = cb;
-        }
-
-        @Override
-        public void run() {
-            done = true;
-            try {
-                cb.done(0, null);
-            } catch (Throwable t) {
-                logger.warn("splice callback threw", t);
-            }
-        }
-
-        @Override
-        public void cancel() {
-            // Nothing in flight; the callback reports success.
-        }
-
-        @Override
-        public long bytesMoved() {
-            return 0;
-        }
-
-        @Override
-        public boolean isDone() {
-            return done;
         }
     }
 }
