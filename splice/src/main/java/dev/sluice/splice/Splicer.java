@@ -3,24 +3,19 @@ package dev.sluice.splice;
 import dev.sluice.shm.Extent;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
-import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringChannelOption;
-import io.netty.channel.uring.IoUringIoEvent;
-import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -54,8 +49,6 @@ public final class Splicer {
     private static final Throwable UNAVAILABILITY_CAUSE = probe();
     private static final ConcurrentHashMap<EventLoop, Splicer> BY_LOOP = new ConcurrentHashMap<>();
     private static final AtomicBoolean LOGGED_UNAVAILABLE = new AtomicBoolean();
-    /** 12 bits of user_data name a slot (the low 4 name the operation). */
-    private static final int MAX_SLOTS = 1 << 12;
 
     /** System property choosing how splices run: {@code inline} (default) or {@code uring}; see {@link Transfer}. */
     public static final String MODE_PROPERTY = "sluice.splice.mode";
@@ -73,21 +66,10 @@ public final class Splicer {
     private final Throwable disabled;
     private final PipePool pool;
     private final IoRegistration registration;
-    /** Who holds each io_uring slot (a transfer, a SEND_ZC or splice send, a sendfile), by slot. */
-    private final SlotHolder[] slots;
-    private final int[] freeSlots;
-    private int freeCount;
-    private int active;
+    /** The io_uring slots, their holders and watchdog; the handle of {@link #registration}. */
+    private final SlotTable slots;
     private boolean closed;
     private FallbackReason lastFallback;
-    /**
-     * How often the watchdog checks the live transfers and sends: it bounds how late an idle timeout fires and
-     * how late a stalled watched transfer starts watching its output ({@link Transfer#HANGUP_PROBE_NANOS}).
-     */
-    static final long TICK_NANOS = 50_000_000L;
-    private final Runnable tick = this::tick;
-    /** The watchdog while it runs (some slot is taken), else null. */
-    private ScheduledFuture<?> ticking;
 
     private static Throwable probe() {
         try {
@@ -218,10 +200,13 @@ public final class Splicer {
         this.metrics = metrics;
         Throwable why = UNAVAILABILITY_CAUSE;
         IoRegistration reg = null;
+        SlotTable table = null;
         if (why == null) {
-            if (loop instanceof IoEventLoop ioLoop && ioLoop.isCompatible(Handle.class)) {
+            if (loop instanceof IoEventLoop ioLoop && ioLoop.isCompatible(SlotTable.class)) {
+                // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
+                table = new SlotTable(this, loop, Math.min(SlotTable.MAX_SLOTS, 2 * settings.maxPipes()));
                 // On the loop, register() completes synchronously.
-                Future<IoRegistration> f = ioLoop.register(new Handle());
+                Future<IoRegistration> f = ioLoop.register(table);
                 if (f.isDone() && f.isSuccess()) {
                     reg = f.getNow();
                 } else {
@@ -239,18 +224,10 @@ public final class Splicer {
                 ? sys.timespec(ReadBatching.HOLD_FACTOR * settings.batchDelayNanos()) : 0L;
         if (why == null) {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
-            // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
-            int nslots = Math.min(MAX_SLOTS, 2 * settings.maxPipes());
-            this.slots = new SlotHolder[nslots];
-            this.freeSlots = new int[nslots];
-            for (int i = 0; i < freeSlots.length; i++) {
-                freeSlots[i] = freeSlots.length - 1 - i;
-            }
-            this.freeCount = freeSlots.length;
+            this.slots = table;
         } else {
             this.pool = null;
-            this.slots = new SlotHolder[0];
-            this.freeSlots = new int[0];
+            this.slots = new SlotTable(this, loop, 0);
             if (LOGGED_UNAVAILABLE.compareAndSet(false, true)) {
                 logger.info("zero-copy splice unavailable, bodies will be copied: {}", why.toString());
             }
@@ -340,21 +317,20 @@ public final class Splicer {
         if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
             return fallback(FallbackReason.CHANNEL);
         }
-        if (freeCount == 0) {
+        if (slots.isFull()) {
             return fallback(FallbackReason.POOL_EXHAUSTED);
         }
         Pipe pipe = pool.acquire();
         if (pipe == null) {
             return fallback(pool.lastFailure());
         }
-        int slot = freeSlots[--freeCount];
+        int slot = slots.take();
         return run(new Transfer(this, slot, new TransferSpec(new TransferSpec.Source.Socket(in, inLease), out, outLease,
                 pump ? TransferSpec.UNTIL_EOF : count, idleTimeoutNanos, watchOutput, cb, null), pipe));
     }
 
     private Transfer run(Transfer t) {
-        slots[t.slot] = t;
-        occupied();
+        slots.occupy(t.slot, t);
         t.start();
         return t;
     }
@@ -461,7 +437,7 @@ public final class Splicer {
             lastFallback = FallbackReason.CHANNEL;
             return null;
         }
-        if (freeCount == 0) {
+        if (slots.isFull()) {
             lastFallback = FallbackReason.POOL_EXHAUSTED;
             return null;
         }
@@ -471,17 +447,16 @@ public final class Splicer {
             // after the call returns, so the store must punch these pages out before reusing them.
             extent.markSpliced();
             metrics.send(SendMechanism.SENDFILE);
-            SendfileSend s = new SendfileSend(this, freeSlots[--freeCount], extent.store().fd(),
+            SendfileSend s = new SendfileSend(this, slots.take(), extent.store().fd(),
                     extent.offset() + position, length, out, outLease, idleTimeoutNanos, cb, release);
-            slots[s.slot] = s;
-            occupied();
+            slots.occupy(s.slot, s);
             s.start();
             return s;
         }
         if (mechanism == SendMechanism.SEND_ZC) {
             long address = extent.slice().address() + position;
             metrics.send(SendMechanism.SEND_ZC);
-            return run(new Transfer(this, freeSlots[--freeCount], new TransferSpec(new TransferSpec.Source.Memory(address),
+            return run(new Transfer(this, slots.take(), new TransferSpec(new TransferSpec.Source.Memory(address),
                     out, outLease, length, idleTimeoutNanos, false, cb, release), null));
         }
         Pipe pipe = pool.acquire();
@@ -493,7 +468,7 @@ public final class Splicer {
         extent.markSpliced();
         metrics.send(SendMechanism.SPLICE);
         TransferSpec.Source file = new TransferSpec.Source.StoreFile(extent.store().fd(), extent.offset() + position);
-        return run(new Transfer(this, freeSlots[--freeCount],
+        return run(new Transfer(this, slots.take(),
                 new TransferSpec(file, out, outLease, length, idleTimeoutNanos, false, cb, release), pipe));
     }
 
@@ -547,7 +522,7 @@ public final class Splicer {
         if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
             return fallback(FallbackReason.CHANNEL);
         }
-        if (freeCount == 0) {
+        if (slots.isFull()) {
             return fallback(FallbackReason.POOL_EXHAUSTED);
         }
         Pipe inPipe = pool.acquire();
@@ -559,10 +534,9 @@ public final class Splicer {
             pool.release(inPipe, 0);
             return fallback(pool.lastFailure());
         }
-        TeeFill t = new TeeFill(this, freeSlots[--freeCount], in, inLease, out, outLease, extent.store().fd(),
+        TeeFill t = new TeeFill(this, slots.take(), in, inLease, out, outLease, extent.store().fd(),
                 extent.offset() + position, count, inPipe, outPipe, listener);
-        slots[t.slot] = t;
-        occupied();
+        slots.occupy(t.slot, t);
         t.start();
         return t;
     }
@@ -624,7 +598,7 @@ public final class Splicer {
 
     /** Transfers and pumps running now. Loop-confined. */
     public int activeTransfers() {
-        return active;
+        return slots.active();
     }
 
     /** Pipes pooled and idle now. Loop-confined. */
@@ -659,19 +633,12 @@ public final class Splicer {
         if (disabled != null) {
             return;
         }
-        for (SlotHolder t : slots) {
-            if (t != null) {
-                t.fail(new SpliceCancelledException("splicer closed"));
-            }
-        }
+        slots.failAll();
         pool.close();
-        if (active == 0) {
+        if (slots.active() == 0) {
             registration.cancel();
         }
-        if (ticking != null) {
-            ticking.cancel(false);
-            ticking = null;
-        }
+        slots.stopWatchdog();
     }
 
     IoRegistration registration() {
@@ -691,34 +658,6 @@ public final class Splicer {
         pool.release(p, leftover);
     }
 
-    /** A slot was just taken: count it, and make sure the watchdog runs while any slot is taken. */
-    private void occupied() {
-        active++;
-        if (ticking == null) {
-            ticking = loop.scheduleAtFixedRate(tick, TICK_NANOS, TICK_NANOS, TimeUnit.NANOSECONDS);
-        }
-    }
-
-    /**
-     * The splice watchdog: one periodic task per loop, running while any slot is taken, that lets every holder check
-     * its deadlines ({@link SlotHolder#tick}): the idle timeout, and for a watched transfer when to watch its output.
-     * A transfer or send costs no timer of its own, like a connection in the proxy's loop watchdog. The task stops
-     * once no slot is taken, so an idle loop is not woken for it.
-     */
-    private void tick() {
-        if (active == 0) {
-            ticking.cancel(false);
-            ticking = null;
-            return;
-        }
-        long now = System.nanoTime();
-        for (SlotHolder h : slots) {
-            if (h != null) {
-                h.tick(now); // may end h (slot freed) or, from its callback, start another in a free slot
-            }
-        }
-    }
-
     /** A transfer ended with every CQE in: free its slot and pipe. */
     void finished(Transfer t, long leftoverPipeBytes) {
         releasePipe(t, leftoverPipeBytes);
@@ -727,33 +666,9 @@ public final class Splicer {
 
     /** The holder of {@code slot} ended with every CQE in: the slot is free for the next transfer or send. */
     void finished(int slot) {
-        slots[slot] = null;
-        freeSlots[freeCount++] = slot;
-        active--;
-        if (closed && active == 0) {
+        slots.release(slot);
+        if (closed && slots.active() == 0) {
             registration.cancel();
-        }
-    }
-
-    /** Receives every CQE of this loop's splices and sends; user_data is (slot << 4 | kind) in 16 bits. */
-    private final class Handle implements IoUringIoHandle {
-        @Override
-        public void handle(IoRegistration reg, IoEvent event) {
-            IoUringIoEvent e = (IoUringIoEvent) event;
-            int userData = (int) e.userData() & 0xFFFF;
-            int slot = userData >>> 4;
-            SlotHolder t = slot < slots.length ? slots[slot] : null;
-            if (t != null) {
-                t.complete(userData & 15, e.res(), e.flags());
-            } else if (logger.isDebugEnabled()) {
-                logger.debug("splice completion for an empty slot: {}", e);
-            }
-        }
-
-        @Override
-        public void close() {
-            // Netty closes every registered handle when the loop shuts down.
-            Splicer.this.close();
         }
     }
 }
