@@ -27,7 +27,8 @@ final class ChannelLease {
     boolean reading;
     boolean writing;
     int rdhup = RDHUP_NETTY;
-    boolean nonBlocking;
+    /** O_NONBLOCK set by us (see {@link #makeNonBlocking}); it stays set after the transfers. */
+    private boolean nonBlocking;
     /** Transfers waiting for the disarm result another transfer submitted. */
     ArrayList<Transfer> waiters;
     /**
@@ -50,6 +51,20 @@ final class ChannelLease {
             ch.attr(KEY).set(lease);
         }
         return lease;
+    }
+
+    /**
+     * Sets O_NONBLOCK on the socket, once per channel (a blocking socket would park an io-wq worker inside splice);
+     * false when that failed.
+     */
+    boolean makeNonBlocking() {
+        if (!nonBlocking) {
+            if (Syscalls.setNonBlocking(fd) < 0) {
+                return false;
+            }
+            nonBlocking = true;
+        }
+        return true;
     }
 
     /** A transfer or send starts using the channel: as input ({@code reading}) or as output. */

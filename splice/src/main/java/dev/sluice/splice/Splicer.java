@@ -314,7 +314,7 @@ public final class Splicer {
             // Netty's POLLRDHUP fired: the peer half-closed and Netty is reading the rest on its own.
             return fallback(FallbackReason.PEER_CLOSING);
         }
-        if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
+        if (!inLease.makeNonBlocking() || !outLease.makeNonBlocking()) {
             return fallback(FallbackReason.CHANNEL);
         }
         if (slots.isFull()) {
@@ -433,7 +433,7 @@ public final class Splicer {
         if (outLease.writing) {
             throw new IllegalStateException("a splice or send is already writing to " + out);
         }
-        if (!nonBlocking(outLease)) {
+        if (!outLease.makeNonBlocking()) {
             lastFallback = FallbackReason.CHANNEL;
             return null;
         }
@@ -519,7 +519,7 @@ public final class Splicer {
             // Netty's POLLRDHUP fired (the peer half-closed, Netty reads the rest) or is being taken by another.
             return fallback(FallbackReason.PEER_CLOSING);
         }
-        if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
+        if (!inLease.makeNonBlocking() || !outLease.makeNonBlocking()) {
             return fallback(FallbackReason.CHANNEL);
         }
         if (slots.isFull()) {
@@ -539,16 +539,6 @@ public final class Splicer {
         slots.occupy(t.slot, t);
         t.start();
         return t;
-    }
-
-    private static boolean nonBlocking(ChannelLease lease) {
-        if (!lease.nonBlocking) {
-            if (Syscalls.setNonBlocking(lease.fd) < 0) {
-                return false;
-            }
-            lease.nonBlocking = true;
-        }
-        return true;
     }
 
     private <T> T fallback(FallbackReason reason) {
