@@ -64,12 +64,14 @@ public final class Splicer {
     final SpliceMetrics metrics;
     /** Why this splicer cannot splice (host or loop), or null. */
     private final Throwable disabled;
-    private final PipePool pool;
+    final PipePool pool;
     private final IoRegistration registration;
     /** The io_uring slots, their holders and watchdog; the handle of {@link #registration}. */
-    private final SlotTable slots;
+    final SlotTable slots;
     private boolean closed;
     private FallbackReason lastFallback;
+    /** The cache's entry points: {@link #send} and {@link #tee}. */
+    private final CachePath cache;
 
     private static Throwable probe() {
         try {
@@ -232,6 +234,7 @@ public final class Splicer {
                 logger.info("zero-copy splice unavailable, bodies will be copied: {}", why.toString());
             }
         }
+        this.cache = new CachePath(this);
     }
 
     /**
@@ -282,11 +285,9 @@ public final class Splicer {
         if (in == out) {
             throw new IllegalArgumentException("in and out are the same channel: " + in);
         }
-        if (disabled != null) {
-            return fallback(FallbackReason.UNAVAILABLE);
-        }
-        if (closed) {
-            return fallback(FallbackReason.CLOSED);
+        FallbackReason refused = refusal();
+        if (refused != null) {
+            return fallback(refused);
         }
         if (in.eventLoop() != loop || out.eventLoop() != loop) {
             throw new IllegalArgumentException(String.format(
@@ -329,7 +330,8 @@ public final class Splicer {
                 pump ? TransferSpec.UNTIL_EOF : count, idleTimeoutNanos, watchOutput, cb, null), pipe));
     }
 
-    private Transfer run(Transfer t) {
+    /** Occupies the transfer's slot and starts it. */
+    Transfer run(Transfer t) {
         slots.occupy(t.slot, t);
         t.start();
         return t;
@@ -356,120 +358,7 @@ public final class Splicer {
      */
     public SpliceTransfer send(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
                                long idleTimeoutNanos, SpliceCallback cb) {
-        Objects.requireNonNull(extent, "extent");
-        Objects.requireNonNull(out, "out");
-        Objects.requireNonNull(mechanism, "mechanism");
-        Objects.requireNonNull(cb, "cb");
-        checkInLoop();
-        if (position < 0 || length < 0 || position > extent.length() - length) {
-            throw new IllegalArgumentException(String.format(
-                    "range [%d, +%d) is not inside the extent of %d bytes", position, length, extent.length()));
-        }
-        if (idleTimeoutNanos < 0) {
-            throw new IllegalArgumentException(
-                    String.format("idleTimeoutNanos must be >= 0, was %d", idleTimeoutNanos));
-        }
-        if (out.eventLoop() != loop) {
-            throw new IllegalArgumentException(String.format(
-                    "out must be registered on the splicer's loop %s, is on %s", loop, out.eventLoop()));
-        }
-        if (length == 0) {
-            CompletedTransfer done = new CompletedTransfer(cb);
-            metrics.send(mechanism);
-            loop.execute(done);
-            return done;
-        }
-        extent.retain();
-        boolean started = false;
-        try {
-            SpliceTransfer t = null;
-            if (mechanism != SendMechanism.WRITE) {
-                FallbackReason why = zeroCopyObstacle(extent, out, mechanism);
-                if (why == null) {
-                    t = sendZeroCopy(extent, position, length, out, mechanism, idleTimeoutNanos, cb);
-                    why = t == null ? lastFallback : null;
-                }
-                if (t == null) {
-                    lastFallback = why;
-                    metrics.fallback(why);
-                }
-            }
-            if (t == null) {
-                t = ExtentWrite.start(metrics, extent, position, length, out, cb);
-            }
-            started = true;
-            return t;
-        } finally {
-            if (!started) {
-                extent.release();
-            }
-        }
-    }
-
-    private FallbackReason zeroCopyObstacle(Extent extent, Channel out, SendMechanism mechanism) {
-        if (disabled != null) {
-            return FallbackReason.UNAVAILABLE;
-        }
-        if (closed) {
-            return FallbackReason.CLOSED;
-        }
-        if (!(out instanceof IoUringSocketChannel) || !out.isActive()) {
-            return FallbackReason.CHANNEL;
-        }
-        if (mechanism == SendMechanism.SEND_ZC ? !extent.slice().isNative() || !NettyUring.SEND_ZC_SUPPORTED
-                : extent.store().fd() < 0) {
-            return FallbackReason.NO_ZERO_COPY_SOURCE;
-        }
-        return null;
-    }
-
-    /**
-     * SEND_ZC, SPLICE or SENDFILE on our own submissions and syscalls; null with {@link #lastFallback} set when it
-     * cannot start.
-     */
-    private SpliceTransfer sendZeroCopy(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
-                                  long idleTimeoutNanos, SpliceCallback cb) {
-        ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
-        if (outLease.writing) {
-            throw new IllegalStateException("a splice or send is already writing to " + out);
-        }
-        if (!outLease.makeNonBlocking()) {
-            lastFallback = FallbackReason.CHANNEL;
-            return null;
-        }
-        if (slots.isFull()) {
-            lastFallback = FallbackReason.POOL_EXHAUSTED;
-            return null;
-        }
-        Runnable release = extent::release;
-        if (mechanism == SendMechanism.SENDFILE) {
-            // Before the first sendfile, as for a splice: the socket buffers keep references to the file's pages
-            // after the call returns, so the store must punch these pages out before reusing them.
-            extent.markSpliced();
-            metrics.send(SendMechanism.SENDFILE);
-            SendfileSend s = new SendfileSend(this, slots.take(), extent.store().fd(),
-                    extent.offset() + position, length, out, outLease, idleTimeoutNanos, cb, release);
-            slots.occupy(s.slot, s);
-            s.start();
-            return s;
-        }
-        if (mechanism == SendMechanism.SEND_ZC) {
-            long address = extent.slice().address() + position;
-            metrics.send(SendMechanism.SEND_ZC);
-            return run(new Transfer(this, slots.take(), new TransferSpec(new TransferSpec.Source.Memory(address),
-                    out, outLease, length, idleTimeoutNanos, false, cb, release), null));
-        }
-        Pipe pipe = pool.acquire();
-        if (pipe == null) {
-            lastFallback = pool.lastFailure();
-            return null;
-        }
-        // Before the first splice: the store must punch these pages out before reusing them (skbs keep them).
-        extent.markSpliced();
-        metrics.send(SendMechanism.SPLICE);
-        TransferSpec.Source file = new TransferSpec.Source.StoreFile(extent.store().fd(), extent.offset() + position);
-        return run(new Transfer(this, slots.take(),
-                new TransferSpec(file, out, outLease, length, idleTimeoutNanos, false, cb, release), pipe));
+        return cache.send(extent, position, length, out, mechanism, idleTimeoutNanos, cb);
     }
 
     /**
@@ -484,70 +373,22 @@ public final class Splicer {
      *         called inside this call.
      */
     public TeeFill tee(Channel in, Extent extent, long position, long count, Channel out, TeeFill.Listener listener) {
-        Objects.requireNonNull(in, "in");
-        Objects.requireNonNull(extent, "extent");
-        Objects.requireNonNull(out, "out");
-        Objects.requireNonNull(listener, "listener");
-        checkInLoop();
-        if (position < 0 || count <= 0 || position > extent.length() - count) {
-            throw new IllegalArgumentException(String.format(
-                    "range [%d, +%d) is not a non-empty range of the extent of %d bytes", position, count,
-                    extent.length()));
-        }
-        if (disabled != null) {
-            return fallback(FallbackReason.UNAVAILABLE);
-        }
-        if (closed) {
-            return fallback(FallbackReason.CLOSED);
-        }
-        if (extent.store().fd() < 0) {
-            return fallback(FallbackReason.NO_ZERO_COPY_SOURCE);
-        }
-        if (in.eventLoop() != loop || out.eventLoop() != loop || in == out) {
-            throw new IllegalArgumentException("in and out must be two channels of the splicer's loop " + loop);
-        }
-        if (!canSplice(in) || !canSplice(out)) {
-            return fallback(FallbackReason.CHANNEL);
-        }
-        ChannelLease inLease = ChannelLease.of(in, ((UnixChannel) in).fd().intValue());
-        ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
-        if (inLease.reading || outLease.writing) {
-            throw new IllegalStateException("a splice is already using " + (inLease.reading ? in : out));
-        }
-        if (inLease.rdhup == ChannelLease.RDHUP_DISARMING
-                || (inLease.rdhup == ChannelLease.RDHUP_NETTY && NettyUring.pollRdhupId(in) == 0)) {
-            // Netty's POLLRDHUP fired (the peer half-closed, Netty reads the rest) or is being taken by another.
-            return fallback(FallbackReason.PEER_CLOSING);
-        }
-        if (!inLease.makeNonBlocking() || !outLease.makeNonBlocking()) {
-            return fallback(FallbackReason.CHANNEL);
-        }
-        if (slots.isFull()) {
-            return fallback(FallbackReason.POOL_EXHAUSTED);
-        }
-        Pipe inPipe = pool.acquire();
-        if (inPipe == null) {
-            return fallback(pool.lastFailure());
-        }
-        Pipe outPipe = pool.acquire();
-        if (outPipe == null) {
-            pool.release(inPipe, 0);
-            return fallback(pool.lastFailure());
-        }
-        TeeFill t = new TeeFill(this, slots.take(), in, inLease, out, outLease, extent.store().fd(),
-                extent.offset() + position, count, inPipe, outPipe, listener);
-        slots.occupy(t.slot, t);
-        t.start();
-        return t;
+        return cache.tee(in, extent, position, count, out, listener);
     }
 
-    private <T> T fallback(FallbackReason reason) {
+    /** Why nothing can start on this splicer now (splicing unavailable here, or the splicer closed), or null. */
+    FallbackReason refusal() {
+        return disabled != null ? FallbackReason.UNAVAILABLE : closed ? FallbackReason.CLOSED : null;
+    }
+
+    /** Records and counts why a transfer, send or tee cannot run; returns null for the caller to return. */
+    <T> T fallback(FallbackReason reason) {
         lastFallback = reason;
         metrics.fallback(reason);
         return null;
     }
 
-    private void checkInLoop() {
+    void checkInLoop() {
         if (!loop.inEventLoop()) {
             throw new IllegalStateException("Splicer is confined to its event loop " + loop);
         }
