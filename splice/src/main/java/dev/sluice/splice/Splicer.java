@@ -6,14 +6,12 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.unix.UnixChannel;
-import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import java.io.IOException;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -46,7 +44,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class Splicer {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(Splicer.class);
-    private static final Throwable UNAVAILABILITY_CAUSE = probe();
+    private static final Throwable UNAVAILABILITY_CAUSE = SpliceProbe.host();
     private static final ConcurrentHashMap<EventLoop, Splicer> BY_LOOP = new ConcurrentHashMap<>();
     private static final AtomicBoolean LOGGED_UNAVAILABLE = new AtomicBoolean();
 
@@ -72,43 +70,6 @@ public final class Splicer {
     private FallbackReason lastFallback;
     /** The cache's entry points: {@link #send} and {@link #tee}. */
     private final CachePath cache;
-
-    private static Throwable probe() {
-        try {
-            if (!IoUring.isAvailable()) {
-                return new UnsupportedOperationException("io_uring is unavailable", IoUring.unavailabilityCause());
-            }
-            if (!IoUring.isSpliceSupported()) {
-                return new UnsupportedOperationException("the kernel's io_uring does not support IORING_OP_SPLICE");
-            }
-            if (NettyUring.UNAVAILABILITY_CAUSE != null) {
-                return NettyUring.UNAVAILABILITY_CAUSE;
-            }
-            int[] fds = new int[2];
-            int r = Syscalls.pipe(fds);
-            if (r < 0) {
-                return new IOException("pipe2 failed: " + Syscalls.errnoName(-r));
-            }
-            Syscalls.close(fds[0]);
-            Syscalls.close(fds[1]);
-            return null;
-        } catch (Throwable t) {
-            // e.g. FFM downcalls refused (--enable-native-access missing with --illegal-native-access=deny)
-            return t;
-        }
-    }
-
-    private static boolean inlineMode() {
-        String mode = System.getProperty(MODE_PROPERTY, "inline").trim();
-        return switch (mode) {
-            case "inline" -> true;
-            case "uring" -> false;
-            default -> {
-                logger.warn("{}={} is neither inline nor uring; using inline", MODE_PROPERTY, mode);
-                yield true;
-            }
-        };
-    }
 
     /** Whether this host can splice: io_uring with IORING_OP_SPLICE, pipes, FFM, the Netty internals we need. */
     public static boolean isAvailable() {
@@ -220,7 +181,7 @@ public final class Splicer {
         }
         this.disabled = why;
         this.registration = reg;
-        this.inline = why == null && inlineMode() ? new Syscalls.Splice() : null;
+        this.inline = why == null && SpliceProbe.inlineMode() ? new Syscalls.Splice() : null;
         this.sys = inline != null ? inline : why == null ? new Syscalls.Splice() : null;
         this.batchHoldTimespec = sys != null && settings.batching()
                 ? sys.timespec(ReadBatching.HOLD_FACTOR * settings.batchDelayNanos()) : 0L;
