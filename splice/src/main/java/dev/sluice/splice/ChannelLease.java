@@ -30,7 +30,7 @@ final class ChannelLease {
     /** O_NONBLOCK set by us (see {@link #makeNonBlocking}); it stays set after the transfers. */
     private boolean nonBlocking;
     /** Transfers waiting for the disarm result another transfer submitted. */
-    ArrayList<Transfer> waiters;
+    private ArrayList<Transfer> waiters;
     /**
      * Give Netty its POLLRDHUP back after a transfer (false: the owner always keeps a read armed when it needs to see
      * the peer leave, so re-arming would only cost an ASYNC_CANCEL before the next transfer).
