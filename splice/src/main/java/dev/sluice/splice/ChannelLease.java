@@ -7,7 +7,8 @@ import java.util.ArrayList;
 
 /**
  * What the splice module remembers about one channel across transfers, kept as a channel attribute (one object per
- * connection, not per transfer). Loop-confined like the channel.
+ * connection, not per transfer), and the hand-over of Netty's POLLRDHUP among the transfers using the channel: the
+ * first takes it away with an ASYNC_CANCEL, the others wait for that result. Loop-confined like the channel.
  */
 final class ChannelLease {
     private static final AttributeKey<ChannelLease> KEY = AttributeKey.valueOf(ChannelLease.class, "lease");
@@ -26,9 +27,10 @@ final class ChannelLease {
     boolean reading;
     boolean writing;
     int rdhup = RDHUP_NETTY;
-    boolean nonBlocking;
+    /** O_NONBLOCK set by us (see {@link #makeNonBlocking}); it stays set after the transfers. */
+    private boolean nonBlocking;
     /** Transfers waiting for the disarm result another transfer submitted. */
-    ArrayList<Transfer> waiters;
+    private ArrayList<Transfer> waiters;
     /**
      * Give Netty its POLLRDHUP back after a transfer (false: the owner always keeps a read armed when it needs to see
      * the peer leave, so re-arming would only cost an ASYNC_CANCEL before the next transfer).
@@ -49,6 +51,20 @@ final class ChannelLease {
             ch.attr(KEY).set(lease);
         }
         return lease;
+    }
+
+    /**
+     * Sets O_NONBLOCK on the socket, once per channel (a blocking socket would park an io-wq worker inside splice);
+     * false when that failed.
+     */
+    boolean makeNonBlocking() {
+        if (!nonBlocking) {
+            if (Syscalls.setNonBlocking(fd) < 0) {
+                return false;
+            }
+            nonBlocking = true;
+        }
+        return true;
     }
 
     /** A transfer or send starts using the channel: as input ({@code reading}) or as output. */
@@ -78,11 +94,53 @@ final class ChannelLease {
         }
     }
 
-    void addWaiter(Transfer t) {
-        if (waiters == null) {
-            waiters = new ArrayList<>(2);
+    /**
+     * Takes Netty's POLLRDHUP away from the channel for transfer {@code t} (see {@link NettyUring}): submits the
+     * ASYNC_CANCEL of Netty's poll as {@code t}'s operation {@code kind}, or joins the wait for the one another
+     * transfer submitted. Returns true when {@code t} waits for the result ({@link Transfer#leaseSettled} follows from
+     * {@link #rdHupCancelled}); false when there is nothing to wait for (already taken, or fired: for an input the
+     * Splicer refused before getting here; for an output Netty may read its EOF and close it, which the transfer's
+     * close listener turns into a cancel) or the submission failed (then {@code t} is failing).
+     */
+    boolean takeRdHup(Transfer t, int kind) {
+        switch (rdhup) {
+            case RDHUP_NETTY -> {
+                long id = NettyUring.pollRdhupId(channel);
+                if (id == 0 || t.submitOrFail(UringOps.asyncCancel(id, UringOps.userData(t.slot, kind))) == 0) {
+                    return false;
+                }
+                rdhup = RDHUP_DISARMING;
+                return true;
+            }
+            case RDHUP_DISARMING -> {
+                if (waiters == null) {
+                    waiters = new ArrayList<>(2);
+                }
+                waiters.add(t);
+                return true;
+            }
+            default -> {
+                return false; // DISARMED: nothing to do.
+            }
         }
-        waiters.add(t);
+    }
+
+    /**
+     * The result of the ASYNC_CANCEL of Netty's POLLRDHUP that {@code submitter} submitted ({@link #takeRdHup}),
+     * delivered to it and to every transfer waiting for it.
+     */
+    void rdHupCancelled(Transfer submitter, int res) {
+        // 0: cancelled, Netty will see -ECANCELED. -ENOENT/-EALREADY: the poll already fired and Netty reads.
+        boolean ok = res == 0;
+        rdhup = ok ? RDHUP_DISARMED : RDHUP_NETTY;
+        ArrayList<Transfer> settled = waiters;
+        waiters = null;
+        submitter.leaseSettled(this, ok);
+        if (settled != null) {
+            for (Transfer t : settled) {
+                t.leaseSettled(this, ok);
+            }
+        }
     }
 
     void removeWaiter(Transfer t) {

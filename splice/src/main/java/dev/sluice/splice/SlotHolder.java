@@ -15,7 +15,7 @@ interface SlotHolder {
      */
     void fail(Throwable cause);
 
-    /** From the splicer's watchdog, every {@link Splicer#TICK_NANOS} while the slot is taken: check deadlines. */
+    /** From the splicer's watchdog, every {@link SlotTable#TICK_NANOS} while the slot is taken: check deadlines. */
     default void tick(long now) {
     }
 }

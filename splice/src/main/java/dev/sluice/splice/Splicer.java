@@ -3,24 +3,17 @@ package dev.sluice.splice;
 import dev.sluice.shm.Extent;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
-import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.unix.UnixChannel;
-import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringChannelOption;
-import io.netty.channel.uring.IoUringIoEvent;
-import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import java.io.IOException;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -51,11 +44,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class Splicer {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(Splicer.class);
-    private static final Throwable UNAVAILABILITY_CAUSE = probe();
+    private static final Throwable UNAVAILABILITY_CAUSE = SpliceProbe.host();
     private static final ConcurrentHashMap<EventLoop, Splicer> BY_LOOP = new ConcurrentHashMap<>();
     private static final AtomicBoolean LOGGED_UNAVAILABLE = new AtomicBoolean();
-    /** 12 bits of user_data name a slot (the low 4 name the operation). */
-    private static final int MAX_SLOTS = 1 << 12;
 
     /** System property choosing how splices run: {@code inline} (default) or {@code uring}; see {@link Transfer}. */
     public static final String MODE_PROPERTY = "sluice.splice.mode";
@@ -71,60 +62,14 @@ public final class Splicer {
     final SpliceMetrics metrics;
     /** Why this splicer cannot splice (host or loop), or null. */
     private final Throwable disabled;
-    private final PipePool pool;
+    final PipePool pool;
     private final IoRegistration registration;
-    /** Who holds each io_uring slot (a transfer, a SEND_ZC or splice send, a sendfile), by slot. */
-    private final SlotHolder[] slots;
-    private final int[] freeSlots;
-    private int freeCount;
-    private int active;
+    /** The io_uring slots, their holders and watchdog; the handle of {@link #registration}. */
+    final SlotTable slots;
     private boolean closed;
     private FallbackReason lastFallback;
-    /**
-     * How often the watchdog checks the live transfers and sends: it bounds how late an idle timeout fires and
-     * how late a stalled watched transfer starts watching its output ({@link Transfer#HANGUP_PROBE_NANOS}).
-     */
-    static final long TICK_NANOS = 50_000_000L;
-    private final Runnable tick = this::tick;
-    /** The watchdog while it runs (some slot is taken), else null. */
-    private ScheduledFuture<?> ticking;
-
-    private static Throwable probe() {
-        try {
-            if (!IoUring.isAvailable()) {
-                return new UnsupportedOperationException("io_uring is unavailable", IoUring.unavailabilityCause());
-            }
-            if (!IoUring.isSpliceSupported()) {
-                return new UnsupportedOperationException("the kernel's io_uring does not support IORING_OP_SPLICE");
-            }
-            if (NettyUring.UNAVAILABILITY_CAUSE != null) {
-                return NettyUring.UNAVAILABILITY_CAUSE;
-            }
-            int[] fds = new int[2];
-            int r = Syscalls.pipe(fds);
-            if (r < 0) {
-                return new IOException("pipe2 failed: " + Syscalls.errnoName(-r));
-            }
-            Syscalls.close(fds[0]);
-            Syscalls.close(fds[1]);
-            return null;
-        } catch (Throwable t) {
-            // e.g. FFM downcalls refused (--enable-native-access missing with --illegal-native-access=deny)
-            return t;
-        }
-    }
-
-    private static boolean inlineMode() {
-        String mode = System.getProperty(MODE_PROPERTY, "inline").trim();
-        return switch (mode) {
-            case "inline" -> true;
-            case "uring" -> false;
-            default -> {
-                logger.warn("{}={} is neither inline nor uring; using inline", MODE_PROPERTY, mode);
-                yield true;
-            }
-        };
-    }
+    /** The cache's entry points: {@link #send} and {@link #tee}. */
+    private final CachePath cache;
 
     /** Whether this host can splice: io_uring with IORING_OP_SPLICE, pipes, FFM, the Netty internals we need. */
     public static boolean isAvailable() {
@@ -218,10 +163,13 @@ public final class Splicer {
         this.metrics = metrics;
         Throwable why = UNAVAILABILITY_CAUSE;
         IoRegistration reg = null;
+        SlotTable table = null;
         if (why == null) {
-            if (loop instanceof IoEventLoop ioLoop && ioLoop.isCompatible(Handle.class)) {
+            if (loop instanceof IoEventLoop ioLoop && ioLoop.isCompatible(SlotTable.class)) {
+                // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
+                table = new SlotTable(this, loop, Math.min(SlotTable.MAX_SLOTS, 2 * settings.maxPipes()));
                 // On the loop, register() completes synchronously.
-                Future<IoRegistration> f = ioLoop.register(new Handle());
+                Future<IoRegistration> f = ioLoop.register(table);
                 if (f.isDone() && f.isSuccess()) {
                     reg = f.getNow();
                 } else {
@@ -233,28 +181,21 @@ public final class Splicer {
         }
         this.disabled = why;
         this.registration = reg;
-        this.inline = why == null && inlineMode() ? new Syscalls.Splice() : null;
+        this.inline = why == null && SpliceProbe.inlineMode() ? new Syscalls.Splice() : null;
         this.sys = inline != null ? inline : why == null ? new Syscalls.Splice() : null;
         this.batchHoldTimespec = sys != null && settings.batching()
                 ? sys.timespec(ReadBatching.HOLD_FACTOR * settings.batchDelayNanos()) : 0L;
         if (why == null) {
             this.pool = new PipePool(settings.maxPipes(), settings.pipeSize(), metrics);
-            // Socket and file splices each hold a pipe; SEND_ZC sends hold only a slot: room for both.
-            int nslots = Math.min(MAX_SLOTS, 2 * settings.maxPipes());
-            this.slots = new SlotHolder[nslots];
-            this.freeSlots = new int[nslots];
-            for (int i = 0; i < freeSlots.length; i++) {
-                freeSlots[i] = freeSlots.length - 1 - i;
-            }
-            this.freeCount = freeSlots.length;
+            this.slots = table;
         } else {
             this.pool = null;
-            this.slots = new SlotHolder[0];
-            this.freeSlots = new int[0];
+            this.slots = new SlotTable(this, loop, 0);
             if (LOGGED_UNAVAILABLE.compareAndSet(false, true)) {
                 logger.info("zero-copy splice unavailable, bodies will be copied: {}", why.toString());
             }
         }
+        this.cache = new CachePath(this);
     }
 
     /**
@@ -305,11 +246,9 @@ public final class Splicer {
         if (in == out) {
             throw new IllegalArgumentException("in and out are the same channel: " + in);
         }
-        if (disabled != null) {
-            return fallback(FallbackReason.UNAVAILABLE);
-        }
-        if (closed) {
-            return fallback(FallbackReason.CLOSED);
+        FallbackReason refused = refusal();
+        if (refused != null) {
+            return fallback(refused);
         }
         if (in.eventLoop() != loop || out.eventLoop() != loop) {
             throw new IllegalArgumentException(String.format(
@@ -320,7 +259,7 @@ public final class Splicer {
             return fallback(FallbackReason.CHANNEL);
         }
         if (!pump && count == 0) {
-            Completed done = new Completed(cb);
+            CompletedTransfer done = new CompletedTransfer(cb);
             metrics.outcome(SpliceOutcome.COMPLETED);
             loop.execute(done);
             return done;
@@ -337,24 +276,24 @@ public final class Splicer {
             // Netty's POLLRDHUP fired: the peer half-closed and Netty is reading the rest on its own.
             return fallback(FallbackReason.PEER_CLOSING);
         }
-        if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
+        if (!inLease.makeNonBlocking() || !outLease.makeNonBlocking()) {
             return fallback(FallbackReason.CHANNEL);
         }
-        if (freeCount == 0) {
+        if (slots.isFull()) {
             return fallback(FallbackReason.POOL_EXHAUSTED);
         }
         Pipe pipe = pool.acquire();
         if (pipe == null) {
             return fallback(pool.lastFailure());
         }
-        int slot = freeSlots[--freeCount];
+        int slot = slots.take();
         return run(new Transfer(this, slot, new TransferSpec(new TransferSpec.Source.Socket(in, inLease), out, outLease,
                 pump ? TransferSpec.UNTIL_EOF : count, idleTimeoutNanos, watchOutput, cb, null), pipe));
     }
 
-    private Transfer run(Transfer t) {
-        slots[t.slot] = t;
-        occupied();
+    /** Occupies the transfer's slot and starts it. */
+    Transfer run(Transfer t) {
+        slots.occupy(t.slot, t);
         t.start();
         return t;
     }
@@ -380,121 +319,7 @@ public final class Splicer {
      */
     public SpliceTransfer send(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
                                long idleTimeoutNanos, SpliceCallback cb) {
-        Objects.requireNonNull(extent, "extent");
-        Objects.requireNonNull(out, "out");
-        Objects.requireNonNull(mechanism, "mechanism");
-        Objects.requireNonNull(cb, "cb");
-        checkInLoop();
-        if (position < 0 || length < 0 || position > extent.length() - length) {
-            throw new IllegalArgumentException(String.format(
-                    "range [%d, +%d) is not inside the extent of %d bytes", position, length, extent.length()));
-        }
-        if (idleTimeoutNanos < 0) {
-            throw new IllegalArgumentException(
-                    String.format("idleTimeoutNanos must be >= 0, was %d", idleTimeoutNanos));
-        }
-        if (out.eventLoop() != loop) {
-            throw new IllegalArgumentException(String.format(
-                    "out must be registered on the splicer's loop %s, is on %s", loop, out.eventLoop()));
-        }
-        if (length == 0) {
-            Completed done = new Completed(cb);
-            metrics.send(mechanism);
-            loop.execute(done);
-            return done;
-        }
-        extent.retain();
-        boolean started = false;
-        try {
-            SpliceTransfer t = null;
-            if (mechanism != SendMechanism.WRITE) {
-                FallbackReason why = zeroCopyObstacle(extent, out, mechanism);
-                if (why == null) {
-                    t = sendZeroCopy(extent, position, length, out, mechanism, idleTimeoutNanos, cb);
-                    why = t == null ? lastFallback : null;
-                }
-                if (t == null) {
-                    lastFallback = why;
-                    metrics.fallback(why);
-                }
-            }
-            if (t == null) {
-                t = ExtentWrite.start(metrics, extent, position, length, out, cb);
-            }
-            started = true;
-            return t;
-        } finally {
-            if (!started) {
-                extent.release();
-            }
-        }
-    }
-
-    private FallbackReason zeroCopyObstacle(Extent extent, Channel out, SendMechanism mechanism) {
-        if (disabled != null) {
-            return FallbackReason.UNAVAILABLE;
-        }
-        if (closed) {
-            return FallbackReason.CLOSED;
-        }
-        if (!(out instanceof IoUringSocketChannel) || !out.isActive()) {
-            return FallbackReason.CHANNEL;
-        }
-        if (mechanism == SendMechanism.SEND_ZC ? !extent.slice().isNative() || !NettyUring.SEND_ZC_SUPPORTED
-                : extent.store().fd() < 0) {
-            return FallbackReason.NO_ZERO_COPY_SOURCE;
-        }
-        return null;
-    }
-
-    /**
-     * SEND_ZC, SPLICE or SENDFILE on our own submissions and syscalls; null with {@link #lastFallback} set when it
-     * cannot start.
-     */
-    private SpliceTransfer sendZeroCopy(Extent extent, long position, long length, Channel out, SendMechanism mechanism,
-                                  long idleTimeoutNanos, SpliceCallback cb) {
-        ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
-        if (outLease.writing) {
-            throw new IllegalStateException("a splice or send is already writing to " + out);
-        }
-        if (!nonBlocking(outLease)) {
-            lastFallback = FallbackReason.CHANNEL;
-            return null;
-        }
-        if (freeCount == 0) {
-            lastFallback = FallbackReason.POOL_EXHAUSTED;
-            return null;
-        }
-        Runnable release = extent::release;
-        if (mechanism == SendMechanism.SENDFILE) {
-            // Before the first sendfile, as for a splice: the socket buffers keep references to the file's pages
-            // after the call returns, so the store must punch these pages out before reusing them.
-            extent.markSpliced();
-            metrics.send(SendMechanism.SENDFILE);
-            SendfileSend s = new SendfileSend(this, freeSlots[--freeCount], extent.store().fd(),
-                    extent.offset() + position, length, out, outLease, idleTimeoutNanos, cb, release);
-            slots[s.slot] = s;
-            occupied();
-            s.start();
-            return s;
-        }
-        if (mechanism == SendMechanism.SEND_ZC) {
-            long address = extent.slice().address() + position;
-            metrics.send(SendMechanism.SEND_ZC);
-            return run(new Transfer(this, freeSlots[--freeCount], new TransferSpec(new TransferSpec.Source.Memory(address),
-                    out, outLease, length, idleTimeoutNanos, false, cb, release), null));
-        }
-        Pipe pipe = pool.acquire();
-        if (pipe == null) {
-            lastFallback = pool.lastFailure();
-            return null;
-        }
-        // Before the first splice: the store must punch these pages out before reusing them (skbs keep them).
-        extent.markSpliced();
-        metrics.send(SendMechanism.SPLICE);
-        TransferSpec.Source file = new TransferSpec.Source.StoreFile(extent.store().fd(), extent.offset() + position);
-        return run(new Transfer(this, freeSlots[--freeCount],
-                new TransferSpec(file, out, outLease, length, idleTimeoutNanos, false, cb, release), pipe));
+        return cache.send(extent, position, length, out, mechanism, idleTimeoutNanos, cb);
     }
 
     /**
@@ -509,81 +334,22 @@ public final class Splicer {
      *         called inside this call.
      */
     public TeeFill tee(Channel in, Extent extent, long position, long count, Channel out, TeeFill.Listener listener) {
-        Objects.requireNonNull(in, "in");
-        Objects.requireNonNull(extent, "extent");
-        Objects.requireNonNull(out, "out");
-        Objects.requireNonNull(listener, "listener");
-        checkInLoop();
-        if (position < 0 || count <= 0 || position > extent.length() - count) {
-            throw new IllegalArgumentException(String.format(
-                    "range [%d, +%d) is not a non-empty range of the extent of %d bytes", position, count,
-                    extent.length()));
-        }
-        if (disabled != null) {
-            return fallback(FallbackReason.UNAVAILABLE);
-        }
-        if (closed) {
-            return fallback(FallbackReason.CLOSED);
-        }
-        if (extent.store().fd() < 0) {
-            return fallback(FallbackReason.NO_ZERO_COPY_SOURCE);
-        }
-        if (in.eventLoop() != loop || out.eventLoop() != loop || in == out) {
-            throw new IllegalArgumentException("in and out must be two channels of the splicer's loop " + loop);
-        }
-        if (!canSplice(in) || !canSplice(out)) {
-            return fallback(FallbackReason.CHANNEL);
-        }
-        ChannelLease inLease = ChannelLease.of(in, ((UnixChannel) in).fd().intValue());
-        ChannelLease outLease = ChannelLease.of(out, ((UnixChannel) out).fd().intValue());
-        if (inLease.reading || outLease.writing) {
-            throw new IllegalStateException("a splice is already using " + (inLease.reading ? in : out));
-        }
-        if (inLease.rdhup == ChannelLease.RDHUP_DISARMING
-                || (inLease.rdhup == ChannelLease.RDHUP_NETTY && NettyUring.pollRdhupId(in) == 0)) {
-            // Netty's POLLRDHUP fired (the peer half-closed, Netty reads the rest) or is being taken by another.
-            return fallback(FallbackReason.PEER_CLOSING);
-        }
-        if (!nonBlocking(inLease) || !nonBlocking(outLease)) {
-            return fallback(FallbackReason.CHANNEL);
-        }
-        if (freeCount == 0) {
-            return fallback(FallbackReason.POOL_EXHAUSTED);
-        }
-        Pipe inPipe = pool.acquire();
-        if (inPipe == null) {
-            return fallback(pool.lastFailure());
-        }
-        Pipe outPipe = pool.acquire();
-        if (outPipe == null) {
-            pool.release(inPipe, 0);
-            return fallback(pool.lastFailure());
-        }
-        TeeFill t = new TeeFill(this, freeSlots[--freeCount], in, inLease, out, outLease, extent.store().fd(),
-                extent.offset() + position, count, inPipe, outPipe, listener);
-        slots[t.slot] = t;
-        occupied();
-        t.start();
-        return t;
+        return cache.tee(in, extent, position, count, out, listener);
     }
 
-    private static boolean nonBlocking(ChannelLease lease) {
-        if (!lease.nonBlocking) {
-            if (Syscalls.setNonBlocking(lease.fd) < 0) {
-                return false;
-            }
-            lease.nonBlocking = true;
-        }
-        return true;
+    /** Why nothing can start on this splicer now (splicing unavailable here, or the splicer closed), or null. */
+    FallbackReason refusal() {
+        return disabled != null ? FallbackReason.UNAVAILABLE : closed ? FallbackReason.CLOSED : null;
     }
 
-    private <T> T fallback(FallbackReason reason) {
+    /** Records and counts why a transfer, send or tee cannot run; returns null for the caller to return. */
+    <T> T fallback(FallbackReason reason) {
         lastFallback = reason;
         metrics.fallback(reason);
         return null;
     }
 
-    private void checkInLoop() {
+    void checkInLoop() {
         if (!loop.inEventLoop()) {
             throw new IllegalStateException("Splicer is confined to its event loop " + loop);
         }
@@ -624,7 +390,7 @@ public final class Splicer {
 
     /** Transfers and pumps running now. Loop-confined. */
     public int activeTransfers() {
-        return active;
+        return slots.active();
     }
 
     /** Pipes pooled and idle now. Loop-confined. */
@@ -659,19 +425,12 @@ public final class Splicer {
         if (disabled != null) {
             return;
         }
-        for (SlotHolder t : slots) {
-            if (t != null) {
-                t.fail(new SpliceCancelledException("splicer closed"));
-            }
-        }
+        slots.failAll();
         pool.close();
-        if (active == 0) {
+        if (slots.active() == 0) {
             registration.cancel();
         }
-        if (ticking != null) {
-            ticking.cancel(false);
-            ticking = null;
-        }
+        slots.stopWatchdog();
     }
 
     IoRegistration registration() {
@@ -691,34 +450,6 @@ public final class Splicer {
         pool.release(p, leftover);
     }
 
-    /** A slot was just taken: count it, and make sure the watchdog runs while any slot is taken. */
-    private void occupied() {
-        active++;
-        if (ticking == null) {
-            ticking = loop.scheduleAtFixedRate(tick, TICK_NANOS, TICK_NANOS, TimeUnit.NANOSECONDS);
-        }
-    }
-
-    /**
-     * The splice watchdog: one periodic task per loop, running while any slot is taken, that lets every holder check
-     * its deadlines ({@link SlotHolder#tick}): the idle timeout, and for a watched transfer when to watch its output.
-     * A transfer or send costs no timer of its own, like a connection in the proxy's loop watchdog. The task stops
-     * once no slot is taken, so an idle loop is not woken for it.
-     */
-    private void tick() {
-        if (active == 0) {
-            ticking.cancel(false);
-            ticking = null;
-            return;
-        }
-        long now = System.nanoTime();
-        for (SlotHolder h : slots) {
-            if (h != null) {
-                h.tick(now); // may end h (slot freed) or, from its callback, start another in a free slot
-            }
-        }
-    }
-
     /** A transfer ended with every CQE in: free its slot and pipe. */
     void finished(Transfer t, long leftoverPipeBytes) {
         releasePipe(t, leftoverPipeBytes);
@@ -727,68 +458,9 @@ public final class Splicer {
 
     /** The holder of {@code slot} ended with every CQE in: the slot is free for the next transfer or send. */
     void finished(int slot) {
-        slots[slot] = null;
-        freeSlots[freeCount++] = slot;
-        active--;
-        if (closed && active == 0) {
+        slots.release(slot);
+        if (closed && slots.active() == 0) {
             registration.cancel();
-        }
-    }
-
-    /** Receives every CQE of this loop's splices and sends; user_data is (slot << 4 | kind) in 16 bits. */
-    private final class Handle implements IoUringIoHandle {
-        @Override
-        public void handle(IoRegistration reg, IoEvent event) {
-            IoUringIoEvent e = (IoUringIoEvent) event;
-            int userData = (int) e.userData() & 0xFFFF;
-            int slot = userData >>> 4;
-            SlotHolder t = slot < slots.length ? slots[slot] : null;
-            if (t != null) {
-                t.complete(userData & 15, e.res(), e.flags());
-            } else if (logger.isDebugEnabled()) {
-                logger.debug("splice completion for an empty slot: {}", e);
-            }
-        }
-
-        @Override
-        public void close() {
-            // Netty closes every registered handle when the loop shuts down.
-            Splicer.this.close();
-        }
-    }
-
-    /** A zero-byte transfer: nothing to splice, the callback runs from a task. */
-    private static final class Completed implements SpliceTransfer, Runnable {
-        private final SpliceCallback cb;
-        private volatile boolean done;
-
-        Completed(SpliceCallback cb) {
-            this.cb = cb;
-        }
-
-        @Override
-        public void run() {
-            done = true;
-            try {
-                cb.done(0, null);
-            } catch (Throwable t) {
-                logger.warn("splice callback threw", t);
-            }
-        }
-
-        @Override
-        public void cancel() {
-            // Nothing in flight; the callback reports success.
-        }
-
-        @Override
-        public long bytesMoved() {
-            return 0;
-        }
-
-        @Override
-        public boolean isDone() {
-            return done;
         }
     }
 }

@@ -10,8 +10,6 @@ import io.netty.channel.uring.IoUringIoOps;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import java.util.ArrayList;
-
 import static dev.sluice.splice.UringOps.*;
 
 /**
@@ -22,33 +20,31 @@ import static dev.sluice.splice.UringOps.*;
  * from the mapping's address whose notification CQE ends the send.
  *
  * <h2>Two modes ({@value Splicer#MODE_PROPERTY} = inline | uring)</h2>
- * <b>inline</b> (default): fills and drains are plain splice(2) calls made on the loop thread through FFM, looping
- * until both would block, then a one-shot IORING_OP_POLL_ADD waits for the socket ({@link #advanceInline}); this is
- * HAProxy's approach. <b>uring</b>: every fill and drain is an IORING_OP_SPLICE, which io_uring always runs on an
- * io-wq worker thread. The kernel work per byte is the same either way, but each io-wq hop adds a worker wake-up, a
- * context switch and a completion for the loop to reap, so inline costs less CPU per byte and is the default
- * (figures in loadtest/FINDINGS.md, "Splice mode: inline against io_uring"). Inline moves at most
+ * How fills and drains are issued is the transfer's {@link TransferDriver}. <b>inline</b> (default,
+ * {@link InlineDriver}): plain splice(2) calls made on the loop thread through FFM, looping until both would block,
+ * then a one-shot IORING_OP_POLL_ADD waits for the socket; this is HAProxy's approach. <b>uring</b>
+ * ({@link UringDriver}): every fill and drain is an IORING_OP_SPLICE, which io_uring always runs on an io-wq worker
+ * thread. The kernel work per byte is the same either way, but each io-wq hop adds a worker wake-up, a context switch
+ * and a completion for the loop to reap, so inline costs less CPU per byte and is the default (figures in
+ * loadtest/FINDINGS.md, "Splice mode: inline against io_uring"). Inline moves at most
  * {@link UringOps#INLINE_BUDGET} bytes per loop turn and then continues from a task, so one fast transfer cannot
- * starve the loop's other channels. The io_uring mode stays for comparison and as a fallback.
+ * starve the loop's other channels. The io_uring mode stays for comparison and as a fallback; a memory source's
+ * SEND_ZCs are always io_uring submissions ({@link UringDriver}).
  *
  * <h2>What varies</h2>
  * The source ({@link TransferSpec.Source}): a socket (the only one that can run dry: POLLIN waits, {@link ReadBatching}
  * for a counted body, pumping to EOF), the store's file (fills at explicit offsets; never blocks), or memory (no pipe:
- * DRAIN is a SEND_ZC). Fills and drains of both modes end in the same two routines, {@link #filled} and
- * {@link #drained}. A response body's transfer may also watch its output ({@link HangupWatch}).
+ * DRAIN is a SEND_ZC). Fills and drains of both drivers end in the same two routines, {@link #filled} and
+ * {@link #drained}, which keep the accounting and arm the polls. A response body's transfer may also watch its output
+ * ({@link HangupWatch}).
  *
- * <h2>How it moves bytes (uring mode)</h2>
- * Two splices, each driven from the other's completions (no linked SQE chains: a short splice would fail the rest
- * of a chain): FILL {@code in -> pipe} and DRAIN {@code pipe -> out}, at most one of each in flight, so a fill and a
- * drain overlap on two io-wq workers. FILL never asks for more than the bytes still owed ({@code remaining}), so
- * the input is never read past the body. {@code pipeBytes} counts completed fills minus completed drains; when no
+ * <h2>Waiting</h2>
+ * Both sockets are O_NONBLOCK and every splice has SPLICE_F_NONBLOCK, so a splice returns EAGAIN instead of
+ * blocking the loop or parking an io-wq worker. EAGAIN from a drain (issued only while the pipe holds bytes) means the
+ * output is full: a one-shot POLL_ADD(POLLOUT) on it. EAGAIN from a fill is ambiguous (input empty, or pipe slots
+ * full): with bytes in the pipe or a drain pending the fill waits for the next drain; with an empty, idle pipe the
+ * input is empty: POLL_ADD(POLLIN) on it. {@code pipeBytes} counts completed fills minus completed drains; when no
  * operation is in flight it is exactly what the pipe holds.
- *
- * <p>Both sockets are O_NONBLOCK and every splice has SPLICE_F_NONBLOCK, so a splice returns EAGAIN instead of
- * parking an io-wq worker. EAGAIN from DRAIN (issued only while the pipe holds bytes) means the output is full: a
- * one-shot POLL_ADD(POLLOUT) on it. EAGAIN from FILL is ambiguous (input empty, or pipe slots full): with bytes in
- * the pipe or a drain pending the fill waits for the next drain completion; with an empty, idle pipe the input is
- * empty: POLL_ADD(POLLIN) on it.
  *
  * <h2>Ending</h2>
  * The callback runs exactly once, after every SQE the transfer submitted has produced its CQE (outstanding == 0):
@@ -59,10 +55,9 @@ import static dev.sluice.splice.UringOps.*;
  * callback does not wait for (as Netty's write future does not): the slot and the source extent are kept until it
  * arrives, which for a peer that never reads is when the caller closes the channel.
  *
- * <p>No allocation per chunk: the SQE descriptions for a full fill, the drain and the two polls are built once per
- * transfer (a drain asks for the whole pipe capacity; a splice from a pipe takes what the pipe holds, and the pipe
- * only ever holds this transfer's bytes); completions arrive through the loop-wide handle with a short user_data of
- * slot and kind.
+ * <p>No allocation per chunk: the SQE descriptions for the two polls (and the driver's for a full fill and the drain)
+ * are built once per transfer; completions arrive through the loop-wide handle with a short user_data of slot and
+ * kind. The accounting fields below are written only here; the driver reads them.
  */
 final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListener {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(Transfer.class);
@@ -70,9 +65,6 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
     /** A watched transfer that moved nothing for this long starts watching its output (see {@link #tick}). */
     static final long HANGUP_PROBE_MILLIS = 250;
     static final long HANGUP_PROBE_NANOS = HANGUP_PROBE_MILLIS * 1_000_000L;
-
-    /** Largest single SEND_ZC; the rest follows from the completion. */
-    private static final int MAX_SEND = 1 << 30;
 
     static final int SRC_SOCKET = 0;
     static final int SRC_FILE = 1;
@@ -87,13 +79,13 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
 
     private final Splicer splicer;
     final int slot;
-    private final int source;
+    final int source;
     /** The input socket; null when the source is a file or memory. */
-    private final Channel in;
-    private final Channel out;
+    final Channel in;
+    final Channel out;
     /** Input socket or file fd; -1 for memory. */
-    private final int inFd;
-    private final int outFd;
+    final int inFd;
+    final int outFd;
     private final ChannelLease inLease;
     private final ChannelLease outLease;
     private final boolean pump;
@@ -106,32 +98,27 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
     final Pipe pipe;
     /** Set by {@link Splicer#releasePipe}: the pipe went back to the pool (maybe before the slot did). */
     boolean pipeReleased;
-    private final int pipeCap;
+    final int pipeCap;
     /** File offset of the next FILL (SRC_FILE) or address of the first byte (SRC_MEMORY). */
-    private long fileOffset;
-    private final long address;
+    long fileOffset;
+    final long address;
     /** Runs once when the transfer ends, before the callback (releases a shm extent reference). */
     private final Runnable onDone;
 
-    /** splice(2) on the loop thread (inline mode), or null: fills and drains are IORING_OP_SPLICEs. */
-    private final Syscalls.Splice inline;
-    private final Runnable resume = this::resumeInline;
-    private boolean resumeQueued;
+    /** Issues the fills and drains: splice(2) on the loop, or io_uring submissions. */
+    private final TransferDriver driver;
 
     /** Read batching of a counted socket input (see {@link ReadBatching}); null when this transfer does not batch. */
     private final ReadBatching batching;
 
-    private final IoUringIoOps fillOp;
-    private final IoUringIoOps drainOp;
     private final IoUringIoOps pollInOp;
     private final IoUringIoOps pollOutOp;
-    private IoUringIoOps tailFillOp;
-    private int tailFillLen;
 
     private State state = State.STARTING;
     /** state == State.DONE, readable from any thread. */
     private volatile boolean done;
-    private boolean inStart;
+    /** Inside {@link #start}: the callback must not run (the caller of transfer()/pump() has not seen the transfer). */
+    boolean inStart;
     private Throwable failure;
     /** SQEs submitted whose (first) CQE has not arrived yet. */
     private int outstanding;
@@ -139,16 +126,13 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
     private int pendingNotifs;
     private boolean retired;
     private int pendingLeases;
-    private long fillId;
-    private long drainId;
-    private long pollInId;
-    private long pollOutId;
+    long pollInId;
+    long pollOutId;
     /** Bytes still to read from the input (Long.MAX_VALUE for a pump). */
-    private long remaining;
-    private long pipeBytes;
-    private volatile long moved;
-    private boolean inputDone;
-    private boolean fillWaitsForDrain;
+    long remaining;
+    long pipeBytes;
+    volatile long moved;
+    boolean inputDone;
     private long lastProgressNanos;
 
     /** Called by the {@link Splicer} with the slot (and the pipe, except for a memory source) taken. */
@@ -194,26 +178,18 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
             }
         }
         assert (pipe == null) == (source == SRC_MEMORY) : "a pipe exactly when the source is not memory";
-        this.inline = pipe == null ? null : splicer.inline;
         SpliceSettings settings = splicer.settings;
         boolean batch = source == SRC_SOCKET && !pump && settings.batching() && splicer.sys != null;
         this.batching = batch ? new ReadBatching(splicer, inLease, userData(BATCH_TIMER)) : null;
-        this.fillOp = source == SRC_SOCKET ? splice(inFd, -1L, pipe.writeFd, pipeCap, FILL) : null;
-        this.drainOp = pipe == null ? null : splice(pipe.readFd, -1L, outFd, pipeCap, DRAIN);
         this.pollInOp = source == SRC_SOCKET ? pollAdd(inFd, POLLIN, POLL_IN) : null;
         this.pollOutOp = pollAdd(outFd, POLLOUT, POLL_OUT);
+        // Last: the driver reads the fields above.
+        this.driver = pipe != null && splicer.inline != null ? new InlineDriver(this, splicer.inline)
+                : new UringDriver(this);
     }
 
-    private long userData(int kind) {
+    long userData(int kind) {
         return UringOps.userData(slot, kind);
-    }
-
-    private IoUringIoOps splice(int fdIn, long offIn, int fdOut, int len, int kind) {
-        return UringOps.splice(fdIn, offIn, fdOut, len, userData(kind));
-    }
-
-    private IoUringIoOps sendZc(long addr, int len) {
-        return UringOps.sendZc(outFd, addr, len, userData(DRAIN));
     }
 
     private IoUringIoOps pollAdd(int fd, int mask, int kind) {
@@ -259,53 +235,15 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         return out.eventLoop();
     }
 
-    /** Takes Netty's POLLRDHUP away from the channel for the duration (see {@link NettyUring}). */
+    /** Takes Netty's POLLRDHUP away from the channel for the duration (see {@link ChannelLease#takeRdHup}). */
     private void acquireRdHup(ChannelLease lease, int kind) {
-        if (state != State.STARTING) {
-            return;
-        }
-        switch (lease.rdhup) {
-            case ChannelLease.RDHUP_NETTY -> {
-                long id = NettyUring.pollRdhupId(lease.channel);
-                if (id == 0) {
-                    // Fired already. For the input the Splicer refused before getting here; for the output Netty
-                    // may read its EOF and close it, which our close listener turns into a cancel.
-                    return;
-                }
-                long sqe = submit(asyncCancel(id, kind));
-                if (sqe == 0) {
-                    fail(new SpliceCancelledException("event loop is shutting down"));
-                    return;
-                }
-                lease.rdhup = ChannelLease.RDHUP_DISARMING;
-                pendingLeases++;
-            }
-            case ChannelLease.RDHUP_DISARMING -> {
-                lease.addWaiter(this);
-                pendingLeases++;
-            }
-            default -> {
-                // DISARMED: nothing to do.
-            }
+        if (state == State.STARTING && lease.takeRdHup(this, kind)) {
+            pendingLeases++;
         }
     }
 
-    /** The result of the ASYNC_CANCEL of Netty's POLLRDHUP, delivered to every transfer waiting on it. */
-    private void disarmed(ChannelLease lease, int res) {
-        // 0: cancelled, Netty will see -ECANCELED. -ENOENT/-EALREADY: the poll already fired and Netty reads.
-        lease.rdhup = res == 0 ? ChannelLease.RDHUP_DISARMED : ChannelLease.RDHUP_NETTY;
-        boolean ok = res == 0;
-        ArrayList<Transfer> waiters = lease.waiters;
-        lease.waiters = null;
-        leaseSettled(lease, ok);
-        if (waiters != null) {
-            for (Transfer t : waiters) {
-                t.leaseSettled(lease, ok);
-            }
-        }
-    }
-
-    private void leaseSettled(ChannelLease lease, boolean ok) {
+    /** Netty's POLLRDHUP on {@code lease}'s channel is ours ({@code ok}), or stays Netty's. */
+    void leaseSettled(ChannelLease lease, boolean ok) {
         if (state == State.DONE) {
             return;
         }
@@ -351,8 +289,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
             pendingNotifs++; // a SEND_ZC result announcing its notification
         }
         switch (kind) {
-            case FILL -> onFill(res);
-            case DRAIN -> onDrain(res);
+            case FILL -> driver.onFill(res);
+            case DRAIN -> driver.onDrain(res);
             case POLL_IN -> {
                 pollInId = 0;
                 onPoll(res, "poll input");
@@ -361,8 +299,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
                 pollOutId = 0;
                 onPoll(res, "poll output");
             }
-            case DISARM_IN -> disarmed(inLease, res);
-            case DISARM_OUT -> disarmed(outLease, res);
+            case DISARM_IN -> inLease.rdHupCancelled(this, res);
+            case DISARM_OUT -> outLease.rdHupCancelled(this, res);
             default -> {
                 // CANCEL: 0, -ENOENT (target already completed) or -EALREADY (running; its CQE follows).
             }
@@ -371,20 +309,12 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         maybeFinish();
     }
 
-    private void onFill(int res) {
-        fillId = 0;
-        filled(res);
-        if (res > 0) {
-            lastProgressNanos = System.nanoTime();
-        }
-    }
-
     /**
      * The result of one fill ({@code in -> pipe}) in either mode. EAGAIN with bytes in the pipe, or a drain or POLLOUT
      * pending, may mean the pipe's slots are full: the fill waits for the next drain (in inline mode the drain runs
      * again in the same turn, or after its POLLOUT). With an empty, idle pipe the input is empty: wait for it.
      */
-    private void filled(long r) {
+    void filled(long r) {
         if (r > 0) {
             remaining -= r;
             pipeBytes += r;
@@ -394,8 +324,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
             inputDone = true;
         } else if (r == -Syscalls.EAGAIN) {
             if (state == State.RUNNING) {
-                if (pipeBytes > 0 || drainId != 0 || pollOutId != 0) {
-                    fillWaitsForDrain = true;
+                if (pipeBytes > 0 || driver.drainInFlight() || pollOutId != 0) {
+                    driver.fillAfterDrain();
                 } else if (source == SRC_SOCKET) {
                     armPollIn();
                 } else {
@@ -408,20 +338,12 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         }
     }
 
-    private void onDrain(int res) {
-        drainId = 0;
-        fillWaitsForDrain = false;
-        if (drained(res) > 0) {
-            lastProgressNanos = System.nanoTime();
-        }
-    }
-
     /**
      * The result of one drain in either mode: a splice {@code pipe -> out}, or for a memory source a SEND_ZC. Returns
      * the bytes it moved (0 when none). EAGAIN means the output is full: wait for POLLOUT. A drain is only issued
      * while there are bytes to move, so 0 can only mean a broken output.
      */
-    private long drained(long r) {
+    long drained(long r) {
         if (r > 0) {
             moved += r;
             if (pipe == null) {
@@ -437,7 +359,8 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
             }
             // (In uring mode a drain may take bytes of a fill whose CQE is still to come: pipeBytes is exact only
             // with nothing in flight, see checkEnd.)
-            assert inline == null || pipeBytes >= 0 : "a drain never moves more than the pipe held: " + this;
+            assert !(driver instanceof InlineDriver) || pipeBytes >= 0
+                    : "a drain never moves more than the pipe held: " + this;
             assert remaining >= 0 : this;
             assert pump || moved <= count : "never more than the count: " + this;
             return r;
@@ -482,59 +405,25 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
 
     // ---------------------------------------------------------------- driving
 
-    private void advance() {
+    /** Issues what can be issued now (see {@link TransferDriver#advance}); nothing unless RUNNING. */
+    void advance() {
         if (state != State.RUNNING) {
             return;
         }
-        if (source == SRC_MEMORY) {
-            if (drainId == 0 && pollOutId == 0 && remaining > 0) {
-                if (!isOpen(out)) {
-                    fail(new SpliceCancelledException("output channel closed"));
-                    return;
-                }
-                drainId = submitOrFail(sendZc(address + moved, (int) Math.min(remaining, MAX_SEND)));
-                return;
-            }
-            if (outstanding == 0 && remaining == 0) {
-                finish(null); // every byte sent; notifications may still follow (see retire)
-            }
-            return;
-        }
-        if (inline != null) {
-            advanceInline();
-            return;
-        }
-        if (drainId == 0 && pollOutId == 0 && pipeBytes > 0) {
-            if (!isOpen(out)) {
-                fail(new SpliceCancelledException("output channel closed"));
-                return;
-            }
-            drainId = submitOrFail(drainOp);
-            if (state != State.RUNNING) {
-                return;
-            }
-        }
-        if (fillId == 0 && pollInId == 0 && !inputDone && !fillWaitsForDrain && remaining > 0
-                && pipeBytes < pipeCap) {
-            if (source == SRC_FILE) {
-                // The offset moves every chunk, so this op is built per chunk (one per pipe-full).
-                fillId = submitOrFail(splice(inFd, fileOffset, pipe.writeFd, (int) Math.min(remaining, pipeCap),
-                        FILL));
-            } else if (!isOpen(in)) {
-                fail(new SpliceCancelledException("input channel closed"));
-                return;
-            } else {
-                fillId = submitOrFail(remaining >= pipeCap ? fillOp : tailFill((int) remaining));
-            }
-            if (state != State.RUNNING) {
-                return;
-            }
-        }
-        checkEnd();
+        driver.advance();
+    }
+
+    boolean running() {
+        return state == State.RUNNING;
+    }
+
+    /** A fill or drain moved bytes: the idle timeout counts from now. */
+    void progressed() {
+        lastProgressNanos = System.nanoTime();
     }
 
     /** With nothing in flight and the pipe empty: the body is complete, or the input ended. */
-    private void checkEnd() {
+    void checkEnd() {
         assert outstanding != 0 || (pipeBytes >= 0 && pipeBytes <= pipeCap)
                 : "with nothing in flight pipeBytes is what the pipe holds: " + this;
         if (outstanding == 0 && pipeBytes == 0) {
@@ -550,64 +439,6 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         }
     }
 
-    /**
-     * Inline mode: drain and fill with splice(2) on the loop until both would block, then wait on a POLL_ADD. Both
-     * sockets and the pipe are non-blocking, so no call sleeps. Unlike the io_uring mode, {@code pipeBytes} is
-     * always exact here, which resolves the ambiguous EAGAIN of a fill: with an empty pipe it means the input is
-     * empty (POLLIN); with bytes in the pipe the drain ran just before and either emptied it (then the fill is
-     * retried) or hit EAGAIN and armed POLLOUT, whose completion drains and fills again.
-     */
-    private void advanceInline() {
-        if (inStart) {
-            // The whole body may move right here: never finish (run the callback) inside transfer()/pump().
-            queueResume();
-            return;
-        }
-        long budget = INLINE_BUDGET;
-        while (state == State.RUNNING) {
-            boolean progress = false;
-            if (pipeBytes > 0 && pollOutId == 0) {
-                if (!isOpen(out)) {
-                    fail(new SpliceCancelledException("output channel closed"));
-                    return;
-                }
-                long r = drained(inline.splice(pipe.readFd, outFd, pipeBytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
-                budget -= r;
-                progress |= r > 0;
-                if (state != State.RUNNING) {
-                    return;
-                }
-            }
-            if (pollInId == 0 && !inputDone && remaining > 0 && pipeBytes < pipeCap) {
-                long want = Math.min(remaining, pipeCap - pipeBytes);
-                long r;
-                if (source == SRC_FILE) {
-                    r = inline.spliceFrom(inFd, fileOffset, pipe.writeFd, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                } else if (!isOpen(in)) {
-                    fail(new SpliceCancelledException("input channel closed"));
-                    return;
-                } else {
-                    r = inline.splice(inFd, pipe.writeFd, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-                }
-                filled(r);
-                progress |= r > 0;
-                if (state != State.RUNNING) {
-                    return;
-                }
-            }
-            if (!progress) {
-                break;
-            }
-            lastProgressNanos = System.nanoTime();
-            if (budget <= 0) {
-                // Let the loop serve its other channels; carry on from a task.
-                queueResume();
-                return;
-            }
-        }
-        checkEnd();
-    }
-
     /** The input is empty: wait for it with a POLL_ADD, for a batch when this transfer batches. */
     private void armPollIn() {
         if (batching != null) {
@@ -617,28 +448,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         splicer.metrics.pollIn();
     }
 
-    private void queueResume() {
-        if (!resumeQueued) {
-            resumeQueued = true;
-            eventLoop().execute(resume);
-        }
-    }
-
-    private void resumeInline() {
-        resumeQueued = false;
-        advance();
-        maybeFinish();
-    }
-
-    private IoUringIoOps tailFill(int len) {
-        if (tailFillOp == null || tailFillLen != len) {
-            tailFillOp = splice(inFd, -1L, pipe.writeFd, len, FILL);
-            tailFillLen = len;
-        }
-        return tailFillOp;
-    }
-
-    private static boolean isOpen(Channel ch) {
+    static boolean isOpen(Channel ch) {
         return ((UnixChannel) ch).fd().isOpen();
     }
 
@@ -650,7 +460,7 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         return id;
     }
 
-    private long submitOrFail(IoUringIoOps op) {
+    long submitOrFail(IoUringIoOps op) {
         long id = submit(op);
         if (id == 0) {
             fail(new SpliceCancelledException("event loop is shutting down"));
@@ -681,21 +491,21 @@ final class Transfer implements SpliceTransfer, SlotHolder, ChannelFutureListene
         }
         failure = cause;
         state = State.FAILING;
-        cancelInFlight(fillId);
-        cancelInFlight(drainId);
+        driver.cancelInFlight();
         cancelInFlight(pollInId);
         cancelInFlight(pollOutId);
         maybeFinish();
     }
 
-    private void cancelInFlight(long id) {
+    /** Submits an ASYNC_CANCEL of the operation {@code id} unless it is 0 (none in flight). */
+    void cancelInFlight(long id) {
         if (id != 0) {
             // If the registration is gone the loop is shutting down and Netty drains every CQE anyway.
             submit(asyncCancel(id, CANCEL));
         }
     }
 
-    private void maybeFinish() {
+    void maybeFinish() {
         if (state == State.FAILING && outstanding == 0 && !inStart) {
             finish(failure);
         }
