@@ -127,7 +127,8 @@ final class ChannelLease {
 
     /**
      * The result of the ASYNC_CANCEL of Netty's POLLRDHUP that {@code submitter} submitted ({@link #takeRdHup}),
-     * delivered to it and to every transfer waiting for it.
+     * delivered to it and to every transfer waiting for it. A tee fill submits its own and hears of it itself
+     * ({@code submitter} null); transfers that joined the wait meanwhile are settled all the same.
      */
     void rdHupCancelled(Transfer submitter, int res) {
         // 0: cancelled, Netty will see -ECANCELED. -ENOENT/-EALREADY: the poll already fired and Netty reads.
@@ -135,7 +136,9 @@ final class ChannelLease {
         rdhup = ok ? RDHUP_DISARMED : RDHUP_NETTY;
         ArrayList<Transfer> settled = waiters;
         waiters = null;
-        submitter.leaseSettled(this, ok);
+        if (submitter != null) {
+            submitter.leaseSettled(this, ok);
+        }
         if (settled != null) {
             for (Transfer t : settled) {
                 t.leaseSettled(this, ok);

@@ -374,7 +374,7 @@ public final class TeeFill implements SlotHolder, ChannelFutureListener {
         switch (kind) {
             case UringOps.DISARM_IN -> {
                 // 0: cancelled. -ENOENT/-EALREADY: it fired already, and Netty is reading the input itself.
-                inLease.rdhup = res == 0 ? ChannelLease.RDHUP_DISARMED : ChannelLease.RDHUP_NETTY;
+                inLease.rdHupCancelled(null, res);
                 if (state == STARTING) {
                     if (res == 0) {
                         state = RUNNING;
