@@ -1,8 +1,8 @@
 package dev.sluice.conf;
 
 import static dev.sluice.conf.ConfigLoader.ROOT;
-import static dev.sluice.conf.ConfigLoader.at;
-import static dev.sluice.conf.ConfigLoader.quote;
+import static dev.sluice.conf.TypedReader.at;
+import static dev.sluice.conf.TypedReader.quote;
 
 import com.typesafe.config.ConfigList;
 import com.typesafe.config.ConfigObject;
