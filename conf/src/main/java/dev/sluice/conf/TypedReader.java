@@ -122,7 +122,7 @@ final class TypedReader {
                 enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE), tagHeader("cache.tag-header"),
                 new WarmConfig(intAtLeast("cache.warm.max-jobs", 1), notNegative("cache.warm.keep-finished"),
                         intAtLeast("cache.warm.max-in-flight", 1)));
-        AdminConfig admin = admin();
+        AdminConfig admin = AdminSection.read(this);
         AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
                 enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
         DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
@@ -142,67 +142,6 @@ final class TypedReader {
             return "";
         }
         return h;
-    }
-
-    /**
-     * The admin listener, its token read from admin.token or admin.token-file (never both; a file that cannot be
-     * read or is empty is an error), and the rule that only a loopback address may go without a token. Messages
-     * never carry the token.
-     */
-    private AdminConfig admin() {
-        boolean enabled = bool("admin.enabled");
-        HostPort address = hostPort("admin.address");
-        int loops = intAtLeast("admin.event-loops", 1);
-        String inline = string("admin.token");
-        String file = string("admin.token-file");
-        String token = "";
-        if (inline != null && file != null && !inline.isEmpty() && !file.isEmpty()) {
-            problem("admin.token-file", "set admin.token or admin.token-file, not both");
-        } else if (inline != null && !inline.isEmpty()) {
-            token = inline.strip();
-            if (!validToken(token)) {
-                problem("admin.token", "the token must be printable ASCII without spaces (it is sent in a header)");
-                token = "";
-            }
-        } else if (file != null && !file.isEmpty()) {
-            try {
-                token = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
-                if (token.isEmpty()) {
-                    problem("admin.token-file", file + " is empty");
-                } else if (!validToken(token)) {
-                    problem("admin.token-file", file + ": the token must be printable ASCII without spaces (it is"
-                            + " sent in a header)");
-                    token = "";
-                }
-            } catch (IOException | RuntimeException e) {
-                problem("admin.token-file", "cannot read " + file + ": " + e.getClass().getSimpleName()
-                        + (e.getMessage() == null ? "" : " " + e.getMessage()));
-            }
-        }
-        if (enabled && address != null && token.isEmpty() && !loopback(address.host())) {
-            problem("admin.address", "the admin listener on a non-loopback address (" + address + ") needs a token:"
-                    + " set admin.token-file (or admin.token), or bind it to 127.0.0.1");
-        }
-        return new AdminConfig(enabled, address, loops, token);
-    }
-
-    private static boolean validToken(String t) {
-        return t.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f);
-    }
-
-    /** Whether {@code host} names only loopback addresses (a name that does not resolve does not). */
-    private static boolean loopback(String host) {
-        try {
-            java.net.InetAddress[] all = java.net.InetAddress.getAllByName(host);
-            for (java.net.InetAddress a : all) {
-                if (!a.isLoopbackAddress()) {
-                    return false;
-                }
-            }
-            return all.length > 0;
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
     }
 
     /**
