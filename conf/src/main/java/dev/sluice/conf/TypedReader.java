@@ -10,7 +10,6 @@ import com.typesafe.config.ConfigValueType;
 import dev.sluice.conf.SluiceConfig.AccessLogConfig;
 import dev.sluice.conf.SluiceConfig.AccessLogFormat;
 import dev.sluice.conf.SluiceConfig.AdminConfig;
-import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.BodyRate;
 import dev.sluice.conf.SluiceConfig.CacheConfig;
 import dev.sluice.conf.SluiceConfig.CacheFill;
@@ -28,8 +27,6 @@ import dev.sluice.conf.SluiceConfig.QueryKey;
 import dev.sluice.conf.SluiceConfig.QueryMode;
 import dev.sluice.conf.SluiceConfig.RouteCache;
 import dev.sluice.conf.SluiceConfig.RouteConfig;
-import dev.sluice.conf.SluiceConfig.S3Credentials;
-import dev.sluice.conf.SluiceConfig.ServerConfig;
 import dev.sluice.conf.SluiceConfig.SpliceConfig;
 import dev.sluice.conf.SluiceConfig.Timeouts;
 import dev.sluice.conf.SluiceConfig.Transport;
@@ -40,12 +37,9 @@ import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -106,7 +100,7 @@ final class TypedReader {
                         positive("limits.min-request-body-rate.window")),
                 intAtLeast("limits.max-connections", 0));
 
-        Map<String, UpstreamConfig> upstreams = readUpstreams(timeouts);
+        Map<String, UpstreamConfig> upstreams = UpstreamsSection.read(this, timeouts);
         List<ListenerConfig> listeners = readListeners(upstreams);
         List<RouteConfig> routes = readRoutes(upstreams, listeners);
         checkEveryHttpListenerRouted(listeners, routes, source);
@@ -165,97 +159,6 @@ final class TypedReader {
                 }
             }
         }
-    }
-
-    private Map<String, UpstreamConfig> readUpstreams(Timeouts timeouts) {
-        Map<String, UpstreamConfig> out = new LinkedHashMap<>();
-        ConfigObject groups = get("upstreams", c::getObject);
-        if (groups == null) {
-            return out;
-        }
-        Config defaults = c.getConfig("upstream-defaults");
-        for (String name : groups.keySet()) {
-            String gpath = "upstreams." + quote(name);
-            if (!(groups.get(name) instanceof ConfigObject obj)) {
-                continue; // reported by the key checker
-            }
-            TypedReader g = child(obj.toConfig().withFallback(defaults), path + "." + gpath);
-            Balance balance = g.enumOf("balance", Balance.class, Balance.ROUND_ROBIN);
-            List<ServerConfig> servers = g.readServers(c.getConfig("server-defaults"));
-            if (servers.isEmpty()) {
-                g.problem("servers", "an upstream group needs at least one server");
-            }
-            Duration connect = g.optionalDuration("connect-timeout", timeouts.connect());
-            Duration response = g.optionalDuration("response-timeout", timeouts.upstreamResponse());
-            out.put(name, new UpstreamConfig(name, balance, servers, connect, response,
-                    g.intAtLeast("pool.max-idle", 0), g.positive("pool.idle-timeout"), g.congestion(), g.s3()));
-        }
-        return out;
-    }
-
-    /** The group's s3 section: null when all of it is "", else all three set and the secret file read. */
-    private S3Credentials s3() {
-        String region = string("s3.region");
-        String access = string("s3.access-key");
-        String file = string("s3.secret-key-file");
-        Set<String> methods = methods("s3.signed-methods");
-        if (region == null || access == null || file == null) {
-            return null; // reported
-        }
-        if (region.isEmpty() && access.isEmpty() && file.isEmpty()) {
-            if (!methods.isEmpty()) {
-                problem("s3.signed-methods", "signing needs region, access-key and secret-key-file");
-            }
-            return null;
-        }
-        if (region.isEmpty() || access.isEmpty() || file.isEmpty()) {
-            problem("s3", "set all of region, access-key and secret-key-file, or none");
-            return null;
-        }
-        if (!region.matches("[a-z0-9-]{1,64}")) {
-            problem("s3.region", "a region is lowercase letters, digits and dashes, e.g. us-east-1");
-            return null;
-        }
-        try {
-            String secret = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
-            if (secret.isEmpty()) {
-                problem("s3.secret-key-file", file + " is empty");
-                return null;
-            }
-            return new S3Credentials(region, access, secret, methods);
-        } catch (java.io.IOException | RuntimeException e) {
-            problem("s3.secret-key-file", "cannot read " + file + ": " + e.getClass().getSimpleName());
-            return null;
-        }
-    }
-
-    private List<ServerConfig> readServers(Config defaults) {
-        List<ServerConfig> out = new ArrayList<>();
-        ConfigList list = get("servers", c::getList);
-        if (list == null) {
-            return out;
-        }
-        for (int i = 0; i < list.size(); i++) {
-            ConfigValue v = list.get(i);
-            String key = "servers[" + i + "]";
-            if (v.valueType() == ConfigValueType.STRING) {
-                HostPort hp = parseHostPort((String) v.unwrapped(), v.origin(), key);
-                if (hp != null) {
-                    out.add(new ServerConfig(hp, 1));
-                }
-            } else if (v instanceof ConfigObject obj) {
-                TypedReader s = child(obj.toConfig().withFallback(defaults), path + "." + key);
-                HostPort hp = s.hostPort("address");
-                int weight = s.intAtLeast("weight", 1);
-                if (hp != null) {
-                    out.add(new ServerConfig(hp, weight));
-                }
-            } else {
-                problems.add(at(v.origin()) + path + "." + key
-                        + ": a server is \"host:port\" or { address = \"host:port\", weight = N }");
-            }
-        }
-        return out;
     }
 
     private List<ListenerConfig> readListeners(Map<String, UpstreamConfig> upstreams) {
@@ -372,26 +275,6 @@ final class TypedReader {
                 statuses("cache.default-ttl-statuses"), queryKey("cache.key.query"),
                 bool("cache.store-set-cookie"), notNegative("cache.heuristic-max"),
                 notNegative("cache.stale-while-revalidate"), notNegative("cache.stale-if-error"));
-    }
-
-    private static final String SIGNED_METHODS = "GET|HEAD|PUT|POST|DELETE|PATCH|OPTIONS";
-
-    /** A list of request methods S3 signs (the signer knows these), each once. */
-    private Set<String> methods(String key) {
-        Set<String> out = new LinkedHashSet<>();
-        ConfigList list = get(key, c::getList);
-        if (list == null) {
-            return out;
-        }
-        for (int i = 0; i < list.size(); i++) {
-            ConfigValue v = list.get(i);
-            if (v.unwrapped() instanceof String m && m.matches(SIGNED_METHODS) && out.add(m)) {
-                continue;
-            }
-            problems.add(at(v.origin()) + path + "." + key + "[" + i + "]: one of "
-                    + SIGNED_METHODS.replace("|", ", ") + ", each once, got " + v.render());
-        }
-        return out;
     }
 
     /** A list of response status codes, each from 200 to 599. */
