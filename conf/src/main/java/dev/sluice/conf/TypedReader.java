@@ -1,7 +1,6 @@
 package dev.sluice.conf;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigList;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigUtil;
@@ -12,9 +11,6 @@ import dev.sluice.conf.SluiceConfig.AccessLogFormat;
 import dev.sluice.conf.SluiceConfig.AdminConfig;
 import dev.sluice.conf.SluiceConfig.BodyRate;
 import dev.sluice.conf.SluiceConfig.CacheConfig;
-import dev.sluice.conf.SluiceConfig.CacheFill;
-import dev.sluice.conf.SluiceConfig.CacheLock;
-import dev.sluice.conf.SluiceConfig.CacheSend;
 import dev.sluice.conf.SluiceConfig.DemoConfig;
 import dev.sluice.conf.SluiceConfig.HeaderMatch;
 import dev.sluice.conf.SluiceConfig.HostPort;
@@ -23,15 +19,11 @@ import dev.sluice.conf.SluiceConfig.Limits;
 import dev.sluice.conf.SluiceConfig.ListenerConfig;
 import dev.sluice.conf.SluiceConfig.ListenerMode;
 import dev.sluice.conf.SluiceConfig.LoopScheduling;
-import dev.sluice.conf.SluiceConfig.QueryKey;
-import dev.sluice.conf.SluiceConfig.QueryMode;
-import dev.sluice.conf.SluiceConfig.RouteCache;
 import dev.sluice.conf.SluiceConfig.RouteConfig;
 import dev.sluice.conf.SluiceConfig.SpliceConfig;
 import dev.sluice.conf.SluiceConfig.Timeouts;
 import dev.sluice.conf.SluiceConfig.Transport;
 import dev.sluice.conf.SluiceConfig.UpstreamConfig;
-import dev.sluice.conf.SluiceConfig.WarmConfig;
 import dev.sluice.conf.SluiceConfig.ZeroCopy;
 import java.io.FileInputStream;
 import java.io.IOException;
@@ -108,14 +100,7 @@ final class TypedReader {
         SpliceConfig splice = new SpliceConfig(intAtLeast("splice.max-pipes", 1),
                 (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE),
                 (int) bytes("splice.batch-max", 0, 64 << 20), upTo("splice.batch-delay", Duration.ofSeconds(1)));
-        CacheConfig cache = new CacheConfig(bytesOrOff("cache.memory", 1 << 20, "no cache"),
-                bytes("cache.max-object-size", 1, Long.MAX_VALUE),
-                bytes("cache.fill-on-abort-max", 0, Long.MAX_VALUE),
-                enumOf("cache.lock", CacheLock.class, CacheLock.TRY),
-                enumOf("cache.send", CacheSend.class, CacheSend.AUTO), notNegative("cache.hit-for-pass"),
-                enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE), tagHeader("cache.tag-header"),
-                new WarmConfig(intAtLeast("cache.warm.max-jobs", 1), notNegative("cache.warm.keep-finished"),
-                        intAtLeast("cache.warm.max-in-flight", 1)));
+        CacheConfig cache = CacheSection.read(this);
         AdminConfig admin = AdminSection.read(this);
         AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
                 enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
@@ -123,19 +108,6 @@ final class TypedReader {
         LeakDetection leaks = enumOf("buffer-leak-detection", LeakDetection.class, LeakDetection.DISABLED);
         return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
                 limits, splice, cache, admin, accessLog, demo, leaks);
-    }
-
-    /** A field name (a token), or "" for none. */
-    private String tagHeader(String key) {
-        String h = string(key);
-        if (h == null) {
-            return "";
-        }
-        if (!h.isEmpty() && !h.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
-            problem(key, "'" + h + "' is not a header field name");
-            return "";
-        }
-        return h;
     }
 
     /**
@@ -260,99 +232,9 @@ final class TypedReader {
                 r.problem("upstream", "no upstream group named '" + upstream + "'" + known(upstreams.keySet()));
             }
             ZeroCopy zc = r.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO);
-            out.add(new RouteConfig(name, listener, host, prefix, header, upstream, zc, r.routeCache()));
+            out.add(new RouteConfig(name, listener, host, prefix, header, upstream, zc, CacheSection.route(r)));
         }
         return out;
-    }
-
-    /** A route's cache section: route-defaults.cache under what the route sets. */
-    private RouteCache routeCache() {
-        // "cache = true" is an easy slip: one problem for it, not one for every key the section lacks
-        if (!section("cache", "cache { enabled = true }") || !section("cache.key", "key { query = none }")) {
-            return RouteCache.off();
-        }
-        return new RouteCache(bool("cache.enabled"), notNegative("cache.default-ttl"),
-                statuses("cache.default-ttl-statuses"), queryKey("cache.key.query"),
-                bool("cache.store-set-cookie"), notNegative("cache.heuristic-max"),
-                notNegative("cache.stale-while-revalidate"), notNegative("cache.stale-if-error"));
-    }
-
-    /** A list of response status codes, each from 200 to 599. */
-    private List<Integer> statuses(String key) {
-        List<Integer> out = new ArrayList<>();
-        ConfigList list = get(key, c::getList);
-        if (list == null) {
-            return out;
-        }
-        for (int i = 0; i < list.size(); i++) {
-            ConfigValue v = list.get(i);
-            if (v.unwrapped() instanceof Integer status && status >= 200 && status <= 599) {
-                out.add(status);
-            } else {
-                problems.add(at(v.origin()) + path + "." + key + "[" + i + "]: a status from 200 to 599, got "
-                        + v.render());
-            }
-        }
-        return out;
-    }
-
-    /**
-     * {@code key.query}: all, none, or the list of parameters kept (non-empty names, each once, in the order
-     * they go into the key).
-     */
-    private QueryKey queryKey(String key) {
-        ConfigValue v = get(key, c::getValue);
-        if (v == null) {
-            return new QueryKey(QueryMode.ALL, List.of());
-        }
-        if (v instanceof ConfigList list) {
-            if (list.isEmpty()) {
-                problem(key, "an empty list keeps no parameter; write none for that");
-            }
-            List<String> names = new ArrayList<>();
-            for (int i = 0; i < list.size(); i++) {
-                ConfigValue n = list.get(i);
-                String what = parameterNameProblem(n, names);
-                if (what != null) {
-                    problems.add(at(n.origin()) + path + "." + key + "[" + i + "]: " + what);
-                } else {
-                    names.add((String) n.unwrapped());
-                }
-            }
-            return new QueryKey(QueryMode.ONLY, names);
-        }
-        if (v.valueType() == ConfigValueType.STRING) {
-            switch (((String) v.unwrapped()).trim().toLowerCase(Locale.ROOT)) {
-                case "all" -> {
-                    return new QueryKey(QueryMode.ALL, List.of());
-                }
-                case "none" -> {
-                    return new QueryKey(QueryMode.NONE, List.of());
-                }
-                default -> { }
-            }
-        }
-        problem(key, "expected all | none | [names], got " + v.render());
-        return new QueryKey(QueryMode.ALL, List.of());
-    }
-
-    /** What is wrong with a name in a key.query list (given the names before it), or null. */
-    private static String parameterNameProblem(ConfigValue n, List<String> before) {
-        if (n.valueType() != ConfigValueType.STRING) {
-            return "a parameter name is a string, got " + n.valueType().name().toLowerCase(Locale.ROOT) + " "
-                    + n.render() + (n.valueType() == ConfigValueType.NUMBER ? " (quote it)" : "");
-        }
-        String name = (String) n.unwrapped();
-        if (name.isEmpty()) {
-            return "a parameter name cannot be empty";
-        }
-        if (name.indexOf('&') >= 0 || name.indexOf('=') >= 0) {
-            return "a parameter name cannot contain '&' or '=', got " + n.render();
-        }
-        if (before.contains(name)) {
-            return "'" + name + "' is listed twice";
-        }
-        return null;
     }
 
     private static String known(Set<String> names) {
