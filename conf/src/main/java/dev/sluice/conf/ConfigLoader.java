@@ -7,8 +7,24 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigSyntax;
 import com.typesafe.config.ConfigValueFactory;
+import dev.sluice.conf.SluiceConfig.AccessLogConfig;
+import dev.sluice.conf.SluiceConfig.AccessLogFormat;
+import dev.sluice.conf.SluiceConfig.AdminConfig;
+import dev.sluice.conf.SluiceConfig.BodyRate;
+import dev.sluice.conf.SluiceConfig.CacheConfig;
+import dev.sluice.conf.SluiceConfig.DemoConfig;
+import dev.sluice.conf.SluiceConfig.LeakDetection;
+import dev.sluice.conf.SluiceConfig.Limits;
+import dev.sluice.conf.SluiceConfig.LoopScheduling;
+import dev.sluice.conf.SluiceConfig.ListenerConfig;
+import dev.sluice.conf.SluiceConfig.RouteConfig;
+import dev.sluice.conf.SluiceConfig.SpliceConfig;
+import dev.sluice.conf.SluiceConfig.Timeouts;
+import dev.sluice.conf.SluiceConfig.Transport;
+import dev.sluice.conf.SluiceConfig.UpstreamConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,6 +32,10 @@ import java.util.Map;
 /**
  * Reads HOCON into a {@link SluiceConfig}. Every problem found is collected and reported at once,
  * each naming file:line and the full key, so an operator fixes a file in one pass.
+ *
+ * <p>Keys reference.conf does not know are found by {@link UnknownKeys}; values are read through a
+ * {@link TypedReader}, the sections by {@link UpstreamsSection}, {@link RoutingSection}, {@link CacheSection}
+ * and {@link AdminSection}.
  */
 public final class ConfigLoader {
     /** The configuration `sluice` runs when given no file: the demo origin behind one route. */
@@ -81,7 +101,7 @@ public final class ConfigLoader {
             problems.add(describe(e));
             throw new ConfigException(problems);
         }
-        SluiceConfig config = new TypedReader(merged.getConfig(ROOT), ROOT, problems).read(source);
+        SluiceConfig config = read(new TypedReader(merged.getConfig(ROOT), ROOT, problems), source);
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
@@ -98,5 +118,42 @@ public final class ConfigLoader {
             return at(e.origin()) + msg;
         }
         return msg;
+    }
+
+    /**
+     * All of {@code sluice}: the global settings read here, each section by its reader. Upstreams come first, since
+     * listeners and routes name groups, and listeners before the routes bound to them.
+     */
+    private static SluiceConfig read(TypedReader r, String source) {
+        int eventLoops = r.intAtLeast("event-loops", 0);
+        LoopScheduling loopScheduling = r.enumOf("event-loop-scheduling", LoopScheduling.class, LoopScheduling.NORMAL);
+        Transport transport = r.enumOf("transport", Transport.class, Transport.AUTO);
+        Timeouts timeouts = new Timeouts(r.positive("timeouts.connect"), r.positive("timeouts.request-head"),
+                r.positive("timeouts.idle"), r.positive("timeouts.upstream-response"));
+        Limits limits = new Limits((int) r.bytes("limits.max-request-target", 64, Integer.MAX_VALUE),
+                (int) r.bytes("limits.max-header-size", 256, Integer.MAX_VALUE),
+                r.bytes("limits.max-request-body", 0, Long.MAX_VALUE),
+                (int) r.bytes("limits.max-response-header-size", 256, Integer.MAX_VALUE),
+                new BodyRate(r.bytes("limits.min-request-body-rate.bytes-per-second", 0, 1L << 40),
+                        r.positive("limits.min-request-body-rate.window")),
+                r.intAtLeast("limits.max-connections", 0));
+
+        Map<String, UpstreamConfig> upstreams = UpstreamsSection.read(r, timeouts);
+        List<ListenerConfig> listeners = RoutingSection.listeners(r, upstreams);
+        List<RouteConfig> routes = RoutingSection.routes(r, upstreams, listeners);
+        RoutingSection.checkEveryHttpListenerRouted(r, listeners, routes, source);
+
+        SpliceConfig splice = new SpliceConfig(r.intAtLeast("splice.max-pipes", 1),
+                (int) r.bytes("splice.pipe-size", 4096, 1 << 30), r.bytes("splice.min-bytes", 0, Long.MAX_VALUE),
+                (int) r.bytes("splice.batch-max", 0, 64 << 20), r.upTo("splice.batch-delay", Duration.ofSeconds(1)));
+        CacheConfig cache = CacheSection.read(r);
+        AdminConfig admin = AdminSection.read(r);
+        AccessLogConfig accessLog = new AccessLogConfig(r.bool("access-log.enabled"),
+                r.enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON),
+                r.string("access-log.target"));
+        DemoConfig demo = new DemoConfig(r.bool("demo.enabled"), r.hostPort("demo.origin-address"));
+        LeakDetection leaks = r.enumOf("buffer-leak-detection", LeakDetection.class, LeakDetection.DISABLED);
+        return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
+                limits, splice, cache, admin, accessLog, demo, leaks);
     }
 }

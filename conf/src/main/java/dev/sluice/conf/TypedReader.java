@@ -6,44 +6,23 @@ import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
-import dev.sluice.conf.SluiceConfig.AccessLogConfig;
-import dev.sluice.conf.SluiceConfig.AccessLogFormat;
-import dev.sluice.conf.SluiceConfig.AdminConfig;
-import dev.sluice.conf.SluiceConfig.BodyRate;
-import dev.sluice.conf.SluiceConfig.CacheConfig;
-import dev.sluice.conf.SluiceConfig.DemoConfig;
-import dev.sluice.conf.SluiceConfig.HeaderMatch;
 import dev.sluice.conf.SluiceConfig.HostPort;
-import dev.sluice.conf.SluiceConfig.LeakDetection;
-import dev.sluice.conf.SluiceConfig.Limits;
-import dev.sluice.conf.SluiceConfig.ListenerConfig;
-import dev.sluice.conf.SluiceConfig.ListenerMode;
-import dev.sluice.conf.SluiceConfig.LoopScheduling;
-import dev.sluice.conf.SluiceConfig.RouteConfig;
-import dev.sluice.conf.SluiceConfig.SpliceConfig;
-import dev.sluice.conf.SluiceConfig.Timeouts;
 import dev.sluice.conf.SluiceConfig.Transport;
-import dev.sluice.conf.SluiceConfig.UpstreamConfig;
-import dev.sluice.conf.SluiceConfig.ZeroCopy;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
  * Typed reading of one object of the configuration (all of {@code sluice}, a listener, a route, an upstream group, a
  * server): each getter reports problems with file:line and the full key into the list the whole load shares, and
- * returns a fallback, so reading goes on and every problem is found in one pass. For now it also reads the
- * sections; they move to section readers of their own.
+ * returns a fallback, so reading goes on and every problem is found in one pass. The section readers
+ * ({@link UpstreamsSection}, {@link RoutingSection}, {@link CacheSection}, {@link AdminSection}) build on it.
  */
 final class TypedReader {
     private static final Pattern CONGESTION_NAME = Pattern.compile("[a-z0-9_]{1,15}");
@@ -76,169 +55,6 @@ final class TypedReader {
     /** A reader of {@code child}, an object inside this one whose full path is {@code childPath}. */
     TypedReader child(Config child, String childPath) {
         return new TypedReader(child, childPath, problems);
-    }
-
-    SluiceConfig read(String source) {
-        int eventLoops = intAtLeast("event-loops", 0);
-        LoopScheduling loopScheduling = enumOf("event-loop-scheduling", LoopScheduling.class, LoopScheduling.NORMAL);
-        Transport transport = enumOf("transport", Transport.class, Transport.AUTO);
-        Timeouts timeouts = new Timeouts(positive("timeouts.connect"), positive("timeouts.request-head"),
-                positive("timeouts.idle"), positive("timeouts.upstream-response"));
-        Limits limits = new Limits((int) bytes("limits.max-request-target", 64, Integer.MAX_VALUE),
-                (int) bytes("limits.max-header-size", 256, Integer.MAX_VALUE),
-                bytes("limits.max-request-body", 0, Long.MAX_VALUE),
-                (int) bytes("limits.max-response-header-size", 256, Integer.MAX_VALUE),
-                new BodyRate(bytes("limits.min-request-body-rate.bytes-per-second", 0, 1L << 40),
-                        positive("limits.min-request-body-rate.window")),
-                intAtLeast("limits.max-connections", 0));
-
-        Map<String, UpstreamConfig> upstreams = UpstreamsSection.read(this, timeouts);
-        List<ListenerConfig> listeners = readListeners(upstreams);
-        List<RouteConfig> routes = readRoutes(upstreams, listeners);
-        checkEveryHttpListenerRouted(listeners, routes, source);
-
-        SpliceConfig splice = new SpliceConfig(intAtLeast("splice.max-pipes", 1),
-                (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE),
-                (int) bytes("splice.batch-max", 0, 64 << 20), upTo("splice.batch-delay", Duration.ofSeconds(1)));
-        CacheConfig cache = CacheSection.read(this);
-        AdminConfig admin = AdminSection.read(this);
-        AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
-                enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
-        DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
-        LeakDetection leaks = enumOf("buffer-leak-detection", LeakDetection.class, LeakDetection.DISABLED);
-        return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
-                limits, splice, cache, admin, accessLog, demo, leaks);
-    }
-
-    /**
-     * An http listener that no route serves answers every request with 404: what an empty file, or a route
-     * bound to the wrong listener, gives. That is refused unless {@code allow-no-routes} says it is meant.
-     */
-    private void checkEveryHttpListenerRouted(List<ListenerConfig> listeners, List<RouteConfig> routes, String source) {
-        Boolean allowed = get("allow-no-routes", c::getBoolean); // null: a wrong type, reported already
-        if (allowed == null || allowed) {
-            return;
-        }
-        for (ListenerConfig l : listeners) {
-            if (l.mode() == ListenerMode.HTTP && l.name() != null && routes.stream()
-                    .noneMatch(r -> r.listener() == null || r.listener().isEmpty() || r.listener().equals(l.name()))) {
-                String what = "no route serves http listener '" + l.name() + "', so every request would get 404"
-                        + " (set sluice.allow-no-routes = true if that is meant)";
-                if ("reference.conf".equals(c.getValue("routes").origin().resource())) {
-                    problems.add(source + ": " + path + ".routes: " + what); // the file has none: name the file
-                } else {
-                    problem("routes", what);
-                }
-            }
-        }
-    }
-
-    private List<ListenerConfig> readListeners(Map<String, UpstreamConfig> upstreams) {
-        List<ListenerConfig> out = new ArrayList<>();
-        List<? extends ConfigObject> list = get("listeners", c::getObjectList);
-        if (list == null) {
-            return out;
-        }
-        if (list.isEmpty()) {
-            problem("listeners", "at least one listener is needed");
-        }
-        Config defaults = c.getConfig("listener-defaults");
-        Set<String> names = new HashSet<>();
-        Set<HostPort> addresses = new HashSet<>();
-        for (int i = 0; i < list.size(); i++) {
-            TypedReader l = child(list.get(i).toConfig().withFallback(defaults), path + ".listeners[" + i + "]");
-            String name = l.string("name");
-            if (name != null && name.isEmpty()) {
-                name = "listener-" + i;
-            }
-            if (name != null && !names.add(name)) {
-                l.problem("name", "duplicate listener name '" + name + "'");
-            }
-            ListenerMode mode = l.enumOf("mode", ListenerMode.class, ListenerMode.HTTP);
-            HostPort address = l.hostPort("address");
-            if (address != null && address.port() != 0 && !addresses.add(address)) {
-                l.problem("address", "another listener already uses " + address);
-            }
-            String upstream = l.string("upstream");
-            if (mode == ListenerMode.TCP) {
-                if (upstream == null || upstream.isEmpty()) {
-                    l.problem("upstream", "a tcp listener needs an upstream group");
-                } else if (!upstreams.containsKey(upstream)) {
-                    l.problem("upstream", "no upstream group named '" + upstream + "'" + known(upstreams.keySet()));
-                }
-            } else if (upstream != null && !upstream.isEmpty()) {
-                l.problem("upstream", "only tcp listeners name an upstream; http listeners use routes");
-            }
-            out.add(new ListenerConfig(name, mode, address, upstream, l.positive("idle-timeout"),
-                    l.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO), l.congestion()));
-        }
-        return out;
-    }
-
-    private List<RouteConfig> readRoutes(Map<String, UpstreamConfig> upstreams, List<ListenerConfig> listeners) {
-        List<RouteConfig> out = new ArrayList<>();
-        List<? extends ConfigObject> list = get("routes", c::getObjectList);
-        if (list == null) {
-            return out;
-        }
-        Config defaults = c.getConfig("route-defaults");
-        Set<String> names = new HashSet<>();
-        for (int i = 0; i < list.size(); i++) {
-            TypedReader r = child(list.get(i).toConfig().withFallback(defaults), path + ".routes[" + i + "]");
-            String name = r.string("name");
-            if (name != null && name.isEmpty()) {
-                name = "route-" + i;
-            }
-            if (name != null && !names.add(name)) {
-                r.problem("name", "duplicate route name '" + name + "'");
-            }
-            String listener = r.string("listener");
-            if (listener != null && !listener.isEmpty()) {
-                ListenerConfig l = listeners.stream().filter(x -> listener.equals(x.name())).findFirst().orElse(null);
-                if (l == null) {
-                    r.problem("listener", "no listener named '" + listener + "'");
-                } else if (l.mode() != ListenerMode.HTTP) {
-                    r.problem("listener", "listener '" + listener + "' is a tcp listener; routes apply to http listeners");
-                }
-            }
-            String host = r.string("host");
-            if (host != null) {
-                host = host.toLowerCase(Locale.ROOT);
-                if (!host.matches("(\\*\\.)?[a-z0-9.\\-\\[\\]:]*") || (host.startsWith("*.") && host.length() == 2)) {
-                    r.problem("host", "host must be a name, or *.suffix for subdomains: '" + host + "'");
-                }
-            }
-            String prefix = r.string("path-prefix");
-            if (prefix != null && !prefix.startsWith("/")) {
-                r.problem("path-prefix", "path-prefix must start with '/': '" + prefix + "'");
-            }
-            HeaderMatch header = null;
-            if (r.c.hasPath("header")) {
-                TypedReader h = r.child(r.get("header", r.c::getConfig), r.path + ".header");
-                if (h.c != null) {
-                    String hn = h.string("name");
-                    String hv = h.c.hasPath("value") ? h.string("value") : "";
-                    if (hn == null || !hn.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
-                        h.problem("name", "header name must be a token");
-                    } else {
-                        header = new HeaderMatch(hn, hv == null ? "" : hv);
-                    }
-                }
-            }
-            String upstream = r.string("upstream");
-            if (upstream != null && upstream.isEmpty()) {
-                r.problem("upstream", "a route needs an upstream group");
-            } else if (upstream != null && !upstreams.containsKey(upstream)) {
-                r.problem("upstream", "no upstream group named '" + upstream + "'" + known(upstreams.keySet()));
-            }
-            ZeroCopy zc = r.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO);
-            out.add(new RouteConfig(name, listener, host, prefix, header, upstream, zc, CacheSection.route(r)));
-        }
-        return out;
-    }
-
-    private static String known(Set<String> names) {
-        return names.isEmpty() ? " (none are defined)" : " (defined: " + String.join(", ", names) + ")";
     }
 
     /** A key as it stands in a path: quoted unless it is only letters, digits, _ and -. */
