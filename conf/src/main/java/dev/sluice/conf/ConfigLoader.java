@@ -1,87 +1,47 @@
 package dev.sluice.conf;
 
+import static dev.sluice.conf.TypedReader.at;
+
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigList;
-import com.typesafe.config.ConfigObject;
-import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigParseOptions;
-import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigSyntax;
-import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
-import com.typesafe.config.ConfigValueType;
 import dev.sluice.conf.SluiceConfig.AccessLogConfig;
 import dev.sluice.conf.SluiceConfig.AccessLogFormat;
 import dev.sluice.conf.SluiceConfig.AdminConfig;
-import dev.sluice.conf.SluiceConfig.Balance;
 import dev.sluice.conf.SluiceConfig.BodyRate;
 import dev.sluice.conf.SluiceConfig.CacheConfig;
-import dev.sluice.conf.SluiceConfig.CacheFill;
-import dev.sluice.conf.SluiceConfig.CacheLock;
-import dev.sluice.conf.SluiceConfig.CacheSend;
 import dev.sluice.conf.SluiceConfig.DemoConfig;
-import dev.sluice.conf.SluiceConfig.WarmConfig;
-import dev.sluice.conf.SluiceConfig.S3Credentials;
-import dev.sluice.conf.SluiceConfig.HeaderMatch;
-import dev.sluice.conf.SluiceConfig.HostPort;
 import dev.sluice.conf.SluiceConfig.LeakDetection;
 import dev.sluice.conf.SluiceConfig.Limits;
 import dev.sluice.conf.SluiceConfig.LoopScheduling;
 import dev.sluice.conf.SluiceConfig.ListenerConfig;
-import dev.sluice.conf.SluiceConfig.ListenerMode;
-import dev.sluice.conf.SluiceConfig.QueryKey;
-import dev.sluice.conf.SluiceConfig.QueryMode;
-import dev.sluice.conf.SluiceConfig.RouteCache;
 import dev.sluice.conf.SluiceConfig.RouteConfig;
-import dev.sluice.conf.SluiceConfig.ServerConfig;
 import dev.sluice.conf.SluiceConfig.SpliceConfig;
 import dev.sluice.conf.SluiceConfig.Timeouts;
 import dev.sluice.conf.SluiceConfig.Transport;
 import dev.sluice.conf.SluiceConfig.UpstreamConfig;
-import dev.sluice.conf.SluiceConfig.ZeroCopy;
-import java.io.FileInputStream;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.function.Function;
-import java.util.regex.Pattern;
 
 /**
  * Reads HOCON into a {@link SluiceConfig}. Every problem found is collected and reported at once,
  * each naming file:line and the full key, so an operator fixes a file in one pass.
+ *
+ * <p>Keys reference.conf does not know are found by {@link UnknownKeys}; values are read through a
+ * {@link TypedReader}, the sections by {@link UpstreamsSection}, {@link RoutingSection}, {@link CacheSection}
+ * and {@link AdminSection}.
  */
 public final class ConfigLoader {
     /** The configuration `sluice` runs when given no file: the demo origin behind one route. */
     public static final String DEMO_RESOURCE = "sluice-demo.conf";
 
-    private static final String ROOT = "sluice";
-
-    private static final Pattern CONGESTION_NAME = Pattern.compile("[a-z0-9_]{1,15}");
-
-    /** What the kernel offers for TCP_CONGESTION, read on first use; null where it does not say (not Linux). */
-    private static final class Kernel {
-        static final List<String> CONGESTION = read("/proc/sys/net/ipv4/tcp_available_congestion_control");
-
-        private static List<String> read(String file) {
-            // FileInputStream, not Files.readString: on JDK 25 the latter returns one byte of a /proc/sys file
-            try (FileInputStream in = new FileInputStream(file)) {
-                return List.of(new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip().split("\\s+"));
-            } catch (IOException e) {
-                return null;
-            }
-        }
-    }
+    static final String ROOT = "sluice";
 
     private ConfigLoader() {}
 
@@ -130,7 +90,7 @@ public final class ConfigLoader {
     private static SluiceConfig build(Config user, String source, Map<String, Object> overrides) {
         List<String> problems = new ArrayList<>();
         Config reference = ConfigFactory.parseResources(ConfigLoader.class, "/reference.conf");
-        checkUnknownKeys(user.root(), reference.root(), problems);
+        UnknownKeys.check(user.root(), reference.root(), problems);
         Config merged = user;
         for (Map.Entry<String, Object> o : overrides.entrySet()) {
             merged = merged.withValue(o.getKey(), ConfigValueFactory.fromAnyRef(o.getValue(), "override"));
@@ -141,133 +101,11 @@ public final class ConfigLoader {
             problems.add(describe(e));
             throw new ConfigException(problems);
         }
-        SluiceConfig config = new Reader(merged.getConfig(ROOT), ROOT, problems).read(source);
+        SluiceConfig config = read(new TypedReader(merged.getConfig(ROOT), ROOT, problems), source);
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
         return config;
-    }
-
-    // ---- unknown keys: every key an operator writes must exist in reference.conf or its templates ----
-
-    private static void checkUnknownKeys(ConfigObject user, ConfigObject reference, List<String> problems) {
-        for (Map.Entry<String, ConfigValue> e : user.entrySet()) {
-            if (!e.getKey().equals(ROOT)) {
-                problems.add(at(e.getValue().origin()) + e.getKey() + ": unknown top-level key (expected '" + ROOT + "')");
-            }
-        }
-        ConfigValue root = user.get(ROOT);
-        if (root instanceof ConfigObject sluice) {
-            ConfigObject ref = (ConfigObject) reference.get(ROOT);
-            checkObject(sluice, ref, ROOT, ref, problems);
-        } else if (root != null) {
-            problems.add(at(root.origin()) + ROOT + ": must be an object");
-        }
-    }
-
-    private static void checkObject(ConfigObject user, ConfigObject template, String path, ConfigObject ref,
-            List<String> problems) {
-        for (Map.Entry<String, ConfigValue> e : user.entrySet()) {
-            String key = path + "." + quote(e.getKey());
-            ConfigValue value = e.getValue();
-            if (!template.containsKey(e.getKey())) {
-                problems.add(at(value.origin()) + key + ": unknown key" + suggestion(e.getKey(), template.keySet()));
-                continue;
-            }
-            switch (key) {
-                case "sluice.listeners" -> checkElements(value, (ConfigObject) ref.get("listener-defaults"), key, ref, problems);
-                case "sluice.routes" -> checkElements(value, (ConfigObject) ref.get("route-defaults"), key, ref, problems);
-                case "sluice.upstreams" -> {
-                    if (value instanceof ConfigObject groups) {
-                        for (Map.Entry<String, ConfigValue> g : groups.entrySet()) {
-                            String gkey = key + "." + quote(g.getKey());
-                            if (g.getValue() instanceof ConfigObject group) {
-                                checkObject(group, (ConfigObject) ref.get("upstream-defaults"), gkey, ref, problems);
-                            } else {
-                                problems.add(at(g.getValue().origin()) + gkey + ": must be an object");
-                            }
-                        }
-                    }
-                }
-                default -> {
-                    if (key.endsWith(".servers") && path.startsWith("sluice.upstreams.")) {
-                        checkElements(value, (ConfigObject) ref.get("server-defaults"), key, ref, problems);
-                    } else if (key.matches("sluice\\.routes\\[\\d+]\\.header") && value instanceof ConfigObject h) {
-                        checkObject(h, ConfigValueFactory.fromMap(Map.of("name", "", "value", "")), key, ref, problems);
-                    } else if (value instanceof ConfigObject obj && template.get(e.getKey()) instanceof ConfigObject t) {
-                        checkObject(obj, t, key, ref, problems);
-                    }
-                }
-            }
-        }
-    }
-
-    private static void checkElements(ConfigValue value, ConfigObject template, String path, ConfigObject ref,
-            List<String> problems) {
-        if (!(value instanceof ConfigList list)) {
-            return; // wrong type: reported by the typed reader with its location
-        }
-        for (int i = 0; i < list.size(); i++) {
-            if (list.get(i) instanceof ConfigObject obj) {
-                checkObject(obj, template, path + "[" + i + "]", ref, problems);
-            }
-        }
-    }
-
-    private static String suggestion(String key, Set<String> known) {
-        String best = null;
-        int bestDistance = 3;
-        for (String k : known) {
-            if (k.endsWith("-defaults")) {
-                continue;
-            }
-            int d = distance(key, k);
-            if (d < bestDistance) {
-                bestDistance = d;
-                best = k;
-            }
-        }
-        return best == null ? "" : " (did you mean '" + best + "'?)";
-    }
-
-    private static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1];
-        int[] cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            prev[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
-            }
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
-    }
-
-    private static String quote(String key) {
-        return key.matches("[A-Za-z0-9_-]+") ? key : '"' + key + '"';
-    }
-
-    /** "file:line: " for a value's origin, the way compilers name a place in a file. */
-    static String at(ConfigOrigin origin) {
-        if (origin == null) {
-            return "";
-        }
-        String where = origin.filename() != null ? origin.filename()
-                : origin.resource() != null ? origin.resource() : origin.description();
-        if (origin.lineNumber() > 0 && origin.filename() == null && origin.resource() == null) {
-            // description already carries ": line" for strings; keep just the name part
-            int colon = where.lastIndexOf(": ");
-            if (colon > 0) {
-                where = where.substring(0, colon);
-            }
-        }
-        return origin.lineNumber() > 0 ? where + ":" + origin.lineNumber() + ": " : where + ": ";
     }
 
     static String describe(com.typesafe.config.ConfigException e) {
@@ -282,663 +120,40 @@ public final class ConfigLoader {
         return msg;
     }
 
-    // ---- typed reading: each getter reports problems with file:line and the full key ----
+    /**
+     * All of {@code sluice}: the global settings read here, each section by its reader. Upstreams come first, since
+     * listeners and routes name groups, and listeners before the routes bound to them.
+     */
+    private static SluiceConfig read(TypedReader r, String source) {
+        int eventLoops = r.intAtLeast("event-loops", 0);
+        LoopScheduling loopScheduling = r.enumOf("event-loop-scheduling", LoopScheduling.class, LoopScheduling.NORMAL);
+        Transport transport = r.enumOf("transport", Transport.class, Transport.AUTO);
+        Timeouts timeouts = new Timeouts(r.positive("timeouts.connect"), r.positive("timeouts.request-head"),
+                r.positive("timeouts.idle"), r.positive("timeouts.upstream-response"));
+        Limits limits = new Limits((int) r.bytes("limits.max-request-target", 64, Integer.MAX_VALUE),
+                (int) r.bytes("limits.max-header-size", 256, Integer.MAX_VALUE),
+                r.bytes("limits.max-request-body", 0, Long.MAX_VALUE),
+                (int) r.bytes("limits.max-response-header-size", 256, Integer.MAX_VALUE),
+                new BodyRate(r.bytes("limits.min-request-body-rate.bytes-per-second", 0, 1L << 40),
+                        r.positive("limits.min-request-body-rate.window")),
+                r.intAtLeast("limits.max-connections", 0));
 
-    private static final class Reader {
-        private final Config c;
-        private final String path;
-        private final List<String> problems;
+        Map<String, UpstreamConfig> upstreams = UpstreamsSection.read(r, timeouts);
+        List<ListenerConfig> listeners = RoutingSection.listeners(r, upstreams);
+        List<RouteConfig> routes = RoutingSection.routes(r, upstreams, listeners);
+        RoutingSection.checkEveryHttpListenerRouted(r, listeners, routes, source);
 
-        Reader(Config c, String path, List<String> problems) {
-            this.c = c;
-            this.path = path;
-            this.problems = problems;
-        }
-
-        Reader child(Config child, String childPath) {
-            return new Reader(child, childPath, problems);
-        }
-
-        SluiceConfig read(String source) {
-            int eventLoops = intAtLeast("event-loops", 0);
-            LoopScheduling loopScheduling = enumOf("event-loop-scheduling", LoopScheduling.class, LoopScheduling.NORMAL);
-            Transport transport = enumOf("transport", Transport.class, Transport.AUTO);
-            Timeouts timeouts = new Timeouts(positive("timeouts.connect"), positive("timeouts.request-head"),
-                    positive("timeouts.idle"), positive("timeouts.upstream-response"));
-            Limits limits = new Limits((int) bytes("limits.max-request-target", 64, Integer.MAX_VALUE),
-                    (int) bytes("limits.max-header-size", 256, Integer.MAX_VALUE),
-                    bytes("limits.max-request-body", 0, Long.MAX_VALUE),
-                    (int) bytes("limits.max-response-header-size", 256, Integer.MAX_VALUE),
-                    new BodyRate(bytes("limits.min-request-body-rate.bytes-per-second", 0, 1L << 40),
-                            positive("limits.min-request-body-rate.window")),
-                    intAtLeast("limits.max-connections", 0));
-
-            Map<String, UpstreamConfig> upstreams = readUpstreams(timeouts);
-            List<ListenerConfig> listeners = readListeners(upstreams);
-            List<RouteConfig> routes = readRoutes(upstreams, listeners);
-            checkEveryHttpListenerRouted(listeners, routes, source);
-
-            SpliceConfig splice = new SpliceConfig(intAtLeast("splice.max-pipes", 1),
-                    (int) bytes("splice.pipe-size", 4096, 1 << 30), bytes("splice.min-bytes", 0, Long.MAX_VALUE),
-                    (int) bytes("splice.batch-max", 0, 64 << 20), upTo("splice.batch-delay", Duration.ofSeconds(1)));
-            CacheConfig cache = new CacheConfig(bytesOrOff("cache.memory", 1 << 20, "no cache"),
-                    bytes("cache.max-object-size", 1, Long.MAX_VALUE),
-                    bytes("cache.fill-on-abort-max", 0, Long.MAX_VALUE),
-                    enumOf("cache.lock", CacheLock.class, CacheLock.TRY),
-                    enumOf("cache.send", CacheSend.class, CacheSend.AUTO), notNegative("cache.hit-for-pass"),
-                    enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE), tagHeader("cache.tag-header"),
-                    new WarmConfig(intAtLeast("cache.warm.max-jobs", 1), notNegative("cache.warm.keep-finished"),
-                            intAtLeast("cache.warm.max-in-flight", 1)));
-            AdminConfig admin = admin();
-            AccessLogConfig accessLog = new AccessLogConfig(bool("access-log.enabled"),
-                    enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON), string("access-log.target"));
-            DemoConfig demo = new DemoConfig(bool("demo.enabled"), hostPort("demo.origin-address"));
-            LeakDetection leaks = enumOf("buffer-leak-detection", LeakDetection.class, LeakDetection.DISABLED);
-            return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
-                    limits, splice, cache, admin, accessLog, demo, leaks);
-        }
-
-        /** A field name (a token), or "" for none. */
-        private String tagHeader(String key) {
-            String h = string(key);
-            if (h == null) {
-                return "";
-            }
-            if (!h.isEmpty() && !h.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
-                problem(key, "'" + h + "' is not a header field name");
-                return "";
-            }
-            return h;
-        }
-
-        /**
-         * The admin listener, its token read from admin.token or admin.token-file (never both; a file that cannot be
-         * read or is empty is an error), and the rule that only a loopback address may go without a token. Messages
-         * never carry the token.
-         */
-        private AdminConfig admin() {
-            boolean enabled = bool("admin.enabled");
-            HostPort address = hostPort("admin.address");
-            int loops = intAtLeast("admin.event-loops", 1);
-            String inline = string("admin.token");
-            String file = string("admin.token-file");
-            String token = "";
-            if (inline != null && file != null && !inline.isEmpty() && !file.isEmpty()) {
-                problem("admin.token-file", "set admin.token or admin.token-file, not both");
-            } else if (inline != null && !inline.isEmpty()) {
-                token = inline.strip();
-                if (!validToken(token)) {
-                    problem("admin.token", "the token must be printable ASCII without spaces (it is sent in a header)");
-                    token = "";
-                }
-            } else if (file != null && !file.isEmpty()) {
-                try {
-                    token = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
-                    if (token.isEmpty()) {
-                        problem("admin.token-file", file + " is empty");
-                    } else if (!validToken(token)) {
-                        problem("admin.token-file", file + ": the token must be printable ASCII without spaces (it is"
-                                + " sent in a header)");
-                        token = "";
-                    }
-                } catch (IOException | RuntimeException e) {
-                    problem("admin.token-file", "cannot read " + file + ": " + e.getClass().getSimpleName()
-                            + (e.getMessage() == null ? "" : " " + e.getMessage()));
-                }
-            }
-            if (enabled && address != null && token.isEmpty() && !loopback(address.host())) {
-                problem("admin.address", "the admin listener on a non-loopback address (" + address + ") needs a token:"
-                        + " set admin.token-file (or admin.token), or bind it to 127.0.0.1");
-            }
-            return new AdminConfig(enabled, address, loops, token);
-        }
-
-        private static boolean validToken(String t) {
-            return t.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f);
-        }
-
-        /** Whether {@code host} names only loopback addresses (a name that does not resolve does not). */
-        private static boolean loopback(String host) {
-            try {
-                java.net.InetAddress[] all = java.net.InetAddress.getAllByName(host);
-                for (java.net.InetAddress a : all) {
-                    if (!a.isLoopbackAddress()) {
-                        return false;
-                    }
-                }
-                return all.length > 0;
-            } catch (java.net.UnknownHostException e) {
-                return false;
-            }
-        }
-
-        /**
-         * An http listener that no route serves answers every request with 404: what an empty file, or a route
-         * bound to the wrong listener, gives. That is refused unless {@code allow-no-routes} says it is meant.
-         */
-        private void checkEveryHttpListenerRouted(List<ListenerConfig> listeners, List<RouteConfig> routes, String source) {
-            Boolean allowed = get("allow-no-routes", c::getBoolean); // null: a wrong type, reported already
-            if (allowed == null || allowed) {
-                return;
-            }
-            for (ListenerConfig l : listeners) {
-                if (l.mode() == ListenerMode.HTTP && l.name() != null && routes.stream()
-                        .noneMatch(r -> r.listener() == null || r.listener().isEmpty() || r.listener().equals(l.name()))) {
-                    String what = "no route serves http listener '" + l.name() + "', so every request would get 404"
-                            + " (set sluice.allow-no-routes = true if that is meant)";
-                    if ("reference.conf".equals(c.getValue("routes").origin().resource())) {
-                        problems.add(source + ": " + path + ".routes: " + what); // the file has none: name the file
-                    } else {
-                        problem("routes", what);
-                    }
-                }
-            }
-        }
-
-        private Map<String, UpstreamConfig> readUpstreams(Timeouts timeouts) {
-            Map<String, UpstreamConfig> out = new LinkedHashMap<>();
-            ConfigObject groups = get("upstreams", c::getObject);
-            if (groups == null) {
-                return out;
-            }
-            Config defaults = c.getConfig("upstream-defaults");
-            for (String name : groups.keySet()) {
-                String gpath = "upstreams." + quote(name);
-                if (!(groups.get(name) instanceof ConfigObject obj)) {
-                    continue; // reported by the key checker
-                }
-                Reader g = child(obj.toConfig().withFallback(defaults), path + "." + gpath);
-                Balance balance = g.enumOf("balance", Balance.class, Balance.ROUND_ROBIN);
-                List<ServerConfig> servers = g.readServers(c.getConfig("server-defaults"));
-                if (servers.isEmpty()) {
-                    g.problem("servers", "an upstream group needs at least one server");
-                }
-                Duration connect = g.optionalDuration("connect-timeout", timeouts.connect());
-                Duration response = g.optionalDuration("response-timeout", timeouts.upstreamResponse());
-                out.put(name, new UpstreamConfig(name, balance, servers, connect, response,
-                        g.intAtLeast("pool.max-idle", 0), g.positive("pool.idle-timeout"), g.congestion(), g.s3()));
-            }
-            return out;
-        }
-
-        /** The group's s3 section: null when all of it is "", else all three set and the secret file read. */
-        private S3Credentials s3() {
-            String region = string("s3.region");
-            String access = string("s3.access-key");
-            String file = string("s3.secret-key-file");
-            Set<String> methods = methods("s3.signed-methods");
-            if (region == null || access == null || file == null) {
-                return null; // reported
-            }
-            if (region.isEmpty() && access.isEmpty() && file.isEmpty()) {
-                if (!methods.isEmpty()) {
-                    problem("s3.signed-methods", "signing needs region, access-key and secret-key-file");
-                }
-                return null;
-            }
-            if (region.isEmpty() || access.isEmpty() || file.isEmpty()) {
-                problem("s3", "set all of region, access-key and secret-key-file, or none");
-                return null;
-            }
-            if (!region.matches("[a-z0-9-]{1,64}")) {
-                problem("s3.region", "a region is lowercase letters, digits and dashes, e.g. us-east-1");
-                return null;
-            }
-            try {
-                String secret = Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
-                if (secret.isEmpty()) {
-                    problem("s3.secret-key-file", file + " is empty");
-                    return null;
-                }
-                return new S3Credentials(region, access, secret, methods);
-            } catch (java.io.IOException | RuntimeException e) {
-                problem("s3.secret-key-file", "cannot read " + file + ": " + e.getClass().getSimpleName());
-                return null;
-            }
-        }
-
-        private List<ServerConfig> readServers(Config defaults) {
-            List<ServerConfig> out = new ArrayList<>();
-            ConfigList list = get("servers", c::getList);
-            if (list == null) {
-                return out;
-            }
-            for (int i = 0; i < list.size(); i++) {
-                ConfigValue v = list.get(i);
-                String key = "servers[" + i + "]";
-                if (v.valueType() == ConfigValueType.STRING) {
-                    HostPort hp = parseHostPort((String) v.unwrapped(), v.origin(), key);
-                    if (hp != null) {
-                        out.add(new ServerConfig(hp, 1));
-                    }
-                } else if (v instanceof ConfigObject obj) {
-                    Reader s = child(obj.toConfig().withFallback(defaults), path + "." + key);
-                    HostPort hp = s.hostPort("address");
-                    int weight = s.intAtLeast("weight", 1);
-                    if (hp != null) {
-                        out.add(new ServerConfig(hp, weight));
-                    }
-                } else {
-                    problems.add(at(v.origin()) + path + "." + key
-                            + ": a server is \"host:port\" or { address = \"host:port\", weight = N }");
-                }
-            }
-            return out;
-        }
-
-        private List<ListenerConfig> readListeners(Map<String, UpstreamConfig> upstreams) {
-            List<ListenerConfig> out = new ArrayList<>();
-            List<? extends ConfigObject> list = get("listeners", c::getObjectList);
-            if (list == null) {
-                return out;
-            }
-            if (list.isEmpty()) {
-                problem("listeners", "at least one listener is needed");
-            }
-            Config defaults = c.getConfig("listener-defaults");
-            Set<String> names = new HashSet<>();
-            Set<HostPort> addresses = new HashSet<>();
-            for (int i = 0; i < list.size(); i++) {
-                Reader l = child(list.get(i).toConfig().withFallback(defaults), path + ".listeners[" + i + "]");
-                String name = l.string("name");
-                if (name != null && name.isEmpty()) {
-                    name = "listener-" + i;
-                }
-                if (name != null && !names.add(name)) {
-                    l.problem("name", "duplicate listener name '" + name + "'");
-                }
-                ListenerMode mode = l.enumOf("mode", ListenerMode.class, ListenerMode.HTTP);
-                HostPort address = l.hostPort("address");
-                if (address != null && address.port() != 0 && !addresses.add(address)) {
-                    l.problem("address", "another listener already uses " + address);
-                }
-                String upstream = l.string("upstream");
-                if (mode == ListenerMode.TCP) {
-                    if (upstream == null || upstream.isEmpty()) {
-                        l.problem("upstream", "a tcp listener needs an upstream group");
-                    } else if (!upstreams.containsKey(upstream)) {
-                        l.problem("upstream", "no upstream group named '" + upstream + "'" + known(upstreams.keySet()));
-                    }
-                } else if (upstream != null && !upstream.isEmpty()) {
-                    l.problem("upstream", "only tcp listeners name an upstream; http listeners use routes");
-                }
-                out.add(new ListenerConfig(name, mode, address, upstream, l.positive("idle-timeout"),
-                        l.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO), l.congestion()));
-            }
-            return out;
-        }
-
-        private List<RouteConfig> readRoutes(Map<String, UpstreamConfig> upstreams, List<ListenerConfig> listeners) {
-            List<RouteConfig> out = new ArrayList<>();
-            List<? extends ConfigObject> list = get("routes", c::getObjectList);
-            if (list == null) {
-                return out;
-            }
-            Config defaults = c.getConfig("route-defaults");
-            Set<String> names = new HashSet<>();
-            for (int i = 0; i < list.size(); i++) {
-                Reader r = child(list.get(i).toConfig().withFallback(defaults), path + ".routes[" + i + "]");
-                String name = r.string("name");
-                if (name != null && name.isEmpty()) {
-                    name = "route-" + i;
-                }
-                if (name != null && !names.add(name)) {
-                    r.problem("name", "duplicate route name '" + name + "'");
-                }
-                String listener = r.string("listener");
-                if (listener != null && !listener.isEmpty()) {
-                    ListenerConfig l = listeners.stream().filter(x -> listener.equals(x.name())).findFirst().orElse(null);
-                    if (l == null) {
-                        r.problem("listener", "no listener named '" + listener + "'");
-                    } else if (l.mode() != ListenerMode.HTTP) {
-                        r.problem("listener", "listener '" + listener + "' is a tcp listener; routes apply to http listeners");
-                    }
-                }
-                String host = r.string("host");
-                if (host != null) {
-                    host = host.toLowerCase(Locale.ROOT);
-                    if (!host.matches("(\\*\\.)?[a-z0-9.\\-\\[\\]:]*") || (host.startsWith("*.") && host.length() == 2)) {
-                        r.problem("host", "host must be a name, or *.suffix for subdomains: '" + host + "'");
-                    }
-                }
-                String prefix = r.string("path-prefix");
-                if (prefix != null && !prefix.startsWith("/")) {
-                    r.problem("path-prefix", "path-prefix must start with '/': '" + prefix + "'");
-                }
-                HeaderMatch header = null;
-                if (r.c.hasPath("header")) {
-                    Reader h = r.child(r.get("header", r.c::getConfig), r.path + ".header");
-                    if (h.c != null) {
-                        String hn = h.string("name");
-                        String hv = h.c.hasPath("value") ? h.string("value") : "";
-                        if (hn == null || !hn.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
-                            h.problem("name", "header name must be a token");
-                        } else {
-                            header = new HeaderMatch(hn, hv == null ? "" : hv);
-                        }
-                    }
-                }
-                String upstream = r.string("upstream");
-                if (upstream != null && upstream.isEmpty()) {
-                    r.problem("upstream", "a route needs an upstream group");
-                } else if (upstream != null && !upstreams.containsKey(upstream)) {
-                    r.problem("upstream", "no upstream group named '" + upstream + "'" + known(upstreams.keySet()));
-                }
-                ZeroCopy zc = r.enumOf("zero-copy", ZeroCopy.class, ZeroCopy.AUTO);
-                out.add(new RouteConfig(name, listener, host, prefix, header, upstream, zc, r.routeCache()));
-            }
-            return out;
-        }
-
-        /** A route's cache section: route-defaults.cache under what the route sets. */
-        private RouteCache routeCache() {
-            // "cache = true" is an easy slip: one problem for it, not one for every key the section lacks
-            if (!section("cache", "cache { enabled = true }") || !section("cache.key", "key { query = none }")) {
-                return RouteCache.off();
-            }
-            return new RouteCache(bool("cache.enabled"), notNegative("cache.default-ttl"),
-                    statuses("cache.default-ttl-statuses"), queryKey("cache.key.query"),
-                    bool("cache.store-set-cookie"), notNegative("cache.heuristic-max"),
-                    notNegative("cache.stale-while-revalidate"), notNegative("cache.stale-if-error"));
-        }
-
-        /** Whether {@code key} holds an object, as the template has it; a problem showing {@code example} if not. */
-        private boolean section(String key, String example) {
-            if (c.hasPath(key) && c.getValue(key) instanceof ConfigObject) {
-                return true;
-            }
-            problem(key, "must be an object, e.g. " + example);
-            return false;
-        }
-
-        private static final String SIGNED_METHODS = "GET|HEAD|PUT|POST|DELETE|PATCH|OPTIONS";
-
-        /** A list of request methods S3 signs (the signer knows these), each once. */
-        private Set<String> methods(String key) {
-            Set<String> out = new LinkedHashSet<>();
-            ConfigList list = get(key, c::getList);
-            if (list == null) {
-                return out;
-            }
-            for (int i = 0; i < list.size(); i++) {
-                ConfigValue v = list.get(i);
-                if (v.unwrapped() instanceof String m && m.matches(SIGNED_METHODS) && out.add(m)) {
-                    continue;
-                }
-                problems.add(at(v.origin()) + path + "." + key + "[" + i + "]: one of "
-                        + SIGNED_METHODS.replace("|", ", ") + ", each once, got " + v.render());
-            }
-            return out;
-        }
-
-        /** A list of response status codes, each from 200 to 599. */
-        private List<Integer> statuses(String key) {
-            List<Integer> out = new ArrayList<>();
-            ConfigList list = get(key, c::getList);
-            if (list == null) {
-                return out;
-            }
-            for (int i = 0; i < list.size(); i++) {
-                ConfigValue v = list.get(i);
-                if (v.unwrapped() instanceof Integer status && status >= 200 && status <= 599) {
-                    out.add(status);
-                } else {
-                    problems.add(at(v.origin()) + path + "." + key + "[" + i + "]: a status from 200 to 599, got "
-                            + v.render());
-                }
-            }
-            return out;
-        }
-
-        /**
-         * {@code key.query}: all, none, or the list of parameters kept (non-empty names, each once, in the order
-         * they go into the key).
-         */
-        private QueryKey queryKey(String key) {
-            ConfigValue v = get(key, c::getValue);
-            if (v == null) {
-                return new QueryKey(QueryMode.ALL, List.of());
-            }
-            if (v instanceof ConfigList list) {
-                if (list.isEmpty()) {
-                    problem(key, "an empty list keeps no parameter; write none for that");
-                }
-                List<String> names = new ArrayList<>();
-                for (int i = 0; i < list.size(); i++) {
-                    ConfigValue n = list.get(i);
-                    String what = parameterNameProblem(n, names);
-                    if (what != null) {
-                        problems.add(at(n.origin()) + path + "." + key + "[" + i + "]: " + what);
-                    } else {
-                        names.add((String) n.unwrapped());
-                    }
-                }
-                return new QueryKey(QueryMode.ONLY, names);
-            }
-            if (v.valueType() == ConfigValueType.STRING) {
-                switch (((String) v.unwrapped()).trim().toLowerCase(Locale.ROOT)) {
-                    case "all" -> {
-                        return new QueryKey(QueryMode.ALL, List.of());
-                    }
-                    case "none" -> {
-                        return new QueryKey(QueryMode.NONE, List.of());
-                    }
-                    default -> { }
-                }
-            }
-            problem(key, "expected all | none | [names], got " + v.render());
-            return new QueryKey(QueryMode.ALL, List.of());
-        }
-
-        /** What is wrong with a name in a key.query list (given the names before it), or null. */
-        private static String parameterNameProblem(ConfigValue n, List<String> before) {
-            if (n.valueType() != ConfigValueType.STRING) {
-                return "a parameter name is a string, got " + n.valueType().name().toLowerCase(Locale.ROOT) + " "
-                        + n.render() + (n.valueType() == ConfigValueType.NUMBER ? " (quote it)" : "");
-            }
-            String name = (String) n.unwrapped();
-            if (name.isEmpty()) {
-                return "a parameter name cannot be empty";
-            }
-            if (name.indexOf('&') >= 0 || name.indexOf('=') >= 0) {
-                return "a parameter name cannot contain '&' or '=', got " + n.render();
-            }
-            if (before.contains(name)) {
-                return "'" + name + "' is listed twice";
-            }
-            return null;
-        }
-
-        private static String known(Set<String> names) {
-            return names.isEmpty() ? " (none are defined)" : " (defined: " + String.join(", ", names) + ")";
-        }
-
-        // ---- primitive getters ----
-
-        private <T> T get(String key, Function<String, T> getter) {
-            try {
-                return getter.apply(key);
-            } catch (com.typesafe.config.ConfigException e) {
-                report(key, e);
-                return null;
-            }
-        }
-
-        private void report(String key, com.typesafe.config.ConfigException e) {
-            ConfigOrigin origin = c.hasPathOrNull(key) && !c.getIsNull(key) ? c.getValue(key).origin() : e.origin();
-            String msg = e.getMessage();
-            if (e instanceof com.typesafe.config.ConfigException.WrongType && c.hasPath(key)) {
-                msg = "has type " + c.getValue(key).valueType().name().toLowerCase(Locale.ROOT) + ", expected "
-                        + expected(e.getMessage());
-            } else if (e instanceof com.typesafe.config.ConfigException.BadValue bv) {
-                int idx = msg.indexOf("Invalid value at '");
-                msg = idx >= 0 ? msg.substring(msg.indexOf("':", idx) + 3) : bv.getMessage();
-            }
-            problems.add(at(origin) + path + "." + key + ": " + msg);
-        }
-
-        private static String expected(String typesafeMessage) {
-            int i = typesafeMessage.lastIndexOf("rather than ");
-            return i >= 0 ? typesafeMessage.substring(i + "rather than ".length()).toLowerCase(Locale.ROOT) : "another type";
-        }
-
-        void problem(String key, String what) {
-            // the value's own line, null values included; else the line of the object that lacks it
-            ConfigValue v = c.root();
-            for (String part : ConfigUtil.splitPath(key)) {
-                if (!(v instanceof ConfigObject o) || o.get(part) == null) {
-                    v = c.root();
-                    break;
-                }
-                v = o.get(part);
-            }
-            problems.add(at(v.origin()) + path + "." + key + ": " + what);
-        }
-
-        String string(String key) {
-            return get(key, c::getString);
-        }
-
-        /**
-         * {@code tcp-congestion}: "" (the system's), or an algorithm this kernel offers (TCP_CONGESTION takes names
-         * of up to 15 characters; the kernel lists what it has in tcp_available_congestion_control).
-         */
-        String congestion() {
-            String name = string("tcp-congestion");
-            if (name == null || name.isEmpty()) {
-                return "";
-            }
-            if (!CONGESTION_NAME.matcher(name).matches()) {
-                problem("tcp-congestion", "'" + name + "' is not a congestion control name (1-15 of a-z, 0-9, _)");
-                return "";
-            }
-            List<String> available = Kernel.CONGESTION;
-            if (available != null && !available.contains(name)) {
-                problem("tcp-congestion", "'" + name + "' is not available in this kernel (available: "
-                        + String.join(" ", available) + "; load its module, e.g. modprobe tcp_" + name + ")");
-                return "";
-            }
-            return name;
-        }
-
-        boolean bool(String key) {
-            Boolean b = get(key, c::getBoolean);
-            return b != null && b;
-        }
-
-        int intAtLeast(String key, int min) {
-            Integer v = get(key, c::getInt);
-            if (v == null) {
-                return min;
-            }
-            if (v < min) {
-                problem(key, "must be >= " + min + ", got " + v);
-                return min;
-            }
-            return v;
-        }
-
-        long bytes(String key, long min, long max) {
-            Long v = get(key, c::getBytes);
-            if (v == null) {
-                return min;
-            }
-            if (v != 0 && (v < min || v > max) || (v == 0 && min > 0)) {
-                problem(key, (max == Long.MAX_VALUE ? "must be at least " + min + (min == 1 ? " byte" : " bytes")
-                        : "must be between " + min + " and " + max + " bytes") + ", got " + v);
-                return Math.max(min, 1);
-            }
-            return v;
-        }
-
-        /** A size that is 0 (turning the feature off, {@code off} says what that means) or at least {@code min}. */
-        long bytesOrOff(String key, long min, String off) {
-            Long v = get(key, c::getBytes);
-            if (v == null) {
-                return 0;
-            }
-            if (v != 0 && v < min) {
-                problem(key, "must be 0 (" + off + ") or at least " + min + " bytes, got " + v);
-                return 0;
-            }
-            return v;
-        }
-
-        Duration positive(String key) {
-            Duration d = get(key, c::getDuration);
-            if (d == null) {
-                return Duration.ofSeconds(1);
-            }
-            if (d.isNegative() || d.isZero()) {
-                problem(key, "must be a positive duration, got " + d);
-                return Duration.ofSeconds(1);
-            }
-            return d;
-        }
-
-        /** A duration of 0 or more. */
-        Duration notNegative(String key) {
-            Duration d = get(key, c::getDuration);
-            if (d == null) {
-                return Duration.ZERO;
-            }
-            if (d.isNegative()) {
-                problem(key, "must be 0 or a positive duration, got " + d);
-                return Duration.ZERO;
-            }
-            return d;
-        }
-
-        /** A duration in [0, max]; 0 is allowed (it turns the feature off). */
-        Duration upTo(String key, Duration max) {
-            Duration d = get(key, c::getDuration);
-            if (d == null) {
-                return Duration.ZERO;
-            }
-            if (d.isNegative() || d.compareTo(max) > 0) {
-                problem(key, "must be between 0 and " + max + ", got " + d);
-                return Duration.ZERO;
-            }
-            return d;
-        }
-
-        Duration optionalDuration(String key, Duration fallback) {
-            if (c.getValue(key).valueType() == ConfigValueType.STRING && c.getString(key).isEmpty()) {
-                return fallback;
-            }
-            return positive(key);
-        }
-
-        <E extends Enum<E>> E enumOf(String key, Class<E> type, E fallback) {
-            String s = string(key);
-            if (s == null) {
-                return fallback;
-            }
-            String norm = s.trim().toUpperCase(Locale.ROOT).replace('-', '_');
-            for (E e : type.getEnumConstants()) {
-                if (e.name().equals(norm)) {
-                    return e;
-                }
-            }
-            List<String> names = new ArrayList<>();
-            for (E e : type.getEnumConstants()) {
-                names.add(e.name().toLowerCase(Locale.ROOT).replace('_', type == Transport.class ? '_' : '-'));
-            }
-            problem(key, "'" + s + "' is not one of " + String.join(" | ", names));
-            return fallback;
-        }
-
-        HostPort hostPort(String key) {
-            String s = string(key);
-            return s == null ? null : parseHostPort(s, c.getValue(key).origin(), key);
-        }
-
-        private HostPort parseHostPort(String s, ConfigOrigin origin, String key) {
-            HostPort hp = HostPorts.parse(s);
-            if (hp == null) {
-                problems.add(at(origin) + path + "." + key + ": expected \"host:port\" with port 0-65535, got '" + s + "'");
-            }
-            return hp;
-        }
+        SpliceConfig splice = new SpliceConfig(r.intAtLeast("splice.max-pipes", 1),
+                (int) r.bytes("splice.pipe-size", 4096, 1 << 30), r.bytes("splice.min-bytes", 0, Long.MAX_VALUE),
+                (int) r.bytes("splice.batch-max", 0, 64 << 20), r.upTo("splice.batch-delay", Duration.ofSeconds(1)));
+        CacheConfig cache = CacheSection.read(r);
+        AdminConfig admin = AdminSection.read(r);
+        AccessLogConfig accessLog = new AccessLogConfig(r.bool("access-log.enabled"),
+                r.enumOf("access-log.format", AccessLogFormat.class, AccessLogFormat.JSON),
+                r.string("access-log.target"));
+        DemoConfig demo = new DemoConfig(r.bool("demo.enabled"), r.hostPort("demo.origin-address"));
+        LeakDetection leaks = r.enumOf("buffer-leak-detection", LeakDetection.class, LeakDetection.DISABLED);
+        return new SluiceConfig(source, eventLoops, loopScheduling, transport, listeners, upstreams, routes, timeouts,
+                limits, splice, cache, admin, accessLog, demo, leaks);
     }
 }
