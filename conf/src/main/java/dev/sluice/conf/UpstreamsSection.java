@@ -40,7 +40,8 @@ final class UpstreamsSection {
             return out;
         }
         Config defaults = r.c.getConfig("upstream-defaults");
-        for (String name : groups.keySet()) {
+        // by name: a HOCON object keeps no order, and the groups' order (and their problems') should not vary by run
+        for (String name : new java.util.TreeSet<>(groups.keySet())) {
             String gpath = "upstreams." + quote(name);
             if (!(groups.get(name) instanceof ConfigObject obj)) {
                 continue; // reported by the key checker
