@@ -62,7 +62,8 @@ final class WarmJob {
     private volatile boolean stopping;
     private volatile String stopped;
     private volatile String failure;
-    private volatile boolean paused;
+    /** Why this job's background fetches wait now ({@link WarmJobs#backgroundWait}), or null. */
+    private volatile String pausedFor;
     private volatile Instant finished;
     private volatile long finishedNanos;
 
@@ -198,7 +199,7 @@ final class WarmJob {
     }
 
     boolean paused() {
-        return paused;
+        return pausedFor != null;
     }
 
     State state() {
@@ -251,12 +252,13 @@ final class WarmJob {
         boolean permit = false;
         try {
             if (options.background()) {
-                // background: wait while client requests wait for upstream, then for a share of the shared cap
-                while (!stopping && admin.clientsWaitingForUpstream() > 0) {
-                    paused = true;
+                // background: wait while clients wait for upstreams or use the CPU, then for a share of the shared cap
+                String wait;
+                while (!stopping && (wait = jobs.backgroundWait()) != null) {
+                    pausedFor = wait;
                     Thread.sleep(5);
                 }
-                paused = false;
+                pausedFor = null;
                 while (!stopping && !(permit = jobs.inFlight.tryAcquire(100, TimeUnit.MILLISECONDS))) {
                     // another job's fetches hold the cap
                 }
@@ -291,7 +293,7 @@ final class WarmJob {
             if (bucket != null && reserved != 0) {
                 bucket.take(-reserved); // nothing stored: the reservation comes back
             }
-            paused = false;
+            pausedFor = null;
             open.removeIf(Socket::isClosed);
             if (permit) {
                 jobs.inFlight.release();
@@ -355,7 +357,9 @@ final class WarmJob {
         // known only once the whole list is: a streamed list's length is not known before its end
         m.put("eta-seconds", finished == null && listingComplete && done > 0
                 ? Math.round((l - done) / (done / elapsed)) : null);
-        m.put("paused", paused);
+        String why = pausedFor;
+        m.put("paused", why != null);
+        m.put("paused-for", why);
         m.put("stopped", stopped);
         m.put("error", failure);
         m.put("options", options.json());

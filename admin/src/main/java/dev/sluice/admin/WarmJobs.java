@@ -23,6 +23,7 @@ final class WarmJobs {
     /** Warm fetches of background jobs in flight, all jobs together: cache.warm.max-in-flight. */
     final Semaphore inFlight;
     final AdminMetrics metrics;
+    private final CpuLoad cpu = new CpuLoad();
     private final Map<String, WarmJob> jobs = new LinkedHashMap<>();
     private long nextId = 1;
 
@@ -32,6 +33,22 @@ final class WarmJobs {
         this.inFlight = new Semaphore(config.maxInFlight());
         this.metrics = metrics;
         metrics.jobs(() -> count(false), () -> count(true), () -> config.maxInFlight() - inFlight.availablePermits());
+    }
+
+    /**
+     * Why a background fetch must wait now, or null: client requests wait for upstream response heads, or the CPU is
+     * at or above cache.warm.max-cpu-percent.
+     */
+    String backgroundWait() {
+        if (admin.clientsWaitingForUpstream() > 0) {
+            return "clients waiting for upstreams";
+        }
+        int max = config.maxCpuPercent();
+        if (max >= 100) {
+            return null;
+        }
+        int now = cpu.percent();
+        return now >= max ? "CPU at " + now + "% (cache.warm.max-cpu-percent = " + max + ")" : null;
     }
 
     /** Jobs running now ({@code paused}: of those, the ones waiting for clients). */

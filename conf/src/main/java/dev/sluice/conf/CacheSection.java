@@ -33,7 +33,7 @@ final class CacheSection {
                 r.enumOf("cache.send", CacheSend.class, CacheSend.AUTO), r.notNegative("cache.hit-for-pass"),
                 r.enumOf("cache.fill", CacheFill.class, CacheFill.RECEIVE), tagHeader(r, "cache.tag-header"),
                 new WarmConfig(r.intAtLeast("cache.warm.max-jobs", 1), r.notNegative("cache.warm.keep-finished"),
-                        r.intAtLeast("cache.warm.max-in-flight", 1)));
+                        r.intAtLeast("cache.warm.max-in-flight", 1), r.intBetween("cache.warm.max-cpu-percent", 0, 100)));
     }
 
     /** A field name (a token), or "" for none. */

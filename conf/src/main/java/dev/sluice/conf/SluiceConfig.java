@@ -182,11 +182,12 @@ public record SluiceConfig(
 
     /**
      * Warm jobs (POST /cache/warm): at most maxJobs at once (running ones and finished ones still kept), finished
-     * ones kept for keepFinished, and at most maxInFlight warm fetches of background jobs at once, all jobs together.
+     * ones kept for keepFinished, and at most maxInFlight warm fetches of background jobs at once, all jobs together,
+     * which wait while the machine's CPU use is at or above maxCpuPercent (100: never).
      */
-    public record WarmConfig(int maxJobs, Duration keepFinished, int maxInFlight) {
+    public record WarmConfig(int maxJobs, Duration keepFinished, int maxInFlight, int maxCpuPercent) {
         /** reference.conf's values. */
-        public static final WarmConfig DEFAULTS = new WarmConfig(16, Duration.ofHours(1), 16);
+        public static final WarmConfig DEFAULTS = new WarmConfig(16, Duration.ofHours(1), 16, 80);
     }
 
     /** Whether the cache memory is mlocked: labels off | try | required. */

@@ -174,6 +174,15 @@ final class TypedReader {
         return v;
     }
 
+    int intBetween(String key, int min, int max) {
+        int v = intAtLeast(key, min);
+        if (v > max) {
+            problem(key, "must be <= " + max + ", got " + v);
+            return max;
+        }
+        return v;
+    }
+
     long bytes(String key, long min, long max) {
         Long v = get(key, c::getBytes);
         if (v == null) {

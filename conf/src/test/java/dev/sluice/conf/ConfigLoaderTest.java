@@ -109,11 +109,17 @@ class ConfigLoaderTest {
     void parse_cacheWarm_defaultsAndValues() {
         assertEquals(SluiceConfig.WarmConfig.DEFAULTS, ConfigLoader.parse(MINIMAL, "w.conf").cache().warm());
         String base = MINIMAL.replace("sluice {", "sluice {\n  cache.warm { %s }");
-        assertEquals(new SluiceConfig.WarmConfig(2, Duration.ZERO, 5), ConfigLoader.parse(
-                base.formatted("max-jobs = 2, keep-finished = 0s, max-in-flight = 5"), "w.conf").cache().warm());
+        assertEquals(new SluiceConfig.WarmConfig(2, Duration.ZERO, 5, 0), ConfigLoader.parse(
+                base.formatted("max-jobs = 2, keep-finished = 0s, max-in-flight = 5, max-cpu-percent = 0"), "w.conf")
+                .cache().warm());
         ConfigException e = assertThrows(ConfigException.class,
                 () -> ConfigLoader.parse(base.formatted("max-jobs = 0"), "w.conf"));
         assertTrue(e.problems().get(0).contains("sluice.cache.warm.max-jobs"), e.problems().toString());
+        for (String cpu : new String[] {"101", "-1"}) {
+            ConfigException p = assertThrows(ConfigException.class,
+                    () -> ConfigLoader.parse(base.formatted("max-cpu-percent = " + cpu), "w.conf"));
+            assertTrue(p.problems().get(0).contains("sluice.cache.warm.max-cpu-percent: must be"), p.problems().toString());
+        }
     }
 
     @Test

@@ -65,6 +65,9 @@ final class Fixture implements AutoCloseable {
                   routes = [ { name = main, upstream = origin } ]
                   admin.address = "127.0.0.1:0"
                   access-log.enabled = false
+                  # background warm jobs do not wait for the CPU of a machine the tests keep busy (WarmJobTest tests
+                  # that wait with a setting of its own)
+                  cache.warm.max-cpu-percent = 100
                 }
                 """ + extra;
     }

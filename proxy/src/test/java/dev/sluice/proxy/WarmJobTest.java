@@ -222,6 +222,32 @@ class WarmJobTest {
         }
     }
 
+    /**
+     * Background jobs take the CPU clients leave idle: with cache.warm.max-cpu-percent = 0 (any use is too much) a
+     * background job waits and says why, while a normal-priority job runs; the waiting job is cancelled untouched.
+     */
+    @Test
+    void backgroundJobs_waitForTheCpu_normalOnesDoNot() throws Exception {
+        try (Fixture f = fixture("sluice.cache.warm.max-cpu-percent = 0\n")) {
+            String background = (String) warm(f, "?host=test", target(1)).json().get("id");
+            Map<String, Object> normal = await(f, (String) warm(f, "?host=test&priority=normal", target(2)).json()
+                    .get("id"));
+            assertEquals("done", normal.get("state"), normal.toString());
+            assertEquals(1, n(keys(normal), "cached"), normal.toString());
+            Thread.sleep(500); // the job's fetcher asked the CPU load at least twice (every 200 ms)
+            Map<String, Object> waiting = admin(f, "GET", "/jobs/" + background, null).json();
+            assertEquals("running", waiting.get("state"), waiting.toString());
+            assertEquals(0, n(keys(waiting), "done"), waiting.toString());
+            assertEquals(Boolean.TRUE, waiting.get("paused"), waiting.toString());
+            assertTrue(String.valueOf(waiting.get("paused-for")).matches("CPU at \\d+% \\(cache.warm.max-cpu-percent = 0\\)"),
+                    waiting.toString());
+            assertEquals(1.0, CacheFillTest.metric(f, "sluice_warm_jobs{state=\"paused\"}"));
+            assertEquals(200, admin(f, "DELETE", "/jobs/" + background, null).status());
+            assertEquals("cancelled", await(f, background).get("state"));
+            assertEquals(1, f.upstreamRequests(), "only the normal job's key reached the origin");
+        }
+    }
+
     @Test
     void finishedJobs_areKeptForKeepFinished_thenForgotten() throws Exception {
         try (Fixture f = fixture("sluice.cache.warm.keep-finished = 1s\n")) {

@@ -276,7 +276,8 @@ class WarmS3Test {
                 .replaceAll("10\\.0\\.0\\.1[123]:9000", "127.0.0.1:" + signed.getPort())
                 .replace("0.0.0.0:9000", "127.0.0.1:0").replace("127.0.0.1:9901", "127.0.0.1:0")
                 .replace("upstream = s3-gateways }\n  ]", "upstream = s3-gateways, cache.enabled = true }\n  ]")
-                + "\nsluice { event-loops = 1, cache.memory = 16MiB, access-log.enabled = false }\n";
+                + "\nsluice { event-loops = 1, cache.memory = 16MiB, access-log.enabled = false,"
+                + " cache.warm.max-cpu-percent = 100 }\n";
         try (Sluice sluice = Sluice.start(dev.sluice.conf.ConfigLoader.parse(conf, "s3-object-store.conf"),
                 () -> System.currentTimeMillis() / 1000)) {
             var a = sluice.adminAddress();

@@ -134,8 +134,7 @@ final class WarmProgress {
         return "[" + "#".repeat(filled) + ".".repeat(BAR - filled) + "] " + done + "/" + listed + (whole ? "" : "+")
                 + " keys  " + AdminCommand.bytes(job.get("bytes")) + "  " + AdminCommand.bytes(job.get("rate"))
                 + "/s  " + (job.get("finished") != null ? job.get("state") : "ETA " + eta(job.get("eta-seconds")))
-                + (Boolean.TRUE.equals(job.get("paused")) ? "  (paused"
-                + " for clients)" : "");
+                + (job.get("paused-for") instanceof String why ? "  (paused: " + why + ")" : "");
     }
 
     /** "120 of 400 keys done (100 cached, 15 skipped, 5 failed), 12.0 MiB, 3.1 MiB/s, ETA 1m30s" */
