@@ -22,6 +22,7 @@
 #     --warm-size SIZE   body size of each warm key (default 1m)
 #     --keys N           keys listed per warm job (default 3000 per second of a run; the list is streamed, and
 #                        the job is cancelled after the run, so most of them are never fetched)
+#     --sluice-set HOCON settings appended to Sluice's config, e.g. 'sluice.cache.memory = 8GiB'
 #     --cc ALG           TCP congestion control for the whole run (net.ipv4.tcp_congestion_control, root;
 #                        restored on exit). Default: the system's
 #     --out DIR          results directory (default loadtest/results/local/<date>-warm-impact, ignored by git)
@@ -50,6 +51,7 @@ warm_options=""
 warm_size=1m
 keys=""
 cc=""
+sluice_set=""
 out=""
 save=0
 keep=0
@@ -66,10 +68,11 @@ while [ $# -gt 0 ]; do
     --warm-size) [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+[kmg]?$ ]] || die "--warm-size needs a size like 1m"; warm_size="$2"; shift ;;
     --keys) [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "--keys needs a positive number"; keys="$2"; shift ;;
     --cc) [ $# -ge 2 ] || die "--cc needs a value"; cc="$2"; shift ;;
+    --sluice-set) [ $# -ge 2 ] || die "--sluice-set needs a value"; sluice_set="$2"; shift ;;
     --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
     --save) save=1 ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
   shift
@@ -136,6 +139,7 @@ wait_port origin "$origin_port" 30
 sed -e "s|@PORT@|127.0.0.1:$base|g" -e "s|@ORIGIN@|127.0.0.1:$origin_port|g" -e "s|@ADMIN@|127.0.0.1:$admin_port|g" \
     "$here/peers/sluice.conf" > "$run/sluice.conf"
 grep -q 'cache {' "$run/sluice.conf" || die "peers/sluice.conf has no cache section"
+[ -z "$sluice_set" ] || printf '%s\n' "$sluice_set" >> "$run/sluice.conf"
 "$root/bin/sluice" run "$run/sluice.conf" > "$run/sluice.log" 2>&1 &   # execs java: $! is the JVM
 pid[sluice]=$!
 wait_port sluice "$base" 600   # the launcher may build first
@@ -212,7 +216,7 @@ job_window() {
       n++; if (st != "running") bad = 1; if (pz) paused++
       b1 = b; tb1 = t; if (t > t1) done1 = 1 }
     END { if (!have0 || !n) { print "0 0 0 0 0 0"; exit }
-          printf "%d %d %.2f %.0f %d %d\n", !bad, b1 - b0, tb1 - tb0, (b1 - b0) / (tb1 - tb0), paused, n }' "$1"
+          printf "%d %.0f %.2f %.0f %d %d\n", !bad, b1 - b0, tb1 - tb0, (b1 - b0) / (tb1 - tb0), paused, n }' "$1"
 }
 
 echo "workload,mode,rep,verified,cc,warm_options,label,ok,req_per_s,gib_per_s,p50_us,p99_us,p999_us,max_us,failed_requests,sluice_cpu_s,origin_cpu_s,client_cpu_s,machine_cpu_s,origin_requests,warm_job,warm_running_throughout,warm_bytes,warm_seconds,warm_bytes_per_s,warm_paused_samples,warm_samples" > "$out/runs.csv"
@@ -264,7 +268,7 @@ one_run() {
   echo
   echo "- machine: $(uname -srm), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- java: $("$JAVA" -version 2>&1 | head -1); TCP congestion control: $cc_now$([ -n "$cc_restore" ] && echo " (--cc; system default $cc_restore)")"
-  echo "- sluice: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD -- . ':!loadtest' 2>/dev/null || echo ' (work tree modified)'), peers/sluice.conf (cache memory 1 GiB, /hit/ cached)"
+  echo "- sluice: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD -- . ':!loadtest' 2>/dev/null || echo ' (work tree modified)'), peers/sluice.conf (cache memory 1 GiB, /hit/ cached)${sluice_set:+, plus \`$(echo "$sluice_set" | tr '\n' ' ')\`}"
   echo "- client: LoadClientMain, 1 thread, ${warmup} s warmup + ${duration} s measured per run, --no-verify (one verified run per mode first); reps: $reps per mode, alone/warm interleaved (ABBA)"
   echo "- warm job: POST /cache/warm?${warm_options:-(defaults: priority background, concurrency 4)}, $keys keys of $warm_size (disjoint from the clients'), started before each warm run, cancelled after it"
 } > "$out/machine.md"
@@ -317,6 +321,20 @@ missed=()
         w, cc, wo, na, nw, ra, rw, (ra > 0 ? rw / ra : 0), p50a / 1000, p50w / 1000, p99a / 1000, p99w / 1000,
         (ratio < 0 ? "n/a" : sprintf("**%.3f**", ratio)), p999a / 1000, p999w / 1000, jr / 1048576, ca, cw,
         (ratio < 0 ? "no data" : ratio <= 1.10 ? "met" : "MISSED") }'
+  done
+  echo
+  echo "CPU per second of measured run (medians; cores, of $(nproc)): where the warm job's work comes from"
+  echo
+  echo "| workload | mode | Sluice | origin | load client | machine |"
+  echo "|---|---|---|---|---|---|"
+  for w in ${workloads//,/ }; do
+    for m in alone warm; do
+      row="| $w | $m"
+      for f in 16 17 18 19; do
+        row+=" | $(awk -F, -v w="$w" -v m="$m" -v d="$duration" -v f="$f" 'NR > 1 && $1 == w && $2 == m && $4 == 0 { print $f / d }' "$out/runs.csv" | median | awk '{ printf "%.2f", $1 }')"
+      done
+      echo "$row |"
+    done
   done
 } > "$out/summary.md"
 for w in ${workloads//,/ }; do
