@@ -23,6 +23,10 @@
 #     --keys N           keys listed per warm job (default 3000 per second of a run; the list is streamed, and
 #                        the job is cancelled after the run, so most of them are never fetched)
 #     --sluice-set HOCON settings appended to Sluice's config, e.g. 'sluice.cache.memory = 8GiB'
+#     --quiet            on a shared machine: before each client run wait (up to 10 min) until processes this
+#                        script did not start use < 5% of a core (over 2 s); a run during which they used more
+#                        (runs.csv: other_cpu_s, always recorded) is kept as disturbed = 1, not counted, and
+#                        redone, up to 3 times
 #     --cc ALG           TCP congestion control for the whole run (net.ipv4.tcp_congestion_control, root;
 #                        restored on exit). Default: the system's
 #     --out DIR          results directory (default loadtest/results/local/<date>-warm-impact, ignored by git)
@@ -52,6 +56,7 @@ warm_size=1m
 keys=""
 cc=""
 sluice_set=""
+quiet=0
 out=""
 save=0
 keep=0
@@ -68,6 +73,7 @@ while [ $# -gt 0 ]; do
     --warm-size) [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+[kmg]?$ ]] || die "--warm-size needs a size like 1m"; warm_size="$2"; shift ;;
     --keys) [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "--keys needs a positive number"; keys="$2"; shift ;;
     --cc) [ $# -ge 2 ] || die "--cc needs a value"; cc="$2"; shift ;;
+    --quiet) quiet=1 ;;
     --sluice-set) [ $# -ge 2 ] || die "--sluice-set needs a value"; sluice_set="$2"; shift ;;
     --out) [ $# -ge 2 ] || die "--out needs a value"; out="$2"; shift ;;
     --save) save=1 ;;
@@ -219,12 +225,55 @@ job_window() {
           printf "%d %.0f %.2f %.0f %d %d\n", !bad, b1 - b0, tb1 - tb0, (b1 - b0) / (tb1 - tb0), paused, n }' "$1"
 }
 
-echo "workload,mode,rep,verified,cc,warm_options,label,ok,req_per_s,gib_per_s,p50_us,p99_us,p999_us,max_us,failed_requests,sluice_cpu_s,origin_cpu_s,client_cpu_s,machine_cpu_s,origin_requests,warm_job,warm_running_throughout,warm_bytes,warm_seconds,warm_bytes_per_s,warm_paused_samples,warm_samples" > "$out/runs.csv"
+echo "workload,mode,rep,verified,cc,warm_options,label,ok,req_per_s,gib_per_s,p50_us,p99_us,p999_us,max_us,failed_requests,sluice_cpu_s,origin_cpu_s,client_cpu_s,machine_cpu_s,origin_requests,warm_job,warm_running_throughout,warm_bytes,warm_seconds,warm_bytes_per_s,warm_paused_samples,warm_samples,other_cpu_s,disturbed" > "$out/runs.csv"
 cc_now=$(cat "$cc_sysctl")
 
-# one_run WORKLOAD MODE REP VERIFY SECONDS: a client run (alone, or beside a new warm job); appends to runs.csv
+# CPU ticks of every process that does not descend from this script (all it starts does) and is not a kernel
+# thread: "pid ticks" lines
+clk_tck=$(getconf CLK_TCK)
+other_ticks() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v me=$$ '
+    { p = $1; s = $0; sub(/^.*\) /, "", s); split(s, f, " "); pp[p] = f[2]; t[p] = f[12] + f[13] }
+    END { for (p in t) { q = p; ours = 0
+            for (n = 0; n < 64 && q > 2; n++) { if (q == me) { ours = 1; break }; q = pp[q] }
+            if (q == 2 || p == 2) ours = 1
+            if (!ours) print p, t[p] } }'
+}
+# ticks used between two other_ticks outputs (a process new in the second counts whole)
+ticks_between() { awk 'NR == FNR { a[$1] = $2; next } { d = $2 - ($1 in a ? a[$1] : 0); if (d > 0) s += d } END { print s + 0 }' "$1" "$2"; }
+# Before a run (--quiet): wait until the others use < 5% of a core; then watch them (pid[watch]) into
+# $run/other-ticks (a running sum)
+quiet_start() {
+  local i used
+  if [ "$quiet" = 1 ]; then
+    for i in $(seq 120); do
+      other_ticks > "$run/ot.a"; sleep 2; other_ticks > "$run/ot.b"
+      used=$(ticks_between "$run/ot.a" "$run/ot.b")
+      [ "$used" -le $((clk_tck / 10)) ] && break
+      [ "$i" = 1 ] && echo "$tag: waiting for other processes to go quiet (they used $((used * 100 / clk_tck / 2))% of a core)" >&2
+      sleep 3
+    done
+  fi
+  echo 0 > "$run/other-ticks"
+  ( other_ticks > "$run/ot.prev"; sum=0
+    while sleep 1; do
+      other_ticks > "$run/ot.now"; sum=$((sum + $(ticks_between "$run/ot.prev" "$run/ot.now")))
+      mv "$run/ot.now" "$run/ot.prev"; echo "$sum" > "$run/other-ticks"
+    done ) &
+  pid[watch]=$!
+}
+# sets other: the others' CPU seconds since quiet_start
+quiet_end() {
+  kill "${pid[watch]}" 2>/dev/null || true; wait "${pid[watch]}" 2>/dev/null || true
+  unset "pid[watch]"
+  other=$(awk -v t="$(cat "$run/other-ticks")" -v hz="$clk_tck" 'BEGIN { printf "%.2f", t / hz }')
+}
+
+# one_run WORKLOAD MODE REP VERIFY SECONDS: a client run (alone, or beside a new warm job); appends to runs.csv.
+# Returns 3 when a --quiet process overlapped it (recorded, not counted).
 one_run() {
-  local w=$1 mode=$2 rep=$3 verify=$4 secs=$5 label="$1-$2-$3" line o0 o1 t0 t1 jw="" win="" ok=1
+  local w=$1 mode=$2 rep=$3 verify=$4 secs=$5 label="$1-$2-$3${6:+-$6}" line o0 o1 t0 t1 jw="" win="" ok=1 dist=0 other
+  quiet_start
   o0=$(origin_requests)
   if [ "$mode" = warm ]; then start_job "$label"; jw=$job; fi
   t0=$(now)
@@ -238,16 +287,22 @@ one_run() {
     win="- - - - - -"
   fi
   o1=$(origin_requests)
+  quiet_end
+  # disturbed: the others used more than 5% of a core over the run
+  if [ "$quiet" = 1 ] && awk -v o="$other" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" 'BEGIN { exit !(o > 0.05 * t) }'; then
+    dist=1
+    echo "$tag: $label: other processes used ${other} s of CPU during it; not counted, redone" >&2
+  fi
   # LoadClient CSV: 1 label,2 ok,3 mode,4 connections,5 seconds,6 requests,7 requests_total,8 bytes,9 req_per_s,
   # 10 gib_per_s,11 p50_us,12 p99_us,13 p999_us,14 max_us,15 mean_us,...,28 machine_cpu_s,...,31 pid_cpu
   awk -F, -v OFS=, -v w="$w" -v m="$mode" -v r="$rep" -v vf="$verify" -v cc="$cc_now" -v wo="${warm_options:-default}" \
-      -v sp="${pid[sluice]}" -v op="${pid[origin]}" -v oreq="$((o1 - o0))" -v job="${jw:--}" -v win="$win" '
+      -v sp="${pid[sluice]}" -v op="${pid[origin]}" -v oreq="$((o1 - o0))" -v job="${jw:--}" -v win="$win" -v dist="$dist" -v other="$other" '
     NF >= 31 { n = split($31, pc, ";"); s = o = "";
       for (i = 1; i <= n; i++) { split(pc[i], kv, "="); if (kv[1] == sp) s = kv[2]; if (kv[1] == op) o = kv[2] }
       split(win, jwv, " ")
       # failed requests: errors..wrong_range (16..22)
       f = $16 + $17 + $18 + $19 + $20 + $21 + $22
-      print w, m, r, vf, cc, wo, $1, $2, $9, $10, $11, $12, $13, $14, f, s, o, $27, $28, oreq, job, jwv[1], jwv[2], jwv[3], jwv[4], jwv[5], jwv[6] }' \
+      print w, m, r, vf, cc, wo, $1, $2, $9, $10, $11, $12, $13, $14, f, s, o, $27, $28, oreq, job, jwv[1], jwv[2], jwv[3], jwv[4], jwv[5], jwv[6], other, dist }' \
       <<< "$line" >> "$out/runs.csv"
   tail -1 "$out/runs.csv" | grep -q ",true," || { echo "$tag: $label FAILED (see $run/$label.out)" >&2; ok=0; }
   if [ "$mode" = warm ]; then
@@ -259,8 +314,17 @@ one_run() {
       echo "$tag: $label: warm job $jw stored $(awk -v b="$2" -v s="$4" 'BEGIN { printf "%.0f MiB at %.0f MiB/s", b / 1048576, s / 1048576 }') during the client run ($5 of $6 samples paused)" >&2
     fi
   fi
-  [ $ok = 1 ] || failures=$((failures + 1))
   sleep 1
+  if [ $dist = 1 ]; then return 3; fi
+  [ $ok = 1 ] || failures=$((failures + 1))
+}
+# counted_run ARGS...: one_run, redone (up to 3 times) while a --quiet process overlaps it
+counted_run() {
+  local i
+  for i in 1 2 3 4; do
+    one_run "$@" "$([ $i = 1 ] || echo "redo$i")" && return 0 || [ $? = 3 ] || return 1
+  done
+  echo "$tag: $1 $2 rep $3: overlapped 4 times; not counted" >&2
 }
 
 {
@@ -270,6 +334,7 @@ one_run() {
   echo "- java: $("$JAVA" -version 2>&1 | head -1); TCP congestion control: $cc_now$([ -n "$cc_restore" ] && echo " (--cc; system default $cc_restore)")"
   echo "- sluice: $(git -C "$root" rev-parse --short HEAD 2>/dev/null)$(git -C "$root" diff --quiet HEAD -- . ':!loadtest' 2>/dev/null || echo ' (work tree modified)'), peers/sluice.conf (cache memory 1 GiB, /hit/ cached)${sluice_set:+, plus \`$(echo "$sluice_set" | tr '\n' ' ')\`}"
   echo "- client: LoadClientMain, 1 thread, ${warmup} s warmup + ${duration} s measured per run, --no-verify (one verified run per mode first); reps: $reps per mode, alone/warm interleaved (ABBA)"
+  [ "$quiet" = 0 ] || echo "- --quiet: each run started once other processes used < 5% of a core; a run during which they used more was redone (runs.csv: other_cpu_s, disturbed)"
   echo "- warm job: POST /cache/warm?${warm_options:-(defaults: priority background, concurrency 4)}, $keys keys of $warm_size (disjoint from the clients'), started before each warm run, cancelled after it"
 } > "$out/machine.md"
 
@@ -281,18 +346,18 @@ for w in ${workloads//,/ }; do
       -n $((conns[$w] * 4)) --sizes "${size[$w]}" --prefix /hit --query "$hit_query" --label "$w-fill" > "$run/$w-fill.out" 2>&1 \
     || { cat "$run/$w-fill.out" >&2; echo "$tag: warming the hot set of $w failed" >&2; exit 1; }
   echo "$tag: $w: verified runs (every byte checked)" >&2
-  one_run "$w" alone v 1 2
-  one_run "$w" warm v 1 2
+  counted_run "$w" alone v 1 2
+  counted_run "$w" warm v 1 2
   for r in $(seq "$reps"); do
     if [ $((r % 2)) = 1 ]; then modes="alone warm"; else modes="warm alone"; fi
-    for m in $modes; do one_run "$w" "$m" "$r" 0 "$duration"; done
+    for m in $modes; do counted_run "$w" "$m" "$r" 0 "$duration"; done
   done
 done
 
 # ---- summary: medians of the measured runs (verified runs and warm runs whose job stopped early left out) ----
 median() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { # col WORKLOAD MODE FIELD: the field of the counted runs, one a line
-  awk -F, -v w="$1" -v m="$2" -v f="$3" 'NR > 1 && $1 == w && $2 == m && $4 == 0 && $8 == "true" && $15 == 0 && (m == "alone" || $22 == 1) { print $f }' "$out/runs.csv"
+  awk -F, -v w="$1" -v m="$2" -v f="$3" 'NR > 1 && $1 == w && $2 == m && $4 == 0 && $8 == "true" && $15 == 0 && $29 == 0 && (m == "alone" || $22 == 1) { print $f }' "$out/runs.csv"
 }
 verdict=0
 missed=()
@@ -311,8 +376,8 @@ missed=()
     p99a=$(col "$w" alone 12 | median); p99w=$(col "$w" warm 12 | median)
     p999a=$(col "$w" alone 13 | median); p999w=$(col "$w" warm 13 | median)
     jr=$(col "$w" warm 25 | median)
-    ca=$(awk -F, -v w="$w" -v d="$duration" 'NR > 1 && $1 == w && $2 == "alone" && $4 == 0 { print $16 / d }' "$out/runs.csv" | median)
-    cw=$(awk -F, -v w="$w" -v d="$duration" 'NR > 1 && $1 == w && $2 == "warm" && $4 == 0 { print $16 / d }' "$out/runs.csv" | median)
+    ca=$(awk -F, -v w="$w" -v d="$duration" 'NR > 1 && $1 == w && $2 == "alone" && $4 == 0 && $29 == 0 { print $16 / d }' "$out/runs.csv" | median)
+    cw=$(awk -F, -v w="$w" -v d="$duration" 'NR > 1 && $1 == w && $2 == "warm" && $4 == 0 && $29 == 0 { print $16 / d }' "$out/runs.csv" | median)
     awk -v w="$w" -v cc="$cc_now" -v wo="${warm_options:-default}" -v na="$na" -v nw="$nw" -v ra="$ra" -v rw="$rw" \
         -v p50a="$p50a" -v p50w="$p50w" -v p99a="$p99a" -v p99w="$p99w" -v p999a="$p999a" -v p999w="$p999w" \
         -v jr="$jr" -v ca="$ca" -v cw="$cw" 'BEGIN {
@@ -331,7 +396,7 @@ missed=()
     for m in alone warm; do
       row="| $w | $m"
       for f in 16 17 18 19; do
-        row+=" | $(awk -F, -v w="$w" -v m="$m" -v d="$duration" -v f="$f" 'NR > 1 && $1 == w && $2 == m && $4 == 0 { print $f / d }' "$out/runs.csv" | median | awk '{ printf "%.2f", $1 }')"
+        row+=" | $(awk -F, -v w="$w" -v m="$m" -v d="$duration" -v f="$f" 'NR > 1 && $1 == w && $2 == m && $4 == 0 && $29 == 0 { print $f / d }' "$out/runs.csv" | median | awk '{ printf "%.2f", $1 }')"
       done
       echo "$row |"
     done
@@ -345,7 +410,7 @@ for w in ${workloads//,/ }; do
   esac
 done
 echo >> "$out/summary.md"
-echo "Runs: runs.csv (verified runs: verified = 1, not counted)." >> "$out/summary.md"
+echo "Runs: runs.csv (verified runs: verified = 1, and with --quiet, runs during which other processes used > 5% of a core: disturbed = 1, not counted)." >> "$out/summary.md"
 cat "$out/summary.md"
 echo
 echo "$tag: results in $out" >&2
