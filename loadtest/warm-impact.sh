@@ -234,8 +234,8 @@ clk_tck=$(getconf CLK_TCK)
 other_ticks() {
   cat /proc/[0-9]*/stat 2>/dev/null | awk -v me=$$ '
     { p = $1; s = $0; sub(/^.*\) /, "", s); split(s, f, " "); pp[p] = f[2]; t[p] = f[12] + f[13] }
-    END { for (p in t) { q = p; ours = 0
-            for (n = 0; n < 64 && q > 2; n++) { if (q == me) { ours = 1; break }; q = pp[q] }
+    END { for (p in t) { q = p + 0; ours = 0   # numbers: for-in keys are strings ("14" < "2")
+            for (n = 0; n < 64 && q > 2; n++) { if (q == me) { ours = 1; break }; q = pp[q] + 0 }
             if (q == 2 || p == 2) ours = 1
             if (!ours) print p, t[p] } }'
 }
