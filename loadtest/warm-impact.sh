@@ -122,7 +122,11 @@ cleanup() {
   cc_restore_now
   # a failure before the measurement (a server that did not start, a build that failed) is a setup error
   if [ $rc -ne 0 ] && [ $rc -ne 130 ] && [ "$setup_done" = 0 ]; then rc=2; fi
-  if [ "$keep" = 1 ] || [ $rc -ne 0 ]; then
+  rmdir "$run" 2>/dev/null || true   # nothing in it yet (a setup error)
+  rmdir "$out" 2>/dev/null || true   # no results
+  if [ ! -d "$run" ]; then
+    :
+  elif [ "$keep" = 1 ] || [ $rc -ne 0 ]; then
     echo "$tag: scratch directory kept: $run" >&2
   else
     rm -rf "$run"
