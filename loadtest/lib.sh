@@ -85,3 +85,24 @@ leak_check() {
   grep -A12 'LEAK' "$run/$1.log" | head -80 >&2
   return 1
 }
+
+# cc_set ALG: sets net.ipv4.tcp_congestion_control to ALG for the run (root; loads tcp_ALG if needed). Sets the
+# globals cc_sysctl and cc_restore (the system's setting, empty when nothing changed): the sourcing script's exit
+# trap calls cc_restore_now. Returns 1 with a message on stderr when ALG is unavailable or cannot be set.
+cc_sysctl=/proc/sys/net/ipv4/tcp_congestion_control
+cc_restore=""
+cc_set() {
+  local before; before=$(cat "$cc_sysctl")
+  [ -n "$1" ] && [ "$1" != "$before" ] || return 0
+  grep -qw -- "$1" /proc/sys/net/ipv4/tcp_available_congestion_control || modprobe "tcp_$1" 2>/dev/null || true
+  grep -qw -- "$1" /proc/sys/net/ipv4/tcp_available_congestion_control \
+    || { echo "$tag: --cc $1: not available (have: $(cat /proc/sys/net/ipv4/tcp_available_congestion_control))" >&2; return 1; }
+  echo "$1" > "$cc_sysctl" 2>/dev/null || { echo "$tag: --cc $1: cannot write $cc_sysctl (root needed)" >&2; return 1; }
+  cc_restore=$before
+}
+cc_restore_now() {
+  if [ -n "$cc_restore" ]; then
+    echo "$cc_restore" > "$cc_sysctl" || echo "$tag: could not restore tcp_congestion_control=$cc_restore" >&2
+    cc_restore=""
+  fi
+}
