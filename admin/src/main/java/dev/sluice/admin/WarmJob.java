@@ -252,19 +252,17 @@ final class WarmJob {
         boolean permit = false;
         try {
             if (options.background()) {
-                // background: wait while clients wait for upstreams or use the CPU, then for a share of the shared cap
-                String wait;
-                while (!stopping && (wait = jobs.backgroundWait()) != null) {
-                    pausedFor = wait;
+                // background: wait while clients wait for upstreams or use the CPU, and for a place under the cap
+                String wait = "";
+                while (!stopping && (wait = jobs.gate.tryStart()) != null) {
+                    pausedFor = wait == BackgroundGate.IN_FLIGHT_CAP ? null : wait;
                     Thread.sleep(5);
                 }
                 pausedFor = null;
-                while (!stopping && !(permit = jobs.inFlight.tryAcquire(100, TimeUnit.MILLISECONDS))) {
-                    // another job's fetches hold the cap
+                if (wait != null) {
+                    return; // stopping
                 }
-                if (!permit) {
-                    return;
-                }
+                permit = true;
             }
             WarmFetch.Result r = WarmFetch.fetch(k.target().listener(), k.request(), open::add);
             switch (r.outcome()) {
@@ -296,7 +294,7 @@ final class WarmJob {
             pausedFor = null;
             open.removeIf(Socket::isClosed);
             if (permit) {
-                jobs.inFlight.release();
+                jobs.gate.done();
             }
         }
     }

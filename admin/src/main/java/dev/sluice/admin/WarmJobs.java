@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Semaphore;
 
 /**
  * The warm jobs of this process: created by {@code POST /cache/warm}, listed by {@code GET /jobs}, cancelled by
@@ -20,35 +19,19 @@ final class WarmJobs {
 
     private final CacheAdmin admin;
     private final WarmConfig config;
-    /** Warm fetches of background jobs in flight, all jobs together: cache.warm.max-in-flight. */
-    final Semaphore inFlight;
+    /** When background fetches may start, all jobs together: clients, the CPU, cache.warm.max-in-flight. */
+    final BackgroundGate gate;
     final AdminMetrics metrics;
-    private final CpuLoad cpu = new CpuLoad();
     private final Map<String, WarmJob> jobs = new LinkedHashMap<>();
     private long nextId = 1;
 
     WarmJobs(CacheAdmin admin, AdminMetrics metrics) {
         this.admin = admin;
         this.config = admin.warmConfig();
-        this.inFlight = new Semaphore(config.maxInFlight());
+        this.gate = new BackgroundGate(admin::clientsWaitingForUpstream, CpuLoad.machine(), config.maxCpuPercent(),
+                config.maxInFlight());
         this.metrics = metrics;
-        metrics.jobs(() -> count(false), () -> count(true), () -> config.maxInFlight() - inFlight.availablePermits());
-    }
-
-    /**
-     * Why a background fetch must wait now, or null: client requests wait for upstream response heads, or the CPU is
-     * at or above cache.warm.max-cpu-percent.
-     */
-    String backgroundWait() {
-        if (admin.clientsWaitingForUpstream() > 0) {
-            return "clients waiting for upstreams";
-        }
-        int max = config.maxCpuPercent();
-        if (max >= 100) {
-            return null;
-        }
-        int now = cpu.percent();
-        return now >= max ? "CPU at " + now + "% (cache.warm.max-cpu-percent = " + max + ")" : null;
+        metrics.jobs(() -> count(false), () -> count(true), gate::inFlight);
     }
 
     /** Jobs running now ({@code paused}: of those, the ones waiting for clients). */
