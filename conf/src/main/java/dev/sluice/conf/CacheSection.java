@@ -63,21 +63,8 @@ final class CacheSection {
 
     /** A list of response status codes, each from 200 to 599. */
     private static List<Integer> statuses(TypedReader r, String key) {
-        List<Integer> out = new ArrayList<>();
-        ConfigList list = r.get(key, r.c::getList);
-        if (list == null) {
-            return out;
-        }
-        for (int i = 0; i < list.size(); i++) {
-            ConfigValue v = list.get(i);
-            if (v.unwrapped() instanceof Integer status && status >= 200 && status <= 599) {
-                out.add(status);
-            } else {
-                r.problems.add(at(v.origin()) + r.path + "." + key + "[" + i + "]: a status from 200 to 599, got "
-                        + v.render());
-            }
-        }
-        return out;
+        return r.list(key, v -> v.unwrapped() instanceof Integer status && status >= 200 && status <= 599 ? status
+                : null, "a status from 200 to 599");
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.sluice.conf;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigList;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigUtil;
@@ -172,6 +173,28 @@ final class TypedReader {
             return min;
         }
         return v;
+    }
+
+    /**
+     * The elements of list {@code key} that {@code element} accepts (it returns the element's value, or null to
+     * refuse it), in order; each refused one is a problem "key[i]: {@code expected}, got VALUE" with its file:line.
+     */
+    <T> List<T> list(String key, Function<ConfigValue, T> element, String expected) {
+        List<T> out = new ArrayList<>();
+        ConfigList list = get(key, c::getList);
+        if (list == null) {
+            return out;
+        }
+        for (int i = 0; i < list.size(); i++) {
+            ConfigValue v = list.get(i);
+            T t = element.apply(v);
+            if (t != null) {
+                out.add(t);
+            } else {
+                problems.add(at(v.origin()) + path + "." + key + "[" + i + "]: " + expected + ", got " + v.render());
+            }
+        }
+        return out;
     }
 
     int intBetween(String key, int min, int max) {

@@ -100,20 +100,9 @@ final class UpstreamsSection {
 
     /** A list of request methods S3 signs (the signer knows these), each once. */
     private static Set<String> methods(TypedReader r, String key) {
-        Set<String> out = new LinkedHashSet<>();
-        ConfigList list = r.get(key, r.c::getList);
-        if (list == null) {
-            return out;
-        }
-        for (int i = 0; i < list.size(); i++) {
-            ConfigValue v = list.get(i);
-            if (v.unwrapped() instanceof String m && m.matches(SIGNED_METHODS) && out.add(m)) {
-                continue;
-            }
-            r.problems.add(at(v.origin()) + r.path + "." + key + "[" + i + "]: one of "
-                    + SIGNED_METHODS.replace("|", ", ") + ", each once, got " + v.render());
-        }
-        return out;
+        Set<String> seen = new LinkedHashSet<>();
+        return new LinkedHashSet<>(r.list(key, v -> v.unwrapped() instanceof String m && m.matches(SIGNED_METHODS)
+                && seen.add(m) ? m : null, "one of " + SIGNED_METHODS.replace("|", ", ") + ", each once"));
     }
 
     private static List<ServerConfig> servers(TypedReader g, Config defaults) {
