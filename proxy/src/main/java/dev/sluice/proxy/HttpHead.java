@@ -94,9 +94,7 @@ final class HttpHead implements dev.sluice.cache.Fields {
     ByteBuf encodeRequest(ByteBufAllocator alloc, String host) {
         Scratch o = Scratch.get();
         o.ascii(method).put(' ').ascii(target).ascii(" HTTP/1.1\r\n");
-        for (int i = 0; i < names.size(); i++) {
-            o.field(names.get(i), values.get(i));
-        }
+        encodeFields(o);
         if (host != null) {
             o.field("Host", host);
         }
@@ -125,15 +123,14 @@ final class HttpHead implements dev.sluice.cache.Fields {
         Scratch o = Scratch.get();
         o.ascii("HTTP/1.1 ").put((char) ('0' + status / 100)).put((char) ('0' + status / 10 % 10))
                 .put((char) ('0' + status % 10)).put(' ').ascii(reasonPhrase == null ? "" : reasonPhrase).ascii("\r\n");
-        encodeHeaders(o);
-        return o.toBuffer(alloc);
+        encodeFields(o);
+        return o.ascii("\r\n").toBuffer(alloc);
     }
 
-    private void encodeHeaders(Scratch o) {
+    private void encodeFields(Scratch o) {
         for (int i = 0; i < names.size(); i++) {
             o.field(names.get(i), values.get(i));
         }
-        o.ascii("\r\n");
     }
 
     /** A growable byte array per event-loop thread for encoding heads. */
