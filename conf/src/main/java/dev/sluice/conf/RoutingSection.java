@@ -39,13 +39,7 @@ final class RoutingSection {
         for (int i = 0; i < list.size(); i++) {
             TypedReader l = sluice.child(list.get(i).toConfig().withFallback(defaults),
                     sluice.path + ".listeners[" + i + "]");
-            String name = l.string("name");
-            if (name != null && name.isEmpty()) {
-                name = "listener-" + i;
-            }
-            if (name != null && !names.add(name)) {
-                l.problem("name", "duplicate listener name '" + name + "'");
-            }
+            String name = uniqueName(l, "listener", i, names);
             ListenerMode mode = l.enumOf("mode", ListenerMode.class, ListenerMode.HTTP);
             HostPort address = l.hostPort("address");
             if (address != null && address.port() != 0 && !addresses.add(address)) {
@@ -80,13 +74,7 @@ final class RoutingSection {
         for (int i = 0; i < list.size(); i++) {
             TypedReader r = sluice.child(list.get(i).toConfig().withFallback(defaults),
                     sluice.path + ".routes[" + i + "]");
-            String name = r.string("name");
-            if (name != null && name.isEmpty()) {
-                name = "route-" + i;
-            }
-            if (name != null && !names.add(name)) {
-                r.problem("name", "duplicate route name '" + name + "'");
-            }
+            String name = uniqueName(r, "route", i, names);
             String listener = r.string("listener");
             if (listener != null && !listener.isEmpty()) {
                 ListenerConfig l = listeners.stream().filter(x -> listener.equals(x.name())).findFirst().orElse(null);
@@ -159,5 +147,17 @@ final class RoutingSection {
 
     private static String known(Set<String> names) {
         return names.isEmpty() ? " (none are defined)" : " (defined: " + String.join(", ", names) + ")";
+    }
+
+    /** Element {@code i}'s name ("KIND-i" when ""), a problem when one before had it; null when unreadable. */
+    private static String uniqueName(TypedReader e, String kind, int i, Set<String> names) {
+        String name = e.string("name");
+        if (name != null && name.isEmpty()) {
+            name = kind + "-" + i;
+        }
+        if (name != null && !names.add(name)) {
+            e.problem("name", "duplicate " + kind + " name '" + name + "'");
+        }
+        return name;
     }
 }
